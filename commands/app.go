@@ -1,0 +1,127 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+)
+
+// Version is set at build time with -ldflags "-X github.com/coldint/coldint/commands.Version=...".
+var Version = "dev"
+
+// IO holds the streams a command reads and writes. Data and --json output go
+// to Out; logs and progress go to Err.
+type IO struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// StdIO returns the process's standard streams.
+func StdIO() IO { return IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr} }
+
+// ErrIsTTY reports whether the error stream is a terminal (progress bars are
+// drawn only then).
+func (s IO) ErrIsTTY() bool {
+	f, ok := s.Err.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// commandList returns every top-level command. Each command lives in its own file.
+func commandList() []*cli.Command {
+	return []*cli.Command{
+		modelCommand(),
+		versionCommand(),
+	}
+}
+
+// NewApp builds the coldint CLI application writing to the given streams.
+func NewApp(stdio IO) *cli.App {
+	app := &cli.App{
+		Name:                 "coldint",
+		Usage:                "collaborative LLM pretraining competition (Bittensor subnet 29 style): mine, validate, surgeon",
+		Version:              Version,
+		Reader:               stdio.In,
+		Writer:               stdio.Out,
+		ErrWriter:            stdio.Err,
+		EnableBashCompletion: true,
+		Suggest:              true,
+		ExitErrHandler:       func(*cli.Context, error) {},
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level: debug, info, warn, error", Category: "logging"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json", Category: "logging"},
+		},
+		Commands: commandList(),
+		Before: func(c *cli.Context) error {
+			return setupLogging(c, stdio)
+		},
+	}
+	app.Metadata = map[string]any{"io": stdio}
+	applyEnvVars(app.Flags, "")
+	for _, cmd := range app.Commands {
+		applyEnvToCommand(cmd, "")
+	}
+	return app
+}
+
+// Main runs the CLI and returns the process exit code.
+func Main(ctx context.Context, args []string, stdio IO) int {
+	warnUnknownEnv(stdio.Err)
+	app := NewApp(stdio)
+	err := app.RunContext(ctx, args)
+	if err != nil {
+		fmt.Fprintf(stdio.Err, "coldint: %v\n", err)
+	}
+	return ExitCode(err)
+}
+
+func ioFrom(c *cli.Context) IO {
+	for _, l := range c.Lineage() {
+		if l.App != nil {
+			if v, ok := l.App.Metadata["io"].(IO); ok {
+				return v
+			}
+		}
+	}
+	return StdIO()
+}
+
+func setupLogging(c *cli.Context, stdio IO) error {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return usageErrorf("parse --log-level %q: must be debug, info, warn or error", c.String("log-level"))
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler
+	switch strings.ToLower(c.String("log-format")) {
+	case "json":
+		h = slog.NewJSONHandler(stdio.Err, opts)
+	case "text", "":
+		h = slog.NewTextHandler(stdio.Err, opts)
+	default:
+		return usageErrorf("parse --log-format %q: must be text or json", c.String("log-format"))
+	}
+	slog.SetDefault(slog.New(h))
+	return nil
+}
+
+func versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print the coldint version",
+		Action: func(c *cli.Context) error {
+			_, err := fmt.Fprintln(ioFrom(c).Out, Version)
+			return err
+		},
+	}
+}
+
+// errSilent marks an error whose message was already printed.
+var errSilent = errors.New("")
