@@ -1,0 +1,58 @@
+package chain
+
+import "context"
+
+// Reader reads chain state. Methods that read one item return an error
+// wrapping ErrNotFound when it is absent and ErrUnknownNetuid when the subnet
+// does not exist.
+type Reader interface {
+	// BlockNumber returns the current head (best) block number.
+	BlockNumber(ctx context.Context) (BlockNumber, error)
+	// Metagraph returns every neuron of the subnet at the head block.
+	Metagraph(ctx context.Context, netuid NetUID) (*Metagraph, error)
+	// Commitment returns what hotkey committed on netuid (ErrNotFound if nothing).
+	Commitment(ctx context.Context, netuid NetUID, hotkey Hotkey) (Commitment, error)
+	// Commitments returns every commitment on netuid, in no particular order.
+	Commitments(ctx context.Context, netuid NetUID) ([]Commitment, error)
+	// Weights returns the weight row set by uid on netuid (empty if none).
+	Weights(ctx context.Context, netuid NetUID, uid UID) (Weights, error)
+}
+
+// Committer publishes commitment data (a model id) for the signer's hotkey.
+type Committer interface {
+	// Commit publishes data on netuid and returns the block it was included in.
+	// A second commit inside the chain's rate limit fails with ErrRateLimited.
+	Commit(ctx context.Context, netuid NetUID, data string) (BlockNumber, error)
+}
+
+// WeightSetter sets weights for the signer's hotkey. Values are u16-scaled
+// (see NormalizeWeights).
+type WeightSetter interface {
+	// SetWeights sets the signer's weight row and returns the inclusion block.
+	SetWeights(ctx context.Context, netuid NetUID, uids []UID, values []uint16, versionKey uint64) (BlockNumber, error)
+	// CommitWeights publishes a commit-reveal hash (see CommitHash).
+	CommitWeights(ctx context.Context, netuid NetUID, hash [32]byte) (BlockNumber, error)
+	// RevealWeights reveals weights committed earlier with the same salt and version key.
+	RevealWeights(ctx context.Context, netuid NetUID, uids []UID, values, salt []uint16, versionKey uint64) (BlockNumber, error)
+}
+
+// Registrar registers hotkeys on subnets (burned registration, paid by the signer).
+type Registrar interface {
+	// Register registers hotkey on netuid and returns its uid.
+	Register(ctx context.Context, netuid NetUID, hotkey Hotkey) (UID, error)
+}
+
+// Signer signs extrinsics. chain/keys implements it with sr25519.
+type Signer interface {
+	// AccountID returns the signer's public key as an account id.
+	AccountID() AccountID
+	// Sign signs msg (sr25519 with the "substrate" context); 64 bytes.
+	Sign(msg []byte) ([]byte, error)
+}
+
+// Chain is a full backend: reads plus writes signed by one signer.
+type Chain interface {
+	Reader
+	Committer
+	WeightSetter
+}
