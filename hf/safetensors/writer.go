@@ -104,4 +104,3 @@ func Float32Tensor(name string, dt DType, shape []int64, values []float32) (Tens
 
 // DefaultMetadata is the __metadata__ transformers writes.
 func DefaultMetadata() map[string]string { return map[string]string{"format": "pt"} }
-
