@@ -38,6 +38,7 @@ func (s IO) ErrIsTTY() bool {
 func commandList() []*cli.Command {
 	return []*cli.Command{
 		modelCommand(),
+		hashCommand(),
 		versionCommand(),
 	}
 }

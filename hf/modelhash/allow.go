@@ -1,0 +1,191 @@
+package modelhash
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// File names of the weights the validator downloads (safetensors only).
+const (
+	// WeightsFile is the single-file safetensors checkpoint.
+	WeightsFile = "model.safetensors"
+	// IndexFile is the index of a sharded safetensors checkpoint.
+	IndexFile = "model.safetensors.index.json"
+	// ConfigFile is the model config every model needs.
+	ConfigFile = "config.json"
+)
+
+// OptionalFiles are the non-weight files that the transformers 4.44 /
+// huggingface_hub clients fetch when they exist in the repo (§3.4): the
+// generation config and the tokenizer files fetched by AutoTokenizer,
+// including the class-specific vocab files of the supported tokenizers.
+var OptionalFiles = []string{
+	"generation_config.json",
+	"tokenizer_config.json",
+	"tokenizer.json",
+	"special_tokens_map.json",
+	"added_tokens.json",
+	"tokenizer.model",
+	"vocab.json",
+	"merges.txt",
+}
+
+// Errors returned by [Select] and [ParseIndex].
+var (
+	// ErrNoConfig means the repo has no config.json.
+	ErrNoConfig = errors.New("no config.json")
+	// ErrNoWeights means the repo has neither model.safetensors nor a safetensors index.
+	ErrNoWeights = errors.New("no safetensors weights (model.safetensors or model.safetensors.index.json)")
+	// ErrBadIndex means the safetensors index is malformed or names an unsafe path.
+	ErrBadIndex = errors.New("bad safetensors index")
+)
+
+// SafePath reports whether p is a clean, relative, slash-separated path that
+// stays inside the directory it is joined to: no "..", no absolute path, no
+// backslash, no empty or "." element, no NUL.
+func SafePath(p string) bool {
+	if p == "" || strings.ContainsAny(p, "\\\x00") || strings.HasPrefix(p, "/") {
+		return false
+	}
+	if path.Clean(p) != p {
+		return false
+	}
+	for _, el := range strings.Split(p, "/") {
+		if el == "" || el == "." || el == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseIndex returns the sorted, distinct shard file names named by the
+// weight_map of a model.safetensors.index.json. Every name must be a
+// [SafePath].
+func ParseIndex(data []byte) ([]string, error) {
+	var idx struct {
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return nil, fmt.Errorf("parse %s: %w: %v", IndexFile, ErrBadIndex, err)
+	}
+	if len(idx.WeightMap) == 0 {
+		return nil, fmt.Errorf("parse %s: %w: empty weight_map", IndexFile, ErrBadIndex)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for tensor, file := range idx.WeightMap {
+		if !SafePath(file) {
+			return nil, fmt.Errorf("parse %s: %w: tensor %q maps to unsafe path %q", IndexFile, ErrBadIndex, tensor, file)
+		}
+		if !seen[file] {
+			seen[file] = true
+			out = append(out, file)
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Select returns, sorted, the files of a repo (slash-separated paths as the
+// Hub lists them) that the validator downloads and hashes: config.json, the
+// [OptionalFiles] present, and model.safetensors, or, when that is absent,
+// the index plus the shards it names (shards is [ParseIndex] of the index;
+// it is ignored when model.safetensors exists). Every shard must exist in
+// repoFiles.
+func Select(repoFiles []string, shards []string) ([]string, error) {
+	have := make(map[string]bool, len(repoFiles))
+	for _, f := range repoFiles {
+		have[f] = true
+	}
+	if !have[ConfigFile] {
+		return nil, fmt.Errorf("select model files: %w", ErrNoConfig)
+	}
+	out := []string{ConfigFile}
+	for _, f := range OptionalFiles {
+		if have[f] {
+			out = append(out, f)
+		}
+	}
+	switch {
+	case have[WeightsFile]:
+		out = append(out, WeightsFile)
+	case have[IndexFile]:
+		if len(shards) == 0 {
+			return nil, fmt.Errorf("select model files: %w: no shards", ErrBadIndex)
+		}
+		out = append(out, IndexFile)
+		for _, s := range shards {
+			if !SafePath(s) {
+				return nil, fmt.Errorf("select model files: %w: unsafe shard path %q", ErrBadIndex, s)
+			}
+			if !have[s] {
+				return nil, fmt.Errorf("select model files: shard %q named by %s is missing", s, IndexFile)
+			}
+			out = append(out, s)
+		}
+	default:
+		return nil, fmt.Errorf("select model files: %w", ErrNoWeights)
+	}
+	sort.Strings(out)
+	// Dedup (a shard could be named like an optional file in a hostile index).
+	j := 0
+	for i, f := range out {
+		if i == 0 || f != out[j-1] {
+			out[j] = f
+			j++
+		}
+	}
+	return out[:j], nil
+}
+
+// Allowed returns the files of a local model folder that the validator would
+// download from a repo with the same content (see [Select]), reading the
+// safetensors index from disk when needed.
+func Allowed(ctx context.Context, dir string) ([]string, error) {
+	all, err := Files(ctx, dir, Options{})
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(all))
+	have := map[string]bool{}
+	for i, e := range all {
+		names[i] = e.Path
+		have[e.Path] = true
+	}
+	var shards []string
+	if !have[WeightsFile] && have[IndexFile] {
+		data, err := os.ReadFile(filepath.Join(dir, IndexFile))
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", IndexFile, err)
+		}
+		if shards, err = ParseIndex(data); err != nil {
+			return nil, err
+		}
+	}
+	sel, err := Select(names, shards)
+	if err != nil {
+		return nil, fmt.Errorf("model dir %q: %w", dir, err)
+	}
+	return sel, nil
+}
+
+// AllowedFilter returns an [Options.Filter] that keeps exactly the files of
+// [Allowed] for dir.
+func AllowedFilter(ctx context.Context, dir string) (func(rel string) bool, error) {
+	sel, err := Allowed(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	set := make(map[string]bool, len(sel))
+	for _, s := range sel {
+		set[s] = true
+	}
+	return func(rel string) bool { return set[rel] }, nil
+}
