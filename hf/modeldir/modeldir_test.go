@@ -1,0 +1,99 @@
+package modeldir
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/coldint/coldint/hf"
+	"github.com/coldint/coldint/hf/safetensors"
+)
+
+func tinyConfig(arch string, tie bool) *hf.ModelConfig {
+	return &hf.ModelConfig{ModelType: arch, VocabSize: 50, HiddenSize: 16, IntermediateSize: 24,
+		NumHiddenLayers: 2, NumAttentionHeads: 4, NumKeyValueHeads: 2, TieWordEmbeddings: tie,
+		HiddenAct: "silu", RMSNormEps: 1e-5, RopeTheta: 10000, InitializerRange: 0.02}
+}
+
+func TestInitInspect(t *testing.T) {
+	tests := []struct {
+		arch string
+		tie  bool
+		dt   safetensors.DType
+	}{
+		{"llama", true, safetensors.BF16},
+		{"llama", false, safetensors.F32},
+		{"phi3", false, safetensors.BF16},
+	}
+	for _, tc := range tests {
+		t.Run(tc.arch+string(tc.dt), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "m")
+			cfg := tinyConfig(tc.arch, tc.tie)
+			if err := Init(context.Background(), dir, cfg, InitOptions{Seed: 3, DType: tc.dt}); err != nil {
+				t.Fatal(err)
+			}
+			info, err := Inspect(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.Params != cfg.ParamCount() || info.DTypes[string(tc.dt)] != info.Params {
+				t.Fatalf("params %d (%v) want %d", info.Params, info.DTypes, cfg.ParamCount())
+			}
+			if err := Init(context.Background(), dir, cfg, InitOptions{}); !errors.Is(err, ErrExists) {
+				t.Fatalf("want ErrExists, got %v", err)
+			}
+		})
+	}
+}
+
+func TestDeterministicSeed(t *testing.T) {
+	cfg := tinyConfig("llama", true)
+	a, _ := RandomTensors(cfg, 1, safetensors.F32)
+	b, _ := RandomTensors(cfg, 1, safetensors.F32)
+	c, _ := RandomTensors(cfg, 2, safetensors.F32)
+	if string(a[0].Data) != string(b[0].Data) {
+		t.Fatal("same seed gave different weights")
+	}
+	if string(a[0].Data) == string(c[0].Data) {
+		t.Fatal("different seeds gave the same weights")
+	}
+}
+
+func TestInspectMismatch(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "m")
+	cfg := tinyConfig("llama", true)
+	if err := Init(context.Background(), dir, cfg, InitOptions{Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	cfg.HiddenSize = 32
+	js, _ := cfg.Marshal()
+	os.WriteFile(filepath.Join(dir, "config.json"), js, 0o644)
+	if _, err := Inspect(dir); !errors.Is(err, hf.ErrInvalidConfig) {
+		t.Fatalf("want a dims mismatch error, got %v", err)
+	}
+}
+
+func TestTokenizerVocabSize(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, js string
+		want     int
+	}{
+		{"bpe", `{"model":{"type":"BPE","vocab":{"a":0,"b":5}},"added_tokens":[{"id":9,"content":"<s>"}]}`, 10},
+		{"unigram", `{"model":{"type":"Unigram","vocab":[["a",0],["b",-1]]}}`, 2},
+	}
+	for _, tc := range tests {
+		p := filepath.Join(dir, tc.name+".json")
+		os.WriteFile(p, []byte(tc.js), 0o644)
+		if n, err := TokenizerVocabSize(p); err != nil || n != tc.want {
+			t.Errorf("%s: %d %v want %d", tc.name, n, err, tc.want)
+		}
+	}
+	p := filepath.Join(dir, "bad.json")
+	os.WriteFile(p, []byte(`{"model":{"vocab":7}}`), 0o644)
+	if _, err := TokenizerVocabSize(p); err == nil {
+		t.Error("want an error for a malformed vocab")
+	}
+}
