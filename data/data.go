@@ -1,0 +1,170 @@
+// Package data provides the text documents that models are validated and
+// trained on, as random pages of rows in the way the coldint validator reads
+// FineWeb-edu-score-2 (spec coldint.md §7, hub.md §5.8).
+//
+// A [Source] has splits (one per dataset config, like the CommonCrawl dumps of
+// FineWeb) with a row count each, and returns pages of rows by offset and
+// length. Two sources exist: [Server], a client of the Hugging Face
+// datasets-server (/size and /rows), and [Local], which reads .txt, .jsonl and
+// .jsonl.gz files or folders. [RandomPages] picks pages exactly as the
+// validator does (a uniform config, then a uniform offset), deterministically
+// for a seed, and [Fetch] loads them, skipping pages that fail.
+//
+// [CapSample] and [WithEOS] prepare a document for scoring (§6.7), and
+// [BuildCorpus] writes a public-domain corpus from Debian text packages.
+package data
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+)
+
+// Split is one config/split of a dataset with its number of rows.
+type Split struct {
+	// Config is the dataset config (for FineWeb a CommonCrawl dump such as
+	// CC-MAIN-2013-20).
+	Config string `json:"config"`
+	// Split is the split name, "train" for FineWeb.
+	Split string `json:"split"`
+	// NumRows is the number of rows (documents) in the split.
+	NumRows int64 `json:"num_rows"`
+}
+
+// Page names a range of rows of one split.
+type Page struct {
+	Config string `json:"config"`
+	Split  string `json:"split"`
+	Offset int64  `json:"offset"`
+	Length int    `json:"length"`
+}
+
+// String formats the page as config/split@offset+length.
+func (p Page) String() string {
+	return fmt.Sprintf("%s/%s@%d+%d", p.Config, p.Split, p.Offset, p.Length)
+}
+
+// Row is one document.
+type Row struct {
+	// Index is the row index within its split.
+	Index int64 `json:"row_idx"`
+	// Text is the document text.
+	Text string `json:"text"`
+	// Truncated reports that the server cut the text cell (datasets-server
+	// truncated_cells); the text is then incomplete.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// Source gives pages of rows of a dataset.
+type Source interface {
+	// Splits returns the splits with their sizes, in a stable order.
+	Splits(ctx context.Context) ([]Split, error)
+	// Rows returns the rows [p.Offset, p.Offset+p.Length) of a split; fewer
+	// when the split ends first.
+	Rows(ctx context.Context, p Page) ([]Row, error)
+}
+
+// Errors shared by the sources.
+var (
+	// ErrSkipPage marks a page the validator skips without retrying (the
+	// datasets-server answers HTTP 500 for some pages).
+	ErrSkipPage = errors.New("page skipped")
+	// ErrInvalidResponse means a server answer could not be decoded; the
+	// validator gives up on such a page.
+	ErrInvalidResponse = errors.New("invalid response")
+	// ErrNoSplits means a source has no usable split.
+	ErrNoSplits = errors.New("no splits")
+	// ErrUnknownSplit means a page names a config/split the source lacks.
+	ErrUnknownSplit = errors.New("unknown config/split")
+)
+
+// NewRand returns the deterministic random generator used for page choice.
+func NewRand(seed uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+}
+
+// RandomPages picks n pages of rowsPerPage rows like the validator's
+// get_random_pages: a uniformly chosen split, then an offset uniform in
+// [0, NumRows−1−rowsPerPage]. Where a split has no more than rowsPerPage+1
+// rows (Python raises there) the offset is 0 and the page is the whole split.
+func RandomPages(rng *rand.Rand, splits []Split, n, rowsPerPage int) ([]Page, error) {
+	if len(splits) == 0 {
+		return nil, ErrNoSplits
+	}
+	if rowsPerPage <= 0 {
+		return nil, fmt.Errorf("pick pages: rows per page %d must be positive", rowsPerPage)
+	}
+	pages := make([]Page, 0, n)
+	for i := 0; i < n; i++ {
+		s := splits[rng.IntN(len(splits))]
+		var off int64
+		if max := s.NumRows - 1 - int64(rowsPerPage); max > 0 {
+			off = rng.Int64N(max + 1)
+		}
+		pages = append(pages, Page{Config: s.Config, Split: s.Split, Offset: off, Length: rowsPerPage})
+	}
+	return pages, nil
+}
+
+// Fetch loads numPages random pages of rowsPerPage rows, as the validator's
+// fetch_data_to_rows: it keeps picking random pages until numPages pages were
+// read, skipping (and logging) pages that fail. Unlike Python it gives up
+// after 3·numPages+10 attempts. It returns the texts in page order and the
+// pages read, which [FetchPages] can replay.
+func Fetch(ctx context.Context, src Source, rng *rand.Rand, numPages, rowsPerPage int) ([]string, []Page, error) {
+	splits, err := src.Splits(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fetch pages: %w", err)
+	}
+	var (
+		texts []string
+		pages []Page
+	)
+	maxAttempts := 3*numPages + 10
+	for attempt := 0; len(pages) < numPages; attempt++ {
+		if attempt >= maxAttempts {
+			return texts, pages, fmt.Errorf("fetch pages: only %d of %d pages after %d attempts", len(pages), numPages, attempt)
+		}
+		pp, err := RandomPages(rng, splits, 1, rowsPerPage)
+		if err != nil {
+			return nil, nil, fmt.Errorf("fetch pages: %w", err)
+		}
+		rows, err := src.Rows(ctx, pp[0])
+		if err != nil {
+			if ctx.Err() != nil {
+				return texts, pages, ctx.Err()
+			}
+			slog.Warn("skipping page", "page", pp[0].String(), "err", err)
+			continue
+		}
+		for i, r := range rows {
+			if i >= rowsPerPage {
+				break
+			}
+			texts = append(texts, r.Text)
+		}
+		pages = append(pages, pp[0])
+	}
+	return texts, pages, nil
+}
+
+// FetchPages loads the given pages in order and returns their texts (each
+// page cut to its Length). A page that fails is an error.
+func FetchPages(ctx context.Context, src Source, pages []Page) ([]string, error) {
+	var texts []string
+	for _, p := range pages {
+		rows, err := src.Rows(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("fetch page %s: %w", p, err)
+		}
+		for i, r := range rows {
+			if i >= p.Length {
+				break
+			}
+			texts = append(texts, r.Text)
+		}
+	}
+	return texts, nil
+}
