@@ -2,8 +2,8 @@ package data
 
 import (
 	"reflect"
-	"unicode/utf8"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestCapSample(t *testing.T) {
@@ -75,7 +75,6 @@ func FuzzCapSample(f *testing.F) {
 		}
 	})
 }
-
 
 func TestWithEOS(t *testing.T) {
 	tests := []struct {
