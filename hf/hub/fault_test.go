@@ -1,0 +1,264 @@
+package hub
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coldint/coldint/hf"
+	"github.com/coldint/coldint/hf/dirhub"
+	"github.com/coldint/coldint/hf/hubserver"
+	"github.com/coldint/coldint/hf/hubtest"
+)
+
+// faultProxy sits in front of a hub server and answers the n-th GET of
+// /resolve/ with a fault chosen by plan (nil = pass through).
+type faultProxy struct {
+	next   http.Handler
+	data   map[string][]byte // resolve path suffix → content, for faults that send bytes
+	plan   func(n int, r *http.Request) string
+	mu     sync.Mutex
+	n      int
+	ranges []string
+}
+
+func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/resolve/") {
+		p.next.ServeHTTP(w, r)
+		return
+	}
+	p.mu.Lock()
+	p.n++
+	n := p.n
+	p.ranges = append(p.ranges, r.Header.Get("Range"))
+	p.mu.Unlock()
+	fault := ""
+	if p.plan != nil {
+		fault = p.plan(n, r)
+	}
+	var data []byte
+	for suffix, d := range p.data {
+		if strings.HasSuffix(r.URL.Path, "/"+suffix) {
+			data = d
+		}
+	}
+	start := 0
+	if rg := r.Header.Get("Range"); rg != "" {
+		start, _ = strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(rg, "bytes="), "-"))
+	}
+	sendHead := func() {
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)-start))
+		if start > 0 {
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, len(data)-1, len(data)))
+			w.WriteHeader(http.StatusPartialContent)
+		} else {
+			w.WriteHeader(http.StatusOK)
+		}
+	}
+	switch fault {
+	case "":
+		p.next.ServeHTTP(w, r)
+	case "500":
+		http.Error(w, `{"error":"boom"}`, 500)
+	case "503-retry-after":
+		w.Header().Set("Retry-After", "3")
+		http.Error(w, `{"error":"busy"}`, 503)
+	case "429":
+		w.Header().Set("RateLimit", `"resolvers";r=0;t=7`)
+		w.Header().Set("RateLimit-Policy", `"fixed window";"resolvers";q=3000;w=300`)
+		http.Error(w, `{"error":"rate limited"}`, 429)
+	case "cut":
+		// Promise the whole rest, send a third of it, then drop the connection.
+		sendHead()
+		w.Write(data[start : start+(len(data)-start)/3])
+		w.(http.Flusher).Flush()
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	case "truncated":
+		// A body that ends cleanly but early (chunked, no Content-Length).
+		w.WriteHeader(http.StatusOK)
+		w.Write(data[:len(data)/2])
+	case "corrupt":
+		bad := bytes.Clone(data)
+		bad[len(bad)/2] ^= 0xff
+		w.Header().Set("Content-Length", strconv.Itoa(len(bad)))
+		w.WriteHeader(200)
+		w.Write(bad)
+	case "toolong":
+		w.WriteHeader(200)
+		w.Write(data)
+		w.Write([]byte("extra bytes"))
+	}
+}
+
+type faultEnv struct {
+	client *Client
+	proxy  *faultProxy
+	repo   hf.RepoID
+	sha    string
+	files  []hubtest.File
+	sleeps []time.Duration
+	mu     sync.Mutex
+	logBuf *bytes.Buffer
+}
+
+func newFaultEnv(t *testing.T, plan func(n int, r *http.Request) string) *faultEnv {
+	t.Helper()
+	dh, err := dirhub.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	e := &faultEnv{repo: hf.RepoID{Namespace: "tester", Name: "faulty"}, files: []hubtest.File{{Path: "model.safetensors", Data: hubtest.RandomBytes(7, 3<<20+5)}}}
+	if err := dh.CreateRepo(ctx, e.repo, false); err != nil {
+		t.Fatal(err)
+	}
+	if e.sha, err = dh.Upload(ctx, e.repo, hubtest.UploadFiles(e.files), "m", hf.UploadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	srv, _ := hubserver.New(dh, hubserver.Options{Tokens: []string{testToken}})
+	e.proxy = &faultProxy{next: srv, plan: plan, data: map[string][]byte{"model.safetensors": e.files[0].Data}}
+	ts := httptest.NewServer(e.proxy)
+	t.Cleanup(ts.Close)
+	e.logBuf = &bytes.Buffer{}
+	e.client = newClient(t, ts.URL, testToken, WithRetries(4), WithBackoff(time.Millisecond, 5*time.Millisecond, time.Hour), WithLogger(slog.New(slog.NewTextHandler(e.logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	e.client.sleep = func(ctx context.Context, d time.Duration) error {
+		e.mu.Lock()
+		e.sleeps = append(e.sleeps, d)
+		e.mu.Unlock()
+		return ctx.Err()
+	}
+	return e
+}
+
+// checkNoPartial fails if the snapshot folder holds anything but want.
+func checkNoPartial(t *testing.T, cache string, e *faultEnv, want []hubtest.File) {
+	t.Helper()
+	snap := filepath.Join(cache, e.repo.CacheDirName(), "snapshots", e.sha)
+	if _, err := os.Stat(snap); err != nil && len(want) == 0 {
+		return
+	}
+	hubtest.CheckSnapshot(t, snap, want)
+}
+
+func TestDownloadFaults(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name      string
+		plan      func(n int, r *http.Request) string
+		wantErr   error  // nil: download must succeed
+		wantSleep string // a sleep that must have been requested
+		wantRange bool   // a resumed request must carry a nonzero Range
+	}{
+		{name: "500 twice", plan: func(n int, _ *http.Request) string { return map[int]string{1: "500", 2: "500"}[n] }},
+		{name: "429 RateLimit", plan: func(n int, _ *http.Request) string { return map[int]string{1: "429"}[n] }, wantSleep: "7s"},
+		{name: "503 Retry-After", plan: func(n int, _ *http.Request) string { return map[int]string{1: "503-retry-after"}[n] }, wantSleep: "3s"},
+		{name: "cut mid-file", plan: func(n int, _ *http.Request) string { return map[int]string{1: "cut", 2: "cut"}[n] }, wantRange: true},
+		{name: "truncated body", plan: func(n int, _ *http.Request) string { return map[int]string{1: "truncated"}[n] }, wantRange: true},
+		{name: "corrupt once", plan: func(n int, _ *http.Request) string { return map[int]string{1: "corrupt"}[n] }},
+		{name: "always 500", plan: func(int, *http.Request) string { return "500" }, wantErr: hf.ErrIntegrity /* placeholder, checked below */},
+		{name: "always cut", plan: func(int, *http.Request) string { return "cut" }, wantErr: io.ErrUnexpectedEOF},
+		{name: "always truncated", plan: func(int, *http.Request) string { return "truncated" }, wantErr: errShortBody},
+		{name: "always corrupt", plan: func(int, *http.Request) string { return "corrupt" }, wantErr: hf.ErrIntegrity},
+		{name: "too long", plan: func(int, *http.Request) string { return "toolong" }, wantErr: hf.ErrIntegrity},
+		{name: "always 429", plan: func(int, *http.Request) string { return "429" }, wantErr: hf.ErrRateLimited},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newFaultEnv(t, tc.plan)
+			cache := t.TempDir()
+			snap, err := e.client.Download(ctx, e.repo, e.sha, []string{"model.safetensors"}, cache, hf.DownloadOptions{})
+			if tc.wantErr == nil {
+				if err != nil {
+					t.Fatalf("Download: %v", err)
+				}
+				hubtest.CheckSnapshot(t, snap, e.files)
+			} else {
+				if err == nil {
+					t.Fatalf("Download succeeded, want an error")
+				}
+				if tc.name == "always 500" {
+					var he *hf.HTTPError
+					if !errors.As(err, &he) || he.StatusCode != 500 {
+						t.Fatalf("Download: got %v, want an HTTP 500 error", err)
+					}
+				} else if !errors.Is(err, tc.wantErr) {
+					t.Fatalf("Download: got %v, want %v", err, tc.wantErr)
+				}
+				if !strings.Contains(err.Error(), "model.safetensors") && !strings.Contains(err.Error(), "/resolve/") {
+					t.Errorf("error %q does not name the file", err)
+				}
+				checkNoPartial(t, cache, e, nil)
+			}
+			if tc.wantSleep != "" {
+				found := false
+				for _, d := range e.sleeps {
+					if d.String() == tc.wantSleep {
+						found = true
+					}
+				}
+				if !found {
+					t.Errorf("sleeps %v do not include the %s the server asked for", e.sleeps, tc.wantSleep)
+				}
+			}
+			if tc.wantRange {
+				resumed := false
+				for _, r := range e.proxy.ranges {
+					if r != "" && r != "bytes=0-" {
+						resumed = true
+					}
+				}
+				if !resumed {
+					t.Errorf("no resumed (Range) request; ranges seen %q", e.proxy.ranges)
+				}
+			}
+			if strings.Contains(e.logBuf.String(), testToken) || (err != nil && strings.Contains(err.Error(), testToken)) {
+				t.Errorf("token leaked into logs or errors")
+			}
+		})
+	}
+}
+
+func TestDownloadCancelled(t *testing.T) {
+	e := newFaultEnv(t, func(int, *http.Request) string { return "500" })
+	ctx, cancel := context.WithCancel(context.Background())
+	e.client.sleep = func(ctx context.Context, d time.Duration) error { cancel(); return ctx.Err() }
+	_, err := e.client.Download(ctx, e.repo, e.sha, nil, t.TempDir(), hf.DownloadOptions{})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Download after cancel: got %v, want context.Canceled", err)
+	}
+}
+
+func TestRetryAfterParsing(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		h    http.Header
+		want time.Duration
+		ok   bool
+	}{
+		{http.Header{"Ratelimit": {`"api";r=0;t=55`}}, 55 * time.Second, true},
+		{http.Header{"Ratelimit": {`"api";r=3;t=55`}}, 0, false},
+		{http.Header{"Retry-After": {"12"}}, 12 * time.Second, true},
+		{http.Header{"Retry-After": {now.Add(9 * time.Second).Format(http.TimeFormat)}}, 9 * time.Second, true},
+		{http.Header{"Retry-After": {"soon"}}, 0, false},
+		{http.Header{}, 0, false},
+	} {
+		got, ok := retryAfter(tc.h, now)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("retryAfter(%v) = %v, %v; want %v, %v", tc.h, got, ok, tc.want, tc.ok)
+		}
+	}
+}

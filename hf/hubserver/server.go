@@ -1,0 +1,907 @@
+// Package hubserver serves a [dirhub.Hub] over HTTP with the subset of the
+// Hugging Face Hub API that model publishing and validation use (hub.md §5):
+// model info, resolve (with Range), create repo, visibility settings,
+// preupload, Git LFS batch (basic and multipart transfers) and the ndjson
+// commit endpoint, with bearer-token auth. The official clients
+// (@huggingface/hub with hubUrl, huggingface_hub with HF_ENDPOINT and
+// HF_HUB_DISABLE_XET=1) and coldint's hf/hub client work against it.
+//
+// Upload URLs returned by the LFS batch endpoint are presigned with an HMAC
+// (clients send no token to them) and the server checks every uploaded
+// object against its sha256 before storing it.
+package hubserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/coldint/coldint/hf"
+	"github.com/coldint/coldint/hf/dirhub"
+)
+
+// Options configure a [Server].
+type Options struct {
+	// Tokens are the accepted bearer tokens. With none, the server is open:
+	// anyone who can reach it may read and write (fine on 127.0.0.1 only).
+	Tokens []string
+	// ChunkSize is the part size of multipart LFS uploads; objects larger than
+	// it are uploaded in parts when the client offers "multipart".
+	// 0 means 8 MiB.
+	ChunkSize int64
+	// MaxInlineBytes caps the base64 file contents of one commit. 0 = 64 MiB.
+	MaxInlineBytes int64
+	// PublicURL is the base URL written into upload links and commit URLs;
+	// empty means http://<Host header>.
+	PublicURL string
+	// Logger receives one debug line per request (never a token). nil = slog.Default().
+	Logger *slog.Logger
+}
+
+// Server is an http.Handler serving a directory hub.
+type Server struct {
+	hub    *dirhub.Hub
+	opts   Options
+	secret []byte
+	log    *slog.Logger
+	reqID  atomic.Uint64
+}
+
+// New returns a server for hub.
+func New(hub *dirhub.Hub, opts Options) (*Server, error) {
+	if opts.ChunkSize <= 0 {
+		opts.ChunkSize = 8 << 20
+	}
+	if opts.MaxInlineBytes <= 0 {
+		opts.MaxInlineBytes = 64 << 20
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, fmt.Errorf("create hub server: %w", err)
+	}
+	lg := opts.Logger
+	if lg == nil {
+		lg = slog.Default()
+	}
+	return &Server{hub: hub, opts: opts, secret: secret, log: lg}, nil
+}
+
+// apiError is an error with an HTTP status and a Hub error code.
+type apiError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func errorFor(err error) *apiError {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, hf.ErrRepoNotFound):
+		return &apiError{404, "RepoNotFound", "Repository not found"}
+	case errors.Is(err, hf.ErrRevisionNotFound):
+		return &apiError{404, "RevisionNotFound", "Invalid rev id"}
+	case errors.Is(err, hf.ErrEntryNotFound):
+		return &apiError{404, "EntryNotFound", "Entry not found"}
+	case errors.Is(err, hf.ErrRepoExists):
+		return &apiError{409, "", "You already created this model repo"}
+	case errors.Is(err, hf.ErrConflict):
+		return &apiError{412, "", err.Error()}
+	case errors.Is(err, errBadRequest), errors.Is(err, hf.ErrUnsafePath), errors.Is(err, hf.ErrInvalidRevision), errors.Is(err, hf.ErrInvalidRepoID):
+		return &apiError{400, "", err.Error()}
+	case errors.Is(err, hf.ErrIntegrity):
+		return &apiError{422, "", err.Error()}
+	}
+	return &apiError{500, "", "internal error"}
+}
+
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	ae := errorFor(err)
+	if ae.status == 500 {
+		s.log.Error("hub server request failed", "err", err)
+	}
+	if ae.code != "" {
+		w.Header().Set("X-Error-Code", ae.code)
+	}
+	w.Header().Set("X-Error-Message", strings.ReplaceAll(ae.msg, "\n", " "))
+	writeJSON(w, ae.status, map[string]string{"error": ae.msg})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (w *statusWriter) WriteHeader(c int) { w.status = c; w.ResponseWriter.WriteHeader(c) }
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = 200
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.n += int64(n)
+	return n, err
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := strconv.FormatUint(s.reqID.Add(1), 10)
+	rw.Header().Set("X-Request-Id", id)
+	w := &statusWriter{ResponseWriter: rw}
+	defer func() {
+		s.log.Debug("hub request", "id", id, "method", r.Method, "path", r.URL.Path, "status", w.status, "bytes", w.n, "dur", time.Since(start))
+	}()
+	segs, err := splitPath(r.URL.EscapedPath())
+	if err != nil {
+		s.fail(w, badRequest("parse path: %v", err))
+		return
+	}
+	s.route(w, r, segs)
+}
+
+func splitPath(p string) ([]string, error) {
+	raw := strings.Split(strings.Trim(p, "/"), "/")
+	out := make([]string, len(raw))
+	for i, seg := range raw {
+		u, err := url.PathUnescape(seg)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = u
+	}
+	return out, nil
+}
+
+var errNotFoundRoute = &apiError{404, "", "not found"}
+
+func methodNotAllowed() error { return &apiError{405, "", "method not allowed"} }
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request, p []string) {
+	n := len(p)
+	switch {
+	case n >= 1 && p[0] == "api":
+		s.routeAPI(w, r, p[1:])
+	case n >= 2 && p[0] == "lfs-upload":
+		s.serveLFSUpload(w, r, p[1:])
+	case n == 6 && strings.HasSuffix(p[1], ".git") && p[2] == "info" && p[3] == "lfs" && p[4] == "objects" && p[5] == "batch":
+		repo, err := hf.ParseRepoID(p[0] + "/" + strings.TrimSuffix(p[1], ".git"))
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		s.serveLFSBatch(w, r, repo)
+	case n >= 5 && p[2] == "resolve":
+		repo, err := hf.ParseRepoID(p[0] + "/" + p[1])
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		s.serveResolve(w, r, repo, p[3], strings.Join(p[4:], "/"))
+	default:
+		s.fail(w, errNotFoundRoute)
+	}
+}
+
+func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request, p []string) {
+	n := len(p)
+	switch {
+	case n == 2 && p[0] == "repos" && p[1] == "create":
+		s.serveCreate(w, r)
+		return
+	case n == 1 && p[0] == "whoami-v2":
+		if !s.authorized(r) || bearer(r) == "" && len(s.opts.Tokens) > 0 {
+			s.fail(w, &apiError{401, "", "Invalid credentials in Authorization header"})
+			return
+		}
+		writeJSON(w, 200, map[string]any{"type": "user", "name": "local", "auth": map[string]any{"type": "access_token"}})
+		return
+	case n >= 3 && p[0] == "models":
+	default:
+		s.fail(w, errNotFoundRoute)
+		return
+	}
+	repo, err := hf.ParseRepoID(p[1] + "/" + p[2])
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	rest := p[3:]
+	switch {
+	case len(rest) == 0:
+		s.serveInfo(w, r, repo, hf.DefaultRevision)
+	case len(rest) == 2 && rest[0] == "revision":
+		s.serveInfo(w, r, repo, rest[1])
+	case len(rest) == 2 && rest[0] == "preupload":
+		s.servePreupload(w, r, repo, rest[1])
+	case len(rest) == 2 && rest[0] == "commit":
+		s.serveCommit(w, r, repo, rest[1])
+	case len(rest) == 1 && rest[0] == "settings":
+		s.serveSettings(w, r, repo)
+	default:
+		s.fail(w, errNotFoundRoute)
+	}
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// authorized reports whether the request carries no token or a valid one
+// (an invalid token is always refused), and writeOK whether it may write.
+func (s *Server) authorized(r *http.Request) bool {
+	tok := bearer(r)
+	if tok == "" {
+		return true
+	}
+	if len(s.opts.Tokens) == 0 {
+		return true
+	}
+	return s.validToken(tok)
+}
+
+func (s *Server) validToken(tok string) bool {
+	ok := false
+	for _, t := range s.opts.Tokens {
+		if subtle.ConstantTimeCompare([]byte(t), []byte(tok)) == 1 {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// canRead: public repos to anyone (without an invalid token), private ones
+// to token holders (or to all when the server has no tokens).
+func (s *Server) canRead(r *http.Request, st *dirhub.RepoState) error {
+	if !s.authorized(r) {
+		return &apiError{401, "", "Invalid credentials in Authorization header"}
+	}
+	if st.Private && len(s.opts.Tokens) > 0 && bearer(r) == "" {
+		return &apiError{401, "RepoNotFound", "Repository not found"}
+	}
+	return nil
+}
+
+func (s *Server) canWrite(r *http.Request) error {
+	if len(s.opts.Tokens) == 0 {
+		return nil
+	}
+	tok := bearer(r)
+	if tok == "" || !s.validToken(tok) {
+		return &apiError{401, "", "Invalid credentials in Authorization header"}
+	}
+	return nil
+}
+
+func (s *Server) baseURL(r *http.Request) string {
+	if s.opts.PublicURL != "" {
+		return strings.TrimSuffix(s.opts.PublicURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("read body: %w", err)
+	}
+	if int64(len(b)) > limit {
+		return nil, &apiError{413, "", "request body too large"}
+	}
+	return b, nil
+}
+
+// siblingJSON is a file of the model info answer.
+type siblingJSON struct {
+	RFilename string      `json:"rfilename"`
+	Size      *int64      `json:"size,omitempty"`
+	BlobID    string      `json:"blobId,omitempty"`
+	LFS       *hf.LFSInfo `json:"lfs,omitempty"`
+}
+
+func (s *Server) serveInfo(w http.ResponseWriter, r *http.Request, repo hf.RepoID, rev string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		s.fail(w, methodNotAllowed())
+		return
+	}
+	st, err := s.hub.State(repo)
+	if err == nil {
+		err = s.canRead(r, st)
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	sha, c, _, err := s.hub.Resolve(repo, rev)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	blobs := r.URL.Query().Get("blobs") == "true" || r.URL.Query().Get("blobs") == "1"
+	siblings := make([]siblingJSON, 0, len(c.Files))
+	var used int64
+	for _, e := range c.Files {
+		sj := siblingJSON{RFilename: e.Path}
+		if blobs {
+			fi := e.FileInfo()
+			size := e.Size
+			sj.Size, sj.BlobID, sj.LFS = &size, fi.BlobID, fi.LFS
+		}
+		used += e.Size
+		siblings = append(siblings, sj)
+	}
+	idHash := sha256.Sum256([]byte(repo.String()))
+	writeJSON(w, 200, map[string]any{
+		"_id":          hex.EncodeToString(idHash[:12]),
+		"id":           repo.String(),
+		"modelId":      repo.String(),
+		"author":       repo.Namespace,
+		"sha":          sha,
+		"lastModified": c.Time.UTC().Format("2006-01-02T15:04:05.000Z"),
+		"createdAt":    st.Created.UTC().Format("2006-01-02T15:04:05.000Z"),
+		"private":      st.Private,
+		"gated":        false,
+		"disabled":     false,
+		"downloads":    0,
+		"likes":        0,
+		"tags":         []string{},
+		"siblings":     siblings,
+		"usedStorage":  used,
+	})
+}
+
+func (s *Server) serveResolve(w http.ResponseWriter, r *http.Request, repo hf.RepoID, rev, p string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		s.fail(w, methodNotAllowed())
+		return
+	}
+	st, err := s.hub.State(repo)
+	if err == nil {
+		err = s.canRead(r, st)
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	sha, c, _, err := s.hub.Resolve(repo, rev)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	f, e, err := s.hub.OpenFile(repo, c, p)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	defer f.Close()
+	h := w.Header()
+	h.Set("X-Repo-Commit", sha)
+	h.Set("ETag", `"`+e.ETag()+`"`)
+	if e.LFS {
+		h.Set("X-Linked-Etag", `"`+e.SHA256+`"`)
+		h.Set("X-Linked-Size", strconv.FormatInt(e.Size, 10))
+	}
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Accept-Ranges", "bytes")
+	http.ServeContent(w, r, "", c.Time, f)
+}
+
+func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		s.fail(w, methodNotAllowed())
+		return
+	}
+	if err := s.canWrite(r); err != nil {
+		s.fail(w, err)
+		return
+	}
+	b, err := readBody(r, maxJSONBody)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var req struct {
+		Name         string `json:"name"`
+		Organization string `json:"organization"`
+		Type         string `json:"type"`
+		Private      *bool  `json:"private"`
+		Visibility   string `json:"visibility"`
+		Files        []struct {
+			Path     string `json:"path"`
+			Content  string `json:"content"`
+			Encoding string `json:"encoding"`
+		} `json:"files"`
+	}
+	if err := json.Unmarshal(b, &req); err != nil {
+		s.fail(w, badRequest("parse create repo: %v", err))
+		return
+	}
+	if req.Type != "" && req.Type != "model" {
+		s.fail(w, badRequest("create repo: type %q not supported (models only)", req.Type))
+		return
+	}
+	full := req.Name
+	if req.Organization != "" {
+		full = req.Organization + "/" + req.Name
+	}
+	repo, err := hf.ParseRepoID(full)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	private := req.Private != nil && *req.Private
+	switch req.Visibility {
+	case "private":
+		private = true
+	case "public":
+		private = false
+	case "":
+	default:
+		s.fail(w, badRequest("create repo: visibility %q must be public or private", req.Visibility))
+		return
+	}
+	u := s.baseURL(r) + "/" + repo.String()
+	if err := s.hub.CreateRepo(r.Context(), repo, private); err != nil {
+		if errors.Is(err, hf.ErrRepoExists) {
+			w.Header().Set("X-Error-Message", "You already created this model repo")
+			writeJSON(w, 409, map[string]string{"error": "You already created this model repo", "url": u})
+			return
+		}
+		s.fail(w, err)
+		return
+	}
+	if len(req.Files) > 0 {
+		var body bytes.Buffer
+		json.NewEncoder(&body).Encode(map[string]any{"key": "header", "value": map[string]string{"summary": "initial files"}})
+		for _, f := range req.Files {
+			json.NewEncoder(&body).Encode(map[string]any{"key": "file", "value": f})
+		}
+		p, err := parseCommit(&body, s.opts.MaxInlineBytes)
+		if err == nil {
+			_, err = s.applyCommit(r.Context(), repo, hf.DefaultRevision, p)
+		}
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+	}
+	writeJSON(w, 200, map[string]string{"url": u, "id": repo.String(), "name": repo.String()})
+}
+
+func (s *Server) serveSettings(w http.ResponseWriter, r *http.Request, repo hf.RepoID) {
+	if r.Method != http.MethodPut && r.Method != http.MethodPost {
+		s.fail(w, methodNotAllowed())
+		return
+	}
+	if err := s.canWrite(r); err != nil {
+		s.fail(w, err)
+		return
+	}
+	b, err := readBody(r, maxJSONBody)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var req struct {
+		Private    *bool  `json:"private"`
+		Visibility string `json:"visibility"`
+	}
+	if err := json.Unmarshal(b, &req); err != nil {
+		s.fail(w, badRequest("parse settings: %v", err))
+		return
+	}
+	var private bool
+	switch {
+	case req.Visibility == "private":
+		private = true
+	case req.Visibility == "public":
+	case req.Visibility == "" && req.Private != nil:
+		private = *req.Private
+	default:
+		s.fail(w, badRequest("settings: need private (bool) or visibility (public|private)"))
+		return
+	}
+	if err := s.hub.SetVisibility(r.Context(), repo, private); err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]bool{"private": private})
+}
+
+func (s *Server) servePreupload(w http.ResponseWriter, r *http.Request, repo hf.RepoID, rev string) {
+	if r.Method != http.MethodPost {
+		s.fail(w, methodNotAllowed())
+		return
+	}
+	if err := s.canWrite(r); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if _, err := s.hub.State(repo); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := hf.ValidateRevision(rev); err != nil {
+		s.fail(w, err)
+		return
+	}
+	b, err := readBody(r, maxJSONBody)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	files, samples, err := parsePreupload(b)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	type answer struct {
+		Path         string `json:"path"`
+		UploadMode   string `json:"uploadMode"`
+		ShouldIgnore bool   `json:"shouldIgnore"`
+	}
+	out := make([]answer, len(files))
+	for i, f := range files {
+		mode := "regular"
+		if dirhub.UseLFS(f.Path, f.Size, samples[i]) {
+			mode = "lfs"
+		}
+		out[i] = answer{Path: f.Path, UploadMode: mode}
+	}
+	writeJSON(w, 200, map[string]any{"files": out, "commitOid": ""})
+}
+
+func (s *Server) serveCommit(w http.ResponseWriter, r *http.Request, repo hf.RepoID, rev string) {
+	if r.Method != http.MethodPost {
+		s.fail(w, methodNotAllowed())
+		return
+	}
+	if err := s.canWrite(r); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if r.URL.Query().Get("create_pr") != "" {
+		s.fail(w, badRequest("pull requests are not supported by this hub"))
+		return
+	}
+	if _, err := s.hub.State(repo); err != nil {
+		s.fail(w, err)
+		return
+	}
+	body := http.MaxBytesReader(w, r.Body, s.opts.MaxInlineBytes*2+maxJSONBody)
+	p, err := parseCommit(body, s.opts.MaxInlineBytes)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			err = &apiError{413, "", "commit body too large"}
+		}
+		s.fail(w, err)
+		return
+	}
+	sha, err := s.applyCommit(r.Context(), repo, rev, p)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]any{"commitOid": sha, "commitUrl": s.baseURL(r) + "/" + repo.String() + "/commit/" + sha, "success": true})
+}
+
+func (s *Server) applyCommit(ctx context.Context, repo hf.RepoID, rev string, p *commitPayload) (string, error) {
+	req := dirhub.CommitRequest{Revision: rev, Summary: p.Summary, Description: p.Description, ParentCommit: p.ParentCommit}
+	for _, op := range p.Ops {
+		switch op.Kind {
+		case "file":
+			oid, _, err := s.hub.PutObject(ctx, bytes.NewReader(op.Content), "", int64(len(op.Content)))
+			if err != nil {
+				return "", err
+			}
+			req.Ops = append(req.Ops, dirhub.Op{Path: op.Path, OID: oid})
+		case "lfsFile":
+			size, ok := s.hub.HasObject(op.OID)
+			if !ok {
+				return "", badRequest("lfs object %q for %q was not uploaded", op.OID, op.Path)
+			}
+			if size != op.Size {
+				return "", badRequest("lfs object %q has %d bytes, commit says %d", op.OID, size, op.Size)
+			}
+			req.Ops = append(req.Ops, dirhub.Op{Path: op.Path, OID: op.OID, LFS: true})
+		case "deletedFile":
+			req.Ops = append(req.Ops, dirhub.Op{Path: op.Path, Delete: true})
+		case "deletedFolder":
+			req.Ops = append(req.Ops, dirhub.Op{Path: op.Path, DeleteFolder: true})
+		}
+	}
+	return s.hub.Commit(ctx, repo, req)
+}
+
+// --- LFS ---
+
+func (s *Server) sign(parts ...string) string {
+	m := hmac.New(sha256.New, s.secret)
+	m.Write([]byte(strings.Join(parts, "|")))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+const uploadURLLifetime = time.Hour
+
+func (s *Server) serveLFSBatch(w http.ResponseWriter, r *http.Request, repo hf.RepoID) {
+	if r.Method != http.MethodPost {
+		s.fail(w, methodNotAllowed())
+		return
+	}
+	if err := s.canWrite(r); err != nil {
+		s.fail(w, err)
+		return
+	}
+	if _, err := s.hub.State(repo); err != nil {
+		s.fail(w, err)
+		return
+	}
+	b, err := readBody(r, maxJSONBody)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	req, err := parseLFSBatch(b)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if req.Operation != "upload" {
+		s.fail(w, badRequest("lfs batch: only upload is supported; download with /resolve"))
+		return
+	}
+	base := s.baseURL(r)
+	exp := strconv.FormatInt(time.Now().Add(uploadURLLifetime).Unix(), 10)
+	transfer := "basic"
+	type action struct {
+		Href      string            `json:"href"`
+		Header    map[string]string `json:"header,omitempty"`
+		ExpiresIn int               `json:"expires_in"`
+	}
+	type object struct {
+		OID     string             `json:"oid"`
+		Size    int64              `json:"size"`
+		Actions map[string]*action `json:"actions,omitempty"`
+	}
+	objs := make([]object, 0, len(req.Objects))
+	for _, o := range req.Objects {
+		obj := object{OID: o.OID, Size: o.Size}
+		if _, ok := s.hub.HasObject(o.OID); !ok {
+			size := strconv.FormatInt(o.Size, 10)
+			if o.Size > s.opts.ChunkSize && req.offers("multipart") {
+				transfer = "multipart"
+				chunk := strconv.FormatInt(s.opts.ChunkSize, 10)
+				hdr := map[string]string{"chunk_size": chunk}
+				nparts := (o.Size + s.opts.ChunkSize - 1) / s.opts.ChunkSize
+				for i := int64(1); i <= nparts; i++ {
+					n := strconv.FormatInt(i, 10)
+					q := url.Values{"size": {size}, "chunk": {chunk}, "exp": {exp}, "sig": {s.sign("part", o.OID, size, chunk, n, exp)}}
+					hdr[fmt.Sprintf("%05d", i)] = base + "/lfs-upload/" + o.OID + "/part/" + n + "?" + q.Encode()
+				}
+				q := url.Values{"size": {size}, "chunk": {chunk}, "exp": {exp}, "sig": {s.sign("complete", o.OID, size, chunk, exp)}}
+				obj.Actions = map[string]*action{"upload": {Href: base + "/lfs-upload/" + o.OID + "/complete?" + q.Encode(), Header: hdr, ExpiresIn: int(uploadURLLifetime.Seconds())}}
+			} else if req.offers("basic") {
+				q := url.Values{"size": {size}, "exp": {exp}, "sig": {s.sign("put", o.OID, size, exp)}}
+				obj.Actions = map[string]*action{"upload": {Href: base + "/lfs-upload/" + o.OID + "?" + q.Encode(), ExpiresIn: int(uploadURLLifetime.Seconds())}}
+			} else {
+				s.fail(w, badRequest("lfs batch: object %q of %d bytes needs the basic transfer", o.OID, o.Size))
+				return
+			}
+		}
+		objs = append(objs, obj)
+	}
+	w.Header().Set("Content-Type", "application/vnd.git-lfs+json")
+	b, _ = json.Marshal(map[string]any{"transfer": transfer, "objects": objs, "hash_algo": "sha256"})
+	w.WriteHeader(200)
+	w.Write(b)
+}
+
+// checkSig verifies an upload URL's signature and expiry.
+func (s *Server) checkSig(q url.Values, parts ...string) error {
+	exp, err := strconv.ParseInt(q.Get("exp"), 10, 64)
+	if err != nil || time.Now().Unix() > exp {
+		return &apiError{403, "", "upload link expired"}
+	}
+	want := s.sign(append(parts, q.Get("exp"))...)
+	if !hmac.Equal([]byte(want), []byte(q.Get("sig"))) {
+		return &apiError{403, "", "bad upload signature"}
+	}
+	return nil
+}
+
+func (s *Server) serveLFSUpload(w http.ResponseWriter, r *http.Request, p []string) {
+	oid := p[0]
+	if !isOID(oid) {
+		s.fail(w, badRequest("lfs upload: oid %q is not a sha256", oid))
+		return
+	}
+	q := r.URL.Query()
+	sizeStr := q.Get("size")
+	size, err := strconv.ParseInt(sizeStr, 10, 64)
+	if err != nil || size < 0 {
+		s.fail(w, badRequest("lfs upload: bad size"))
+		return
+	}
+	switch {
+	case len(p) == 1 && r.Method == http.MethodPut:
+		if err := s.checkSig(q, "put", oid, sizeStr); err != nil {
+			s.fail(w, err)
+			return
+		}
+		if _, _, err := s.hub.PutObject(r.Context(), r.Body, oid, size); err != nil {
+			s.fail(w, err)
+			return
+		}
+		w.WriteHeader(200)
+	case len(p) == 3 && p[1] == "part" && r.Method == http.MethodPut:
+		chunkStr := q.Get("chunk")
+		if err := s.checkSig(q, "part", oid, sizeStr, chunkStr, p[2]); err != nil {
+			s.fail(w, err)
+			return
+		}
+		chunk, _ := strconv.ParseInt(chunkStr, 10, 64)
+		n, _ := strconv.ParseInt(p[2], 10, 64)
+		s.putPart(w, r, oid, size, chunk, n)
+	case len(p) == 2 && p[1] == "complete" && r.Method == http.MethodPost:
+		chunkStr := q.Get("chunk")
+		if err := s.checkSig(q, "complete", oid, sizeStr, chunkStr); err != nil {
+			s.fail(w, err)
+			return
+		}
+		chunk, _ := strconv.ParseInt(chunkStr, 10, 64)
+		s.completeMultipart(w, r, oid, size, chunk)
+	default:
+		s.fail(w, errNotFoundRoute)
+	}
+}
+
+func (s *Server) partDir(oid string, size, chunk int64) string {
+	return filepath.Join(s.hub.Root(), "tmp", fmt.Sprintf("mp-%s-%d-%d", oid, size, chunk))
+}
+
+func partLen(size, chunk, n int64) int64 {
+	start := (n - 1) * chunk
+	return min(chunk, size-start)
+}
+
+func (s *Server) putPart(w http.ResponseWriter, r *http.Request, oid string, size, chunk, n int64) {
+	nparts := (size + chunk - 1) / chunk
+	if chunk <= 0 || n < 1 || n > nparts {
+		s.fail(w, badRequest("lfs upload: part %d out of range", n))
+		return
+	}
+	want := partLen(size, chunk, n)
+	dir := s.partDir(oid, size, chunk)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		s.fail(w, err)
+		return
+	}
+	tmp, err := os.CreateTemp(dir, "part-*.tmp")
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	md := md5.New()
+	got, err := io.Copy(io.MultiWriter(tmp, md), io.LimitReader(r.Body, want+1))
+	if err != nil {
+		s.fail(w, fmt.Errorf("read part: %w", err))
+		return
+	}
+	if got != want {
+		s.fail(w, badRequest("lfs upload: part %d has %d bytes, want %d", n, got, want))
+		return
+	}
+	if err := tmp.Close(); err != nil {
+		s.fail(w, err)
+		return
+	}
+	etag := hex.EncodeToString(md.Sum(nil))
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, fmt.Sprintf("%05d.%s", n, etag))); err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.Header().Set("ETag", `"`+etag+`"`)
+	w.WriteHeader(200)
+}
+
+func (s *Server) completeMultipart(w http.ResponseWriter, r *http.Request, oid string, size, chunk int64) {
+	b, err := readBody(r, maxJSONBody)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	var req struct {
+		OID   string `json:"oid"`
+		Parts []struct {
+			PartNumber int64  `json:"partNumber"`
+			ETag       string `json:"etag"`
+		} `json:"parts"`
+	}
+	if err := json.Unmarshal(b, &req); err != nil {
+		s.fail(w, badRequest("parse multipart completion: %v", err))
+		return
+	}
+	nparts := (size + chunk - 1) / chunk
+	if chunk <= 0 || req.OID != oid || int64(len(req.Parts)) != nparts {
+		s.fail(w, badRequest("multipart completion: want %d parts of %q", nparts, oid))
+		return
+	}
+	sort.Slice(req.Parts, func(i, j int) bool { return req.Parts[i].PartNumber < req.Parts[j].PartNumber })
+	dir := s.partDir(oid, size, chunk)
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	readers := make([]io.Reader, 0, nparts)
+	for i, part := range req.Parts {
+		if part.PartNumber != int64(i+1) {
+			s.fail(w, badRequest("multipart completion: parts must be 1..%d", nparts))
+			return
+		}
+		etag := strings.Trim(strings.TrimPrefix(part.ETag, "W/"), `"`)
+		f, err := os.Open(filepath.Join(dir, fmt.Sprintf("%05d.%s", i+1, etag)))
+		if errors.Is(err, fs.ErrNotExist) {
+			s.fail(w, badRequest("multipart completion: part %d with etag %q was not uploaded", i+1, part.ETag))
+			return
+		} else if err != nil {
+			s.fail(w, err)
+			return
+		}
+		files = append(files, f)
+		readers = append(readers, f)
+	}
+	if _, _, err := s.hub.PutObject(r.Context(), io.MultiReader(readers...), oid, size); err != nil {
+		s.fail(w, err)
+		return
+	}
+	for _, f := range files {
+		f.Close()
+	}
+	files = nil
+	os.RemoveAll(dir)
+	writeJSON(w, 200, map[string]any{"oid": oid, "size": size})
+}
