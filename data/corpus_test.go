@@ -55,8 +55,9 @@ func TestParseJargon(t *testing.T) {
 
 func TestParseDict(t *testing.T) {
 	data := []byte("META INFO\nABASEMENT, n.  A decent attitude.  \n\nAPPEAL, v.t.  In law.\n    verse line\n")
-	// offsets: "META INFO\n" = 10 bytes; entry 1 from 10, 34 bytes; entry 2 from 44.
-	idx := "00databaseinfo\tA\tK\nabasement\tK\ti\nappeal\ts\tf\nappeal2\ts\tf\n"
+	// offsets: "META INFO\n" = 10 bytes; entry 1 from 10 (K), 37 bytes (l);
+	// entry 2 from 47 (v), 37 bytes (l), listed twice.
+	idx := "00databaseinfo\tA\tK\nappeal\tv\tl\nabasement\tK\tl\nappeal2\tv\tl\n"
 	got, err := ParseDict(data, strings.NewReader(idx))
 	if err != nil {
 		t.Fatal(err)
