@@ -72,9 +72,9 @@ func TestUpdatePool(t *testing.T) {
 	cands := []PoolCandidate{
 		{UID: 1, Block: 10, WinRate: 0.5, WinAbsRate: 0.4, HasLosses: true},
 		{UID: 2, Block: 20, WinRate: 0.3, WinAbsRate: 0.3, HasLosses: true},
-		{UID: 3, Block: 5, WinRate: 0.01, WinAbsRate: 0.01, HasLosses: true},   // discard
-		{UID: 4, Block: 6, WinRate: 0.01, WinAbsRate: 0.05, HasLosses: true},   // abs rate saves it
-		{UID: 5, Block: 7, WinRate: 0, WinAbsRate: 0, HasLosses: false},        // failed: never discarded
+		{UID: 3, Block: 5, WinRate: 0.01, WinAbsRate: 0.01, HasLosses: true}, // discard
+		{UID: 4, Block: 6, WinRate: 0.01, WinAbsRate: 0.05, HasLosses: true}, // abs rate saves it
+		{UID: 5, Block: 7, WinRate: 0, WinAbsRate: 0, HasLosses: false},      // failed: never discarded
 		{UID: 6, Block: 1 << 31, WinRate: 0, WinAbsRate: 0, HasLosses: true, Benchmark: true},
 		{UID: 7, Block: 30, WinRate: 0.3, WinAbsRate: 0.3, HasLosses: true}, // ties uid 2, newer
 	}
