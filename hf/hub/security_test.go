@@ -53,7 +53,7 @@ func TestHostileReposRefusedBeforeWriting(t *testing.T) {
 		{"backslash", []map[string]any{sib(`..\x`, 5)}, 0, hf.ErrUnsafePath},
 		{"git dir", []map[string]any{sib(".git/hooks/post-checkout", 5)}, 0, hf.ErrUnsafePath},
 		{"duplicate", []map[string]any{sib("a", 5), sib("a", 5)}, 0, hf.ErrUnsafePath},
-		{"oversize", []map[string]any{sib("model.safetensors", 6 << 30), sib("config.json", 10)}, 5 << 30, hf.ErrTooLarge},
+		{"oversize", []map[string]any{sib("model.safetensors", 6<<30), sib("config.json", 10)}, 5 << 30, hf.ErrTooLarge},
 		{"negative size", []map[string]any{sib("x", -1)}, 0, hf.ErrIntegrity},
 		{"bad blob id", []map[string]any{{"rfilename": "x", "size": 5, "blobId": "../../../../tmp/x"}}, 0, hf.ErrIntegrity},
 		{"no size", []map[string]any{{"rfilename": "x"}}, 0, hf.ErrIntegrity},

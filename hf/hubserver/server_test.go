@@ -1,0 +1,164 @@
+package hubserver_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/coldint/coldint/hf"
+	"github.com/coldint/coldint/hf/dirhub"
+	"github.com/coldint/coldint/hf/hubserver"
+	"github.com/coldint/coldint/hf/hubtest"
+)
+
+const tok = "hf_server_test"
+
+func setup(t *testing.T) (*httptest.Server, *dirhub.Hub, string) {
+	t.Helper()
+	dh, err := dirhub.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := hubserver.New(dh, hubserver.Options{Tokens: []string{tok}, ChunkSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	ctx := context.Background()
+	repo := hf.RepoID{Namespace: "tester", Name: "m"}
+	if err := dh.CreateRepo(ctx, repo, false); err != nil {
+		t.Fatal(err)
+	}
+	sha, err := dh.Upload(ctx, repo, hubtest.UploadFiles(hubtest.Model(1, 5000)), "m", hf.UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts, dh, sha
+}
+
+func call(t *testing.T, method, u, body string, hdr map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, strings.NewReader(body))
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+var auth = map[string]string{"Authorization": "Bearer " + tok}
+
+func TestResolveAndInfo(t *testing.T) {
+	ts, _, sha := setup(t)
+	resp, body := call(t, "GET", ts.URL+"/tester/m/resolve/"+sha+"/config.json", "", map[string]string{"Range": "bytes=2-5"})
+	if resp.StatusCode != 206 || body != string(hubtest.Model(1, 5000)[0].Data[2:6]) || resp.Header.Get("X-Repo-Commit") != sha || resp.Header.Get("ETag") == "" {
+		t.Errorf("ranged resolve: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	resp, _ = call(t, "HEAD", ts.URL+"/tester/m/resolve/main/model.safetensors", "", nil)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Linked-Size") != "5000" || resp.Header.Get("Content-Length") != "5000" {
+		t.Errorf("HEAD resolve: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, _ = call(t, "GET", ts.URL+"/tester/m/resolve/main/nope.bin", "", nil)
+	if resp.StatusCode != 404 || resp.Header.Get("X-Error-Code") != "EntryNotFound" {
+		t.Errorf("missing file: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, _ = call(t, "GET", ts.URL+"/api/models/tester/m/revision/refs%2Fpr%2F1", "", nil)
+	if resp.StatusCode != 404 || resp.Header.Get("X-Error-Code") != "RevisionNotFound" {
+		t.Errorf("missing revision: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp, _ = call(t, "GET", ts.URL+"/api/models/tester/none", "", nil)
+	if resp.StatusCode != 404 || resp.Header.Get("X-Error-Code") != "RepoNotFound" {
+		t.Errorf("missing repo: %d %v", resp.StatusCode, resp.Header)
+	}
+	_, body = call(t, "GET", ts.URL+"/api/models/tester/m/revision/"+sha, "", nil)
+	if strings.Contains(body, `"size"`) {
+		t.Errorf("model info without blobs=true lists sizes: %s", body)
+	}
+	_, body = call(t, "GET", ts.URL+"/api/models/tester/m/revision/"+sha+"?blobs=true", "", nil)
+	var info struct {
+		SHA      string `json:"sha"`
+		Siblings []struct {
+			RFilename string `json:"rfilename"`
+			Size      int64  `json:"size"`
+			LFS       *struct {
+				SHA256 string `json:"sha256"`
+			} `json:"lfs"`
+		} `json:"siblings"`
+	}
+	if err := json.Unmarshal([]byte(body), &info); err != nil || info.SHA != sha || len(info.Siblings) != 6 {
+		t.Fatalf("model info: %v %s", err, body)
+	}
+}
+
+func TestUploadChecks(t *testing.T) {
+	ts, dh, _ := setup(t)
+	data := "hello lfs"
+	oid := "2ae14d0f6b1ad0d2e3a8c1b9eb6c46b3c98cf3e3b8fd4c56a3a1a1a2e1b0f5b0" // not the hash of data
+	batch := `{"operation":"upload","transfers":["basic"],"objects":[{"oid":"` + oid + `","size":9}]}`
+	resp, _ := call(t, "POST", ts.URL+"/tester/m.git/info/lfs/objects/batch", batch, nil)
+	if resp.StatusCode != 401 {
+		t.Errorf("anonymous batch: %d", resp.StatusCode)
+	}
+	resp, body := call(t, "POST", ts.URL+"/tester/m.git/info/lfs/objects/batch", batch, auth)
+	if resp.StatusCode != 200 {
+		t.Fatalf("batch: %d %s", resp.StatusCode, body)
+	}
+	var br struct {
+		Objects []struct {
+			Actions struct {
+				Upload struct {
+					Href string `json:"href"`
+				} `json:"upload"`
+			} `json:"actions"`
+		} `json:"objects"`
+	}
+	json.Unmarshal([]byte(body), &br)
+	href := br.Objects[0].Actions.Upload.Href
+	// Content that does not hash to the oid is refused and not stored.
+	resp, _ = call(t, "PUT", href, data, nil)
+	if resp.StatusCode != 422 {
+		t.Errorf("PUT of wrong content: %d", resp.StatusCode)
+	}
+	if _, ok := dh.HasObject(oid); ok {
+		t.Errorf("wrong content was stored")
+	}
+	// A tampered signature is refused.
+	resp, _ = call(t, "PUT", strings.Replace(href, "size=9", "size=10", 1), data, nil)
+	if resp.StatusCode != 403 {
+		t.Errorf("PUT with a tampered link: %d", resp.StatusCode)
+	}
+	// A commit naming an object never uploaded is refused.
+	commit := `{"key":"header","value":{"summary":"x"}}` + "\n" + `{"key":"lfsFile","value":{"path":"w.bin","algo":"sha256","oid":"` + oid + `","size":9}}`
+	resp, _ = call(t, "POST", ts.URL+"/api/models/tester/m/commit/main", commit, auth)
+	if resp.StatusCode != 400 {
+		t.Errorf("commit of a missing object: %d", resp.StatusCode)
+	}
+	// A commit with an escaping path is refused.
+	commit = `{"key":"header","value":{"summary":"x"}}` + "\n" + `{"key":"file","value":{"path":"../w","content":"","encoding":"base64"}}`
+	resp, _ = call(t, "POST", ts.URL+"/api/models/tester/m/commit/main", commit, auth)
+	if resp.StatusCode != 400 {
+		t.Errorf("commit of ../w: %d", resp.StatusCode)
+	}
+	resp, _ = call(t, "POST", ts.URL+"/api/repos/create", `{"name":"m","organization":"tester","type":"model"}`, auth)
+	if resp.StatusCode != 409 {
+		t.Errorf("create existing repo: %d", resp.StatusCode)
+	}
+	resp, _ = call(t, "POST", ts.URL+"/api/repos/create", `{"name":"x/../y","organization":"tester"}`, auth)
+	if resp.StatusCode != 400 {
+		t.Errorf("create repo with a bad name: %d", resp.StatusCode)
+	}
+	resp, _ = call(t, "POST", ts.URL+"/api/repos/create", `{"name":"ds","organization":"tester","type":"dataset"}`, auth)
+	if resp.StatusCode != 400 {
+		t.Errorf("create dataset repo: %d", resp.StatusCode)
+	}
+}
