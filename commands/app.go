@@ -39,6 +39,7 @@ func commandList() []*cli.Command {
 	return []*cli.Command{
 		modelCommand(),
 		hashCommand(),
+		dataCommand(),
 		versionCommand(),
 	}
 }

@@ -108,46 +108,67 @@ func RandomPages(rng *rand.Rand, splits []Split, n, rowsPerPage int) ([]Page, er
 	return pages, nil
 }
 
+// Fetched is one page that was read and its texts (at most Length).
+type Fetched struct {
+	Page  Page     `json:"page"`
+	Texts []string `json:"texts"`
+}
+
+// Texts returns the texts of all pages in order.
+func Texts(pages []Fetched) []string {
+	var out []string
+	for _, p := range pages {
+		out = append(out, p.Texts...)
+	}
+	return out
+}
+
+// Pages returns the pages, for replay with [FetchPages].
+func Pages(pages []Fetched) []Page {
+	out := make([]Page, len(pages))
+	for i, p := range pages {
+		out[i] = p.Page
+	}
+	return out
+}
+
 // Fetch loads numPages random pages of rowsPerPage rows, as the validator's
 // fetch_data_to_rows: it keeps picking random pages until numPages pages were
 // read, skipping (and logging) pages that fail. Unlike Python it gives up
-// after 3·numPages+10 attempts. It returns the texts in page order and the
-// pages read, which [FetchPages] can replay.
-func Fetch(ctx context.Context, src Source, rng *rand.Rand, numPages, rowsPerPage int) ([]string, []Page, error) {
+// after 3·numPages+10 attempts, returning what it read and an error.
+func Fetch(ctx context.Context, src Source, rng *rand.Rand, numPages, rowsPerPage int) ([]Fetched, error) {
 	splits, err := src.Splits(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("fetch pages: %w", err)
+		return nil, fmt.Errorf("fetch pages: %w", err)
 	}
-	var (
-		texts []string
-		pages []Page
-	)
+	var out []Fetched
 	maxAttempts := 3*numPages + 10
-	for attempt := 0; len(pages) < numPages; attempt++ {
+	for attempt := 0; len(out) < numPages; attempt++ {
 		if attempt >= maxAttempts {
-			return texts, pages, fmt.Errorf("fetch pages: only %d of %d pages after %d attempts", len(pages), numPages, attempt)
+			return out, fmt.Errorf("fetch pages: only %d of %d pages after %d attempts", len(out), numPages, attempt)
 		}
 		pp, err := RandomPages(rng, splits, 1, rowsPerPage)
 		if err != nil {
-			return nil, nil, fmt.Errorf("fetch pages: %w", err)
+			return nil, fmt.Errorf("fetch pages: %w", err)
 		}
 		rows, err := src.Rows(ctx, pp[0])
 		if err != nil {
 			if ctx.Err() != nil {
-				return texts, pages, ctx.Err()
+				return out, ctx.Err()
 			}
 			slog.Warn("skipping page", "page", pp[0].String(), "err", err)
 			continue
 		}
+		f := Fetched{Page: pp[0]}
 		for i, r := range rows {
 			if i >= rowsPerPage {
 				break
 			}
-			texts = append(texts, r.Text)
+			f.Texts = append(f.Texts, r.Text)
 		}
-		pages = append(pages, pp[0])
+		out = append(out, f)
 	}
-	return texts, pages, nil
+	return out, nil
 }
 
 // FetchPages loads the given pages in order and returns their texts (each

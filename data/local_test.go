@@ -117,18 +117,18 @@ func TestLocalSource(t *testing.T) {
 	}
 
 	// Deterministic given the seed; different seeds differ.
-	a, pa, err := Fetch(ctx, l, NewRand(42), 6, 2)
+	a, err := Fetch(ctx, l, NewRand(42), 6, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, pb, _ := Fetch(ctx, l, NewRand(42), 6, 2)
-	if !reflect.DeepEqual(a, b) || !reflect.DeepEqual(pa, pb) {
+	b, _ := Fetch(ctx, l, NewRand(42), 6, 2)
+	if !reflect.DeepEqual(a, b) || len(Texts(a)) == 0 {
 		t.Fatal("same seed gave different pages")
 	}
 	differ := false
 	for seed := uint64(0); seed < 5 && !differ; seed++ {
-		_, pc, _ := Fetch(ctx, l, NewRand(seed), 6, 2)
-		differ = !reflect.DeepEqual(pc, pa)
+		c, _ := Fetch(ctx, l, NewRand(seed), 6, 2)
+		differ = !reflect.DeepEqual(Pages(c), Pages(a))
 	}
 	if !differ {
 		t.Fatal("pages do not depend on the seed")

@@ -301,7 +301,8 @@ func TestFetchRandomPagesFromServer(t *testing.T) {
 		})
 		f.fault(func(http.ResponseWriter, *http.Request) bool { return false })
 	}
-	texts, pages, err := Fetch(ctx, s, NewRand(7), 5, 25)
+	fetched, err := Fetch(ctx, s, NewRand(7), 5, 25)
+	texts, pages := Texts(fetched), Pages(fetched)
 	if err != nil {
 		t.Fatal(err)
 	}
