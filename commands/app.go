@@ -40,6 +40,8 @@ func commandList() []*cli.Command {
 		modelCommand(),
 		hashCommand(),
 		dataCommand(),
+		chainCommand(),
+		walletCommand(),
 		versionCommand(),
 	}
 }
