@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
+	"github.com/coldint/coldint/chain"
 	"github.com/coldint/coldint/hf/modelhash"
 	"github.com/urfave/cli/v2"
 )
@@ -21,8 +21,6 @@ type hashOutput struct {
 	Seconds float64           `json:"seconds"`
 	Files   []modelhash.Entry `json:"files"`
 }
-
-const base58Alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 // hashCommand prints the §3 model hash of a directory.
 func hashCommand() *cli.Command {
@@ -108,16 +106,12 @@ Files are hashed in parallel (--workers, default all cores).`,
 	}
 }
 
-// checkHotkey rejects a hotkey that cannot be an SS58 address: the salt is a
-// plain string concatenation, so a typo would silently give a wrong hash.
+// checkHotkey rejects a hotkey that is not an SS58 address of a 32-byte
+// account (checksum included): the salt is a plain string concatenation, so
+// a typo would silently give a wrong hash.
 func checkHotkey(h string) error {
-	if len(h) < 40 || len(h) > 50 {
-		return usageErrorf("parse --hotkey %q: an SS58 address has 47 or 48 characters", h)
-	}
-	for _, r := range h {
-		if !strings.ContainsRune(base58Alphabet, r) {
-			return usageErrorf("parse --hotkey %q: character %q is not base58", h, r)
-		}
+	if _, _, err := chain.DecodeSS58(h); err != nil {
+		return usageErrorf("parse --hotkey: %w", err)
 	}
 	return nil
 }

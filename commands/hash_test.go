@@ -46,6 +46,7 @@ func TestHashCommand(t *testing.T) {
 		{"allow-list needs config", []string{"hash", vec}, "", 1},
 		{"no dir", []string{"hash"}, "", 2},
 		{"bad hotkey", []string{"hash", "--all", "--hotkey", "0OIl", vec}, "", 2},
+		{"hotkey checksum", []string{"hash", "--all", "--hotkey", hotkey[:len(hotkey)-1] + "w", vec}, "", 2},
 		{"missing dir", []string{"hash", "--all", filepath.Join(vec, "nope")}, "", 1},
 	}
 	for _, tc := range tests {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/coldint/coldint/internal/testenv"
 )
 
 // The §3.7 test vectors, verified with Python hashlib.
@@ -213,5 +215,57 @@ func TestOnFileAndDetail(t *testing.T) {
 	}
 	if n != 2 || len(r.Files) != 2 || r.Bytes != int64(2*len(vecText)) || r.Files[0].Hash != vecFile || r.Files[0].Path != "a.txt" {
 		t.Fatalf("DirDetail = %+v, callbacks %d", r, n)
+	}
+}
+
+// TestVectorsMatchSpec checks that the constants above are the ones printed
+// in ../shared/spec/coldint.md §3.7 (skipped when ../shared is absent).
+func TestVectorsMatchSpec(t *testing.T) {
+	shared := testenv.Shared(t)
+	b, err := os.ReadFile(filepath.Join(shared, "spec", "coldint.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := string(b)
+	i := strings.Index(spec, "## 3. Model content hash")
+	if i < 0 {
+		t.Fatal("spec has no §3")
+	}
+	sec := spec[i:]
+	if j := strings.Index(sec[1:], "\n## "); j > 0 {
+		sec = sec[:j+1]
+	}
+	for _, want := range []string{
+		"`" + vecText + "` → `" + vecFile + "`",
+		"dir with two such files → `" + vecDir + "`",
+		"`" + vecHotkey + "` → `" + vecSalted + "`",
+		VoidHash,
+	} {
+		if !strings.Contains(sec, want) {
+			t.Errorf("spec §3 does not contain %q", want)
+		}
+	}
+}
+
+func BenchmarkDir(b *testing.B) {
+	dir := b.TempDir()
+	chunk := make([]byte, 16<<20)
+	for i := range chunk {
+		chunk[i] = byte(i * 7)
+	}
+	for i := 0; i < 4; i++ {
+		if err := os.WriteFile(filepath.Join(dir, "shard"+string(rune('a'+i))), chunk, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, w := range []int{1, 0} {
+		b.Run("workers="+map[int]string{1: "1", 0: "all"}[w], func(b *testing.B) {
+			b.SetBytes(int64(4 * len(chunk)))
+			for i := 0; i < b.N; i++ {
+				if _, err := Dir(context.Background(), dir, Options{Workers: w}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
