@@ -1,0 +1,443 @@
+package eval
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coldint/coldint/chain"
+	"github.com/coldint/coldint/internal/atomicfile"
+)
+
+// PageRef locates a dataset page: [config, offset, split] in JSON.
+type PageRef struct {
+	Config string
+	Offset int
+	Split  string
+}
+
+// MarshalJSON encodes p as [config, offset, split].
+func (p PageRef) MarshalJSON() ([]byte, error) {
+	return json.Marshal([]any{p.Config, p.Offset, p.Split})
+}
+
+// UnmarshalJSON decodes [config, offset, split].
+func (p *PageRef) UnmarshalJSON(b []byte) error {
+	var a []json.RawMessage
+	if err := json.Unmarshal(b, &a); err != nil || len(a) != 3 {
+		return fmt.Errorf("parse page ref %s: want [config, offset, split]", truncate(b))
+	}
+	if err := json.Unmarshal(a[0], &p.Config); err != nil {
+		return fmt.Errorf("parse page ref config: %w", err)
+	}
+	if err := json.Unmarshal(a[1], &p.Offset); err != nil {
+		return fmt.Errorf("parse page ref offset: %w", err)
+	}
+	if err := json.Unmarshal(a[2], &p.Split); err != nil {
+		return fmt.Errorf("parse page ref split: %w", err)
+	}
+	return nil
+}
+
+// Sample is one evaluation document of the sample DB.
+type Sample struct {
+	Page PageRef `json:"page"`
+	Ofs  int     `json:"ofs"`
+	Text string  `json:"sample"`
+}
+
+// FirstSeen records who first served a model content (copy detection).
+type FirstSeen struct {
+	Block  chain.BlockNumber `json:"block"`
+	Hotkey string            `json:"hotkey"`
+}
+
+// Cache is the eval cache / sample DB (spec §6.8): a loss matrix over model
+// content (unsalted directory hash) × sample, NaN meaning unknown. It is a
+// plain data structure; callers serialise access.
+type Cache struct {
+	// Samples are the DB's documents, oldest first; column j of Losses is Samples[j].
+	Samples []Sample
+	// Models are the unsalted directory hashes; row i of Losses is Models[i].
+	Models []string
+	// Losses is len(Models) × len(Samples).
+	Losses [][]float64
+	// ModelDirHashes caches model directory → hash.
+	ModelDirHashes map[string]string
+	// LastExtend is when samples were last added.
+	LastExtend time.Time
+	// FirstSeen maps a model index to its first server. (The reference turns
+	// these int keys into strings through JSON, §12; here they are ints in
+	// memory and decimal strings on disk, consistently.)
+	FirstSeen map[int]FirstSeen
+}
+
+// NewCache returns an empty cache.
+func NewCache() *Cache {
+	return &Cache{ModelDirHashes: map[string]string{}, FirstSeen: map[int]FirstSeen{}}
+}
+
+func nanRow(n int) []float64 {
+	r := make([]float64, n)
+	for i := range r {
+		r[i] = math.NaN()
+	}
+	return r
+}
+
+// ModelIndex returns the row of a model content hash, appending a row of
+// unknowns when the hash is new.
+func (c *Cache) ModelIndex(hash string) int {
+	for i, h := range c.Models {
+		if h == hash {
+			return i
+		}
+	}
+	c.Models = append(c.Models, hash)
+	c.Losses = append(c.Losses, nanRow(len(c.Samples)))
+	return len(c.Models) - 1
+}
+
+// ExtendCount returns how many samples update_sampleset should add now: the
+// DB is empty → db_min_samples; db_extend_interval passed since the last
+// extend → db_extend_samples; otherwise 0.
+func (c *Cache) ExtendCount(now time.Time, d Defaults) int {
+	if len(c.Samples) == 0 {
+		return d.DBMinSamples
+	}
+	if now.Sub(c.LastExtend).Seconds() >= d.DBExtendInterval {
+		return d.DBExtendSamples
+	}
+	return 0
+}
+
+// Extend appends samples (already shuffled and truncated by the caller),
+// grows every row with unknowns and records now as the extend time. When the
+// DB then holds more than maxSamples, the oldest samples and their columns
+// are dropped.
+func (c *Cache) Extend(samples []Sample, now time.Time, maxSamples int) {
+	c.Samples = append(c.Samples, samples...)
+	for i := range c.Losses {
+		c.Losses[i] = append(c.Losses[i], nanRow(len(samples))...)
+	}
+	c.LastExtend = now
+	if maxSamples > 0 && len(c.Samples) > maxSamples {
+		drop := len(c.Samples) - maxSamples
+		c.Samples = append([]Sample(nil), c.Samples[drop:]...)
+		for i := range c.Losses {
+			c.Losses[i] = append([]float64(nil), c.Losses[i][drop:]...)
+		}
+	}
+}
+
+// PickSamples chooses the columns to evaluate for the given model rows (spec
+// §6.8 pick_samples): the sample indices are randomly permuted, sorted
+// ascending by how many of the rows are unknown (NaN) there, and the last n
+// are returned (the most unknown samples).
+//
+// Quirk fix (§12 "argsort ties are unstable"): a stable sort over the random
+// permutation, so ties are random but reproducible from rng.
+func (c *Cache) PickSamples(rows []int, n int, rng *rand.Rand) []int {
+	perm := rng.Perm(len(c.Samples))
+	nan := make([]int, len(c.Samples))
+	for _, r := range rows {
+		if r < 0 || r >= len(c.Losses) {
+			continue
+		}
+		for j, v := range c.Losses[r] {
+			if math.IsNaN(v) {
+				nan[j]++
+			}
+		}
+	}
+	sort.SliceStable(perm, func(a, b int) bool { return nan[perm[a]] < nan[perm[b]] })
+	if n < len(perm) {
+		perm = perm[len(perm)-n:]
+	}
+	return perm
+}
+
+// RowPlan says which of a model's picked samples the engine must compute.
+type RowPlan struct {
+	// Compute are positions (into picked) whose loss is unknown, plus the +Inf
+	// ones when more than half the picked row is +Inf.
+	Compute []int
+	// Check are cached positions recomputed to verify the cache.
+	Check []int
+}
+
+// Plan decides what to compute for model row on the picked columns (spec
+// §6.8 "per model"): the unknown entries; also the +Inf entries if more than
+// half the picked row is +Inf; and, when more values are cached than are to
+// be computed, min(⌊0.02·n_cached⌋, 10) cached entries (the first in picked
+// order) as a spot check.
+func (c *Cache) Plan(row int, picked []int) RowPlan {
+	var p RowPlan
+	vals := c.rowValues(row, picked)
+	nInf := 0
+	for _, v := range vals {
+		if math.IsInf(v, 1) {
+			nInf++
+		}
+	}
+	redoInf := 2*nInf > len(vals)
+	var cached []int
+	for i, v := range vals {
+		if math.IsNaN(v) || (redoInf && math.IsInf(v, 1)) {
+			p.Compute = append(p.Compute, i)
+		} else {
+			cached = append(cached, i)
+		}
+	}
+	if len(cached) > len(p.Compute) {
+		k := min(int(math.Floor(SampleCheckFraction*float64(len(cached)))), SampleCheckMaxN)
+		p.Check = cached[:k]
+	}
+	return p
+}
+
+func (c *Cache) rowValues(row int, picked []int) []float64 {
+	out := make([]float64, len(picked))
+	for i, col := range picked {
+		out[i] = math.NaN()
+		if row >= 0 && row < len(c.Losses) && col >= 0 && col < len(c.Losses[row]) {
+			out[i] = c.Losses[row][col]
+		}
+	}
+	return out
+}
+
+// Mismatch reports whether a recomputed loss disagrees with its cached value
+// by a relative 0.1 % or more; a non-finite value on either side or a cached
+// 0 never mismatches.
+func Mismatch(cached, fresh float64) bool {
+	if math.IsNaN(cached) || math.IsInf(cached, 0) || math.IsNaN(fresh) || math.IsInf(fresh, 0) || cached == 0 {
+		return false
+	}
+	return math.Abs(fresh-cached)/math.Abs(cached) >= CacheRelTolerance
+}
+
+// Merge folds a model's computed losses (computed maps picked position →
+// loss, covering plan.Compute and plan.Check) into the full loss vector over
+// picked and writes the known values back to the cache. If any check
+// mismatches ([Mismatch]) the model's whole row is reset to unknown first,
+// and in this step its cached positions count as NaN; reset reports that.
+func (c *Cache) Merge(row int, picked []int, plan RowPlan, computed map[int]float64) (full []float64, reset bool) {
+	cachedVals := c.rowValues(row, picked)
+	for _, i := range plan.Check {
+		if v, ok := computed[i]; ok && Mismatch(cachedVals[i], v) {
+			reset = true
+			break
+		}
+	}
+	if reset && row >= 0 && row < len(c.Losses) {
+		c.Losses[row] = nanRow(len(c.Samples))
+	}
+	full = make([]float64, len(picked))
+	for i := range picked {
+		switch v, ok := computed[i]; {
+		case ok:
+			full[i] = v
+		case reset:
+			full[i] = math.NaN()
+		default:
+			full[i] = cachedVals[i]
+		}
+	}
+	if row >= 0 && row < len(c.Losses) {
+		for i, col := range picked {
+			if v, ok := computed[i]; ok && !math.IsNaN(v) && col >= 0 && col < len(c.Losses[row]) {
+				c.Losses[row][col] = v
+			}
+		}
+	}
+	return full, reset
+}
+
+// ObserveFirstSeen records that hotkey serves model row idx under a
+// commitment at block, and reports whether it is a copy: another hotkey first
+// served the same content (spec §6.8 copy detection). The lowest block wins.
+//
+// Quirk fix: on equal blocks the reference lets the later caller win, so two
+// equal-block servers flip each step depending on visit order; here the
+// lexicographically smaller hotkey wins, independent of order.
+func (c *Cache) ObserveFirstSeen(idx int, block chain.BlockNumber, hotkey string) (first FirstSeen, isCopy bool) {
+	if c.FirstSeen == nil {
+		c.FirstSeen = map[int]FirstSeen{}
+	}
+	fs, ok := c.FirstSeen[idx]
+	if !ok || block < fs.Block || (block == fs.Block && hotkey < fs.Hotkey) {
+		fs = FirstSeen{Block: block, Hotkey: hotkey}
+		c.FirstSeen[idx] = fs
+	}
+	return fs, fs.Hotkey != hotkey
+}
+
+// ErrIncompatibleState means a state file has another major.minor version
+// (or format): the caller starts clean.
+var ErrIncompatibleState = errors.New("incompatible state version")
+
+// CompatibleVersion is the §6.14 version rule: state written by stored is
+// loaded by current only when major.minor match (stored/100 == current/100).
+func CompatibleVersion(stored, current int) bool { return stored/100 == current/100 }
+
+// cacheFormat is bumped when the on-disk layout of the cache changes.
+const cacheFormat = 1
+
+// cacheFile is the JSON part of a saved cache.
+type cacheFile struct {
+	Version        int                  `json:"version"`
+	Format         int                  `json:"format"`
+	Samples        []Sample             `json:"samples"`
+	Models         []string             `json:"models"`
+	ModelDirHashes map[string]string    `json:"model_dir_hashes"`
+	LastExtendTS   float64              `json:"last_extend_ts"`
+	FirstSeen      map[string]FirstSeen `json:"first_seen"`
+	LossesFile     string               `json:"losses_file"`
+	Rows           int                  `json:"rows"`
+	Cols           int                  `json:"cols"`
+}
+
+// CacheStateFile is the JSON file of a saved cache inside its directory.
+const CacheStateFile = "eval_state.json"
+
+// Save writes the cache into dir atomically: the losses go to a new
+// eval_losses-<n>.f64 (little-endian float64, row-major), then
+// eval_state.json, naming that file, replaces the old one (the commit point),
+// then older loss files are removed. A crash at any moment leaves the old or
+// the new cache, never a mix.
+func (c *Cache) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("save eval cache: %w", err)
+	}
+	if err := c.check(); err != nil {
+		return fmt.Errorf("save eval cache: %w", err)
+	}
+	name := "eval_losses-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ".f64"
+	err := atomicfile.Write(filepath.Join(dir, name), 0o644, func(w io.Writer) error {
+		buf := make([]byte, 8*len(c.Samples))
+		for _, row := range c.Losses {
+			for j, v := range row {
+				binary.LittleEndian.PutUint64(buf[8*j:], math.Float64bits(v))
+			}
+			if _, err := w.Write(buf); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("save eval cache: %w", err)
+	}
+	f := cacheFile{
+		Version: SpecVersion, Format: cacheFormat, Samples: c.Samples, Models: c.Models,
+		ModelDirHashes: c.ModelDirHashes, FirstSeen: map[string]FirstSeen{},
+		LossesFile: name, Rows: len(c.Models), Cols: len(c.Samples),
+	}
+	if !c.LastExtend.IsZero() {
+		f.LastExtendTS = float64(c.LastExtend.UnixNano()) / 1e9
+	}
+	for k, v := range c.FirstSeen {
+		f.FirstSeen[strconv.Itoa(k)] = v
+	}
+	if f.Samples == nil {
+		f.Samples = []Sample{}
+	}
+	if f.Models == nil {
+		f.Models = []string{}
+	}
+	b, err := json.Marshal(f)
+	if err != nil {
+		return fmt.Errorf("save eval cache: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, CacheStateFile), b, 0o644); err != nil {
+		os.Remove(filepath.Join(dir, name))
+		return fmt.Errorf("save eval cache: %w", err)
+	}
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if n := e.Name(); n != name && strings.HasPrefix(n, "eval_losses-") && strings.HasSuffix(n, ".f64") {
+			os.Remove(filepath.Join(dir, n))
+		}
+	}
+	return nil
+}
+
+func (c *Cache) check() error {
+	if len(c.Losses) != len(c.Models) {
+		return fmt.Errorf("%d loss rows for %d models", len(c.Losses), len(c.Models))
+	}
+	for i, r := range c.Losses {
+		if len(r) != len(c.Samples) {
+			return fmt.Errorf("row %d has %d losses for %d samples", i, len(r), len(c.Samples))
+		}
+	}
+	return nil
+}
+
+// LoadCache reads a cache saved by [Cache.Save]. A missing directory gives an
+// empty cache. A file from another major.minor version or format gives
+// [ErrIncompatibleState]. The shape is validated (rows = models, cols =
+// samples). The reference loads its eval state with no version check; the Go
+// files carry one so a layout change can never be misread.
+func LoadCache(dir string) (*Cache, error) {
+	b, err := os.ReadFile(filepath.Join(dir, CacheStateFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return NewCache(), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load eval cache: %w", err)
+	}
+	var f cacheFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("load eval cache %q: %w", dir, err)
+	}
+	if !CompatibleVersion(f.Version, SpecVersion) || f.Format != cacheFormat {
+		return nil, fmt.Errorf("load eval cache %q: version %d format %d, want %d.%d.x format %d: %w",
+			dir, f.Version, f.Format, SpecVersion/1000, SpecVersion/100%10, cacheFormat, ErrIncompatibleState)
+	}
+	if f.Rows != len(f.Models) || f.Cols != len(f.Samples) || filepath.Base(f.LossesFile) != f.LossesFile || f.LossesFile == "" {
+		return nil, fmt.Errorf("load eval cache %q: shape %d×%d for %d models × %d samples", dir, f.Rows, f.Cols, len(f.Models), len(f.Samples))
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, f.LossesFile))
+	if err != nil {
+		return nil, fmt.Errorf("load eval cache: %w", err)
+	}
+	if len(raw) != 8*f.Rows*f.Cols {
+		return nil, fmt.Errorf("load eval cache %q: %d bytes of losses, want %d", dir, len(raw), 8*f.Rows*f.Cols)
+	}
+	c := NewCache()
+	c.Samples, c.Models = f.Samples, f.Models
+	if f.ModelDirHashes != nil {
+		c.ModelDirHashes = f.ModelDirHashes
+	}
+	if f.LastExtendTS > 0 {
+		c.LastExtend = time.Unix(0, int64(f.LastExtendTS*1e9))
+	}
+	for k, v := range f.FirstSeen {
+		i, err := strconv.Atoi(k)
+		if err != nil || i < 0 || i >= len(c.Models) {
+			return nil, fmt.Errorf("load eval cache %q: first_seen key %q is not a model index", dir, k)
+		}
+		c.FirstSeen[i] = v
+	}
+	c.Losses = make([][]float64, f.Rows)
+	for i := range c.Losses {
+		row := make([]float64, f.Cols)
+		for j := range row {
+			row[j] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*(i*f.Cols+j):]))
+		}
+		c.Losses[i] = row
+	}
+	return c, nil
+}
