@@ -1,0 +1,152 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestHubServeUploadDownload(t *testing.T) {
+	const token = "hf_cli_test_token"
+	t.Setenv("HF_HOME", t.TempDir())
+	t.Setenv("HF_TOKEN", "")
+	t.Setenv("HF_ACCESS_TOKEN", "")
+	t.Setenv("HF_ENDPOINT", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	errb := &syncBuffer{}
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, []string{"coldint", "hub", "serve", "--root", t.TempDir(), "--addr", "127.0.0.1:0", "--token", token},
+			IO{In: strings.NewReader(""), Out: out, Err: errb})
+	}()
+	defer func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("serve exited %d: %s", code, errb.String())
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("serve did not stop")
+		}
+	}()
+	var url string
+	for i := 0; i < 200 && url == ""; i++ {
+		if s := strings.TrimSpace(out.String()); strings.HasPrefix(s, "http://") {
+			url = s
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if url == "" {
+		t.Fatalf("serve printed no URL; stderr: %s", errb.String())
+	}
+
+	src := t.TempDir()
+	files := map[string]string{"config.json": `{"model_type":"llama"}`, "model.safetensors": strings.Repeat("w", 5000), "README.md": "# hi"}
+	for n, c := range files {
+		os.WriteFile(filepath.Join(src, n), []byte(c), 0o644)
+	}
+	// Without a token the upload is refused.
+	if _, stderr, code := runCLI(t, "hub", "upload", "--endpoint", url, "--create", "tester/cli", src); code == 0 || !strings.Contains(stderr, "401") {
+		t.Fatalf("anonymous upload: code %d stderr %s", code, stderr)
+	}
+	t.Setenv("HF_TOKEN", token)
+	stdout, stderr, code := runCLI(t, "hub", "upload", "--endpoint", url, "--create", "tester/cli", src)
+	if code != 0 {
+		t.Fatalf("upload: %d %s", code, stderr)
+	}
+	commit := strings.TrimSpace(stdout)
+	if len(commit) != 40 {
+		t.Fatalf("upload printed %q", stdout)
+	}
+	if strings.Contains(stderr, token) {
+		t.Errorf("token printed on stderr")
+	}
+	stdout, stderr, code = runCLI(t, "hub", "info", "--endpoint", url, "--json", "--revision", commit, "tester/cli")
+	if code != 0 {
+		t.Fatalf("info: %d %s", code, stderr)
+	}
+	var info struct {
+		SHA     string `json:"sha"`
+		Private bool   `json:"private"`
+		Total   int64  `json:"totalSize"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &info); err != nil || info.SHA != commit || !info.Private || info.Total < 5000 {
+		t.Fatalf("info: %v %s", err, stdout)
+	}
+	cache := t.TempDir()
+	stdout, stderr, code = runCLI(t, "hub", "download", "--endpoint", url, "--revision", commit, "--cache-dir", cache, "--model", "--json", "tester/cli")
+	if code != 0 {
+		t.Fatalf("download: %d %s", code, stderr)
+	}
+	var dl struct {
+		Snapshot string   `json:"snapshot"`
+		Files    []string `json:"files"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &dl); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(dl.Files, ",") != "config.json,model.safetensors" {
+		t.Errorf("--model downloaded %v", dl.Files)
+	}
+	for _, n := range dl.Files {
+		b, err := os.ReadFile(filepath.Join(dl.Snapshot, n))
+		if err != nil || string(b) != files[n] {
+			t.Errorf("downloaded %q differs: %v", n, err)
+		}
+	}
+	if _, stderr, code = runCLI(t, "hub", "download", "--endpoint", url, "--revision", commit, "--cache-dir", t.TempDir(), "--max-size", "100", "tester/cli"); code == 0 || !strings.Contains(stderr, "size limit") {
+		t.Errorf("download over --max-size: code %d %s", code, stderr)
+	}
+	if _, stderr, code = runCLI(t, "hub", "visibility", "--endpoint", url, "tester/cli", "public"); code != 0 {
+		t.Fatalf("visibility: %s", stderr)
+	}
+	t.Setenv("HF_TOKEN", "")
+	if _, stderr, code = runCLI(t, "hub", "info", "--endpoint", url, "tester/cli"); code != 0 {
+		t.Errorf("anonymous info of a public repo: %s", stderr)
+	}
+	if _, stderr, code = runCLI(t, "hub", "info", "--endpoint", url, "badname"); code != ExitUsage || !strings.Contains(stderr, "format") {
+		t.Errorf("bad repo id: code %d %s", code, stderr)
+	}
+}
+
+func TestHubDirBackend(t *testing.T) {
+	root, src := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(src, "config.json"), []byte("{}"), 0o644)
+	stdout, stderr, code := runCLI(t, "hub", "upload", "--dir", root, "--create", "tester/local", src)
+	if code != 0 {
+		t.Fatalf("upload: %s", stderr)
+	}
+	commit := strings.TrimSpace(stdout)
+	stdout, stderr, code = runCLI(t, "hub", "download", "--dir", root, "--revision", commit, "--cache-dir", t.TempDir(), "tester/local")
+	if code != 0 {
+		t.Fatalf("download: %s", stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(strings.TrimSpace(stdout), "config.json")); err != nil || string(b) != "{}" {
+		t.Fatalf("downloaded config: %q %v", b, err)
+	}
+}
