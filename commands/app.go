@@ -41,6 +41,7 @@ func commandList() []*cli.Command {
 		hashCommand(),
 		dataCommand(),
 		chainCommand(),
+		hubCommand(),
 		walletCommand(),
 		versionCommand(),
 	}
