@@ -38,6 +38,7 @@ func (s IO) ErrIsTTY() bool {
 func commandList() []*cli.Command {
 	return []*cli.Command{
 		modelCommand(),
+		surgeonCommand(),
 		hashCommand(),
 		dataCommand(),
 		chainCommand(),
@@ -80,7 +81,7 @@ func NewApp(stdio IO) *cli.App {
 func Main(ctx context.Context, args []string, stdio IO) int {
 	warnUnknownEnv(stdio.Err)
 	app := NewApp(stdio)
-	err := app.RunContext(ctx, args)
+	err := app.RunContext(ctx, interspersed(app, args))
 	if err != nil {
 		fmt.Fprintf(stdio.Err, "coldint: %v\n", err)
 	}

@@ -76,3 +76,52 @@ func TestEnvVarSetsFlag(t *testing.T) {
 		t.Fatalf("unknown variable not warned about: %q", stderr)
 	}
 }
+
+func TestSurgeonCLI(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a")
+	if _, stderr, code := runCLI(t, "model", "init", "--layers", "2", "--hidden", "16", "--heads", "4", "--kv-heads", "2", "--vocab", "40", "--dtype", "f32", "--out", a); code != 0 {
+		t.Fatal(stderr)
+	}
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"add layers", []string{"surgeon", "add-layers", a, "--at", "1", "--count", "2", "--out", filepath.Join(dir, "b")}, 0, "4 layers"},
+		{"grow hidden", []string{"surgeon", "grow-hidden", a, "--to", "24", "--out", filepath.Join(dir, "c")}, 0, "hidden 24"},
+		{"grow hidden breaks heads", []string{"surgeon", "grow-hidden", a, "--to", "18", "--out", filepath.Join(dir, "x")}, ExitError, "heads must grow whole"},
+		{"grow intermediate", []string{"surgeon", "grow-intermediate", a, "--to", "64", "--out", filepath.Join(dir, "d")}, 0, "wrote"},
+		{"resize", []string{"surgeon", "resize-vocab", a, "--to", "50", "--pad-multiple", "8", "--out", filepath.Join(dir, "e")}, 0, "vocab 56"},
+		{"convert", []string{"surgeon", "convert", a, "--dtype", "bf16", "--out", filepath.Join(dir, "f")}, 0, "BF16"},
+		{"merge", []string{"surgeon", "merge", a, filepath.Join(dir, "f"), "--weights", "1,0", "--out", filepath.Join(dir, "g")}, 0, "wrote"},
+		{"merge mismatch", []string{"surgeon", "merge", a, filepath.Join(dir, "c"), "--out", filepath.Join(dir, "h")}, ExitError, "lm_head.weight"},
+		{"out exists", []string{"surgeon", "convert", a, "--dtype", "f32", "--out", filepath.Join(dir, "b")}, ExitError, "already exists"},
+		{"slice info", []string{"surgeon", "slice-info", a, "--max-memory", "10000"}, 0, "slice 1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out, stderr, code := runCLI(t, tc.args...)
+			if code != tc.code || !strings.Contains(out+stderr, tc.want) {
+				t.Fatalf("code %d out %q err %q; want %d and %q", code, out, stderr, tc.code, tc.want)
+			}
+		})
+	}
+}
+
+func TestInterspersed(t *testing.T) {
+	app := NewApp(IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &bytes.Buffer{}})
+	tests := []struct{ in, want string }{
+		{"coldint surgeon grow-hidden DIR --to 24 --out X", "coldint surgeon grow-hidden --to 24 --out X DIR"},
+		{"coldint --log-level debug model inspect DIR --json", "coldint --log-level debug model inspect --json DIR"},
+		{"coldint surgeon merge A B --weights=1,0 -- --odd", "coldint surgeon merge --weights=1,0 A B -- --odd"},
+		{"coldint version", "coldint version"},
+	}
+	for _, tc := range tests {
+		got := strings.Join(interspersed(app, strings.Fields(tc.in)), " ")
+		if got != tc.want {
+			t.Errorf("interspersed(%q) = %q want %q", tc.in, got, tc.want)
+		}
+	}
+}

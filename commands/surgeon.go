@@ -1,0 +1,181 @@
+package commands
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/coldint/coldint/hf/modeldir"
+	"github.com/coldint/coldint/hf/safetensors"
+	"github.com/coldint/coldint/surgeon"
+)
+
+// surgeonCommand groups the model surgery commands.
+func surgeonCommand() *cli.Command {
+	outFlag := &cli.StringFlag{Name: "out", Required: true, Usage: "output model directory (must not exist)"}
+	seedFlag := &cli.Uint64Flag{Name: "seed", Usage: "random seed for newly initialised weights"}
+	return &cli.Command{
+		Name:  "surgeon",
+		Usage: "change model directories: grow, add layers, resize vocab, merge, convert",
+		Subcommands: []*cli.Command{
+			{
+				Name: "inspect", Usage: "architecture, geometry, parameters per group, dtype, tied weights, tokenizer size vs embedding rows",
+				ArgsUsage: "DIR", Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+				Action: func(c *cli.Context) error {
+					dir, err := oneArg(c, "surgeon inspect")
+					if err != nil {
+						return err
+					}
+					info, err := modeldir.Inspect(dir)
+					if err != nil {
+						return err
+					}
+					return printModelInfo(ioFrom(c), info, c.Bool("json"))
+				},
+			},
+			{
+				Name: "add-layers", Usage: "insert identity-initialised layers (zero o_proj/down_proj) before layer --at",
+				ArgsUsage: "DIR", Flags: []cli.Flag{outFlag, &cli.IntFlag{Name: "at", Required: true, Usage: "insert before this layer (0..L)"}, &cli.IntFlag{Name: "count", Value: 1, Usage: "layers to add"}},
+				Action: surgery("surgeon add-layers", func(c *cli.Context, m *surgeon.Model) (*surgeon.Model, error) {
+					return surgeon.AddLayers(m, c.Int("at"), c.Int("count"))
+				}),
+			},
+			{
+				Name: "grow-hidden", Usage: "widen the hidden size by whole heads, function-preserving via norm_divisor",
+				ArgsUsage: "DIR", Flags: []cli.Flag{outFlag, seedFlag, &cli.IntFlag{Name: "to", Required: true, Usage: "new hidden size"}},
+				Action: surgery("surgeon grow-hidden", func(c *cli.Context, m *surgeon.Model) (*surgeon.Model, error) {
+					return surgeon.GrowHidden(m, c.Int("to"), c.Uint64("seed"))
+				}),
+			},
+			{
+				Name: "grow-intermediate", Usage: "widen the MLPs, function-preserving",
+				ArgsUsage: "DIR", Flags: []cli.Flag{outFlag, seedFlag, &cli.IntFlag{Name: "to", Required: true, Usage: "new intermediate size"}},
+				Action: surgery("surgeon grow-intermediate", func(c *cli.Context, m *surgeon.Model) (*surgeon.Model, error) {
+					return surgeon.GrowIntermediate(m, c.Int("to"), c.Uint64("seed"))
+				}),
+			},
+			{
+				Name: "resize-vocab", Usage: "resize the embedding (and untied lm_head) to N rows",
+				ArgsUsage: "DIR", Flags: []cli.Flag{outFlag, seedFlag,
+					&cli.IntFlag{Name: "to", Required: true, Usage: "new vocabulary size"},
+					&cli.IntFlag{Name: "pad-multiple", Usage: "round the size up to a multiple of this"},
+					&cli.StringFlag{Name: "init", Value: surgeon.InitNormal, Usage: "new rows: normal (N(0, initializer_range²)) or mean (mean of old rows)"}},
+				Action: surgery("surgeon resize-vocab", func(c *cli.Context, m *surgeon.Model) (*surgeon.Model, error) {
+					return surgeon.ResizeVocab(m, c.Int("to"), c.Int("pad-multiple"), c.String("init"), c.Uint64("seed"))
+				}),
+			},
+			{
+				Name: "convert", Usage: "change the storage dtype",
+				ArgsUsage: "DIR", Flags: []cli.Flag{outFlag, &cli.StringFlag{Name: "dtype", Required: true, Usage: "bf16, f16 or f32"}},
+				Action: surgery("surgeon convert", func(c *cli.Context, m *surgeon.Model) (*surgeon.Model, error) {
+					dt, err := safetensors.ParseDType(c.String("dtype"))
+					if err != nil {
+						return nil, &UsageError{Err: err}
+					}
+					m.DType = dt
+					return m, nil
+				}),
+			},
+			{
+				Name: "merge", Usage: "merge models of identical geometry (linear, slerp, task-arithmetic)",
+				ArgsUsage: "A B [C…]", Flags: []cli.Flag{outFlag,
+					&cli.StringFlag{Name: "method", Value: surgeon.MergeLinear, Usage: "linear, slerp or task-arithmetic"},
+					&cli.StringFlag{Name: "weights", Usage: "comma-separated weights (linear: one per model; slerp: t; task-arithmetic: one per model after the base A)"}},
+				Action: runMerge,
+			},
+			{
+				Name: "slice-info", Usage: "show how sliced evaluation would split the model under a memory budget",
+				ArgsUsage: "DIR", Flags: []cli.Flag{&cli.Int64Flag{Name: "max-memory", Required: true, Usage: "memory budget in bytes"}},
+				Action: func(c *cli.Context) error {
+					dir, err := oneArg(c, "surgeon slice-info")
+					if err != nil {
+						return err
+					}
+					info, err := modeldir.Inspect(dir)
+					if err != nil {
+						return err
+					}
+					// The engine computes in f32: 4 bytes per parameter resident.
+					plan := surgeon.SlicePlan(info.Layers, info.Params*4, c.Int64("max-memory"))
+					w := ioFrom(c).Out
+					fmt.Fprintf(w, "model f32 bytes %d, budget %d, %d slice(s)\n", info.Params*4, c.Int64("max-memory"), len(plan)-1)
+					for i := 0; i+1 < len(plan); i++ {
+						fmt.Fprintf(w, "slice %d: layers [%d, %d)\n", i, plan[i], plan[i+1])
+					}
+					return nil
+				},
+			},
+		},
+	}
+}
+
+func oneArg(c *cli.Context, what string) (string, error) {
+	if c.NArg() != 1 {
+		return "", usageErrorf("%s: want exactly one model directory, got %d arguments", what, c.NArg())
+	}
+	return c.Args().First(), nil
+}
+
+// surgery wraps a one-model operation: load DIR, apply op, save to --out.
+func surgery(what string, op func(*cli.Context, *surgeon.Model) (*surgeon.Model, error)) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		dir, err := oneArg(c, what)
+		if err != nil {
+			return err
+		}
+		m, err := surgeon.Load(dir)
+		if err != nil {
+			return err
+		}
+		out, err := op(c, m)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return saveAndReport(c, out)
+	}
+}
+
+func saveAndReport(c *cli.Context, m *surgeon.Model) error {
+	dst := c.String("out")
+	if err := m.Save(c.Context, dst); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(ioFrom(c).Out, "wrote %s: %s, %d layers, hidden %d, vocab %d, %d params, %s\n",
+		dst, m.Config.ModelType, m.Config.NumHiddenLayers, m.Config.HiddenSize, m.Config.VocabSize, m.Config.ParamCount(), m.DType)
+	return err
+}
+
+func runMerge(c *cli.Context) error {
+	if c.NArg() < 2 {
+		return usageErrorf("surgeon merge: want at least two model directories")
+	}
+	var weights []float64
+	if s := strings.TrimSpace(c.String("weights")); s != "" {
+		for _, f := range strings.Split(s, ",") {
+			w, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil {
+				return usageErrorf("surgeon merge: parse --weights %q: %v", s, err)
+			}
+			weights = append(weights, w)
+		}
+	} else if c.String("method") == surgeon.MergeLinear {
+		for range c.NArg() {
+			weights = append(weights, 1/float64(c.NArg()))
+		}
+	}
+	models := make([]*surgeon.Model, 0, c.NArg())
+	for _, dir := range c.Args().Slice() {
+		m, err := surgeon.Load(dir)
+		if err != nil {
+			return err
+		}
+		models = append(models, m)
+	}
+	out, err := surgeon.Merge(models, c.String("method"), weights)
+	if err != nil {
+		return err
+	}
+	return saveAndReport(c, out)
+}
