@@ -1,12 +1,16 @@
 package commands
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"strings"
+	"time"
 
 	"github.com/coldint/coldint/data"
 	"github.com/urfave/cli/v2"
@@ -20,6 +24,7 @@ func dataCommand() *cli.Command {
 		Subcommands: []*cli.Command{
 			buildCorpusCommand(),
 			pagesCommand(),
+			serveDataCommand(),
 		},
 	}
 }
@@ -170,6 +175,55 @@ same pages.`,
 				}
 			}
 			return nil
+		},
+	}
+}
+
+func serveDataCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "serve local text files as a datasets-server (/size, /rows) for a private competition",
+		Description: `Serves the documents of --local files or folders (read as by ` + "`coldint data pages`" + `)
+with the Hugging Face datasets-server API subset validators use: GET /size?dataset=D
+and GET /rows?dataset=D&config=C&split=train&offset=O&length=L (L ≤ 100). Point
+validators at it with HF_DATASETS_SERVER=http://ADDR and the dataset name --dataset.
+It prints the base URL on stdout and serves until interrupted.`,
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "local", Usage: "local files or folders to serve", Required: true},
+			&cli.StringFlag{Name: "dataset", Value: data.DefaultDataset, Usage: "dataset id answered"},
+			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8089", Usage: "listen address"},
+			&cli.StringFlag{Name: "text-mode", Value: "paragraph", Usage: ".txt documents: paragraph, line or file"},
+			&cli.BoolFlag{Name: "per-file", Usage: "one config per file"},
+		},
+		Action: func(c *cli.Context) error {
+			stdio := ioFrom(c)
+			mode, err := data.ParseTextMode(c.String("text-mode"))
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			l, err := data.OpenLocal(c.Context, c.StringSlice("local"), data.LocalOptions{TextMode: mode, PerFile: c.Bool("per-file")})
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", c.String("addr"))
+			if err != nil {
+				return fmt.Errorf("listen on %q: %w", c.String("addr"), err)
+			}
+			srv := &http.Server{Handler: data.Handler(l, c.String("dataset")), ReadHeaderTimeout: 10 * time.Second}
+			fmt.Fprintf(stdio.Out, "http://%s\n", ln.Addr())
+			splits, _ := l.Splits(c.Context)
+			slog.Info("serving datasets-server", "addr", ln.Addr().String(), "dataset", c.String("dataset"), "configs", len(splits))
+			errc := make(chan error, 1)
+			go func() { errc <- srv.Serve(ln) }()
+			select {
+			case err := <-errc:
+				return fmt.Errorf("serve datasets-server: %w", err)
+			case <-c.Context.Done():
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_ = srv.Shutdown(ctx)
+				return nil
+			}
 		},
 	}
 }

@@ -1,12 +1,17 @@
 package commands
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/coldint/coldint/data"
 	"github.com/coldint/coldint/internal/testenv"
 )
 
@@ -78,5 +83,61 @@ func TestDataBuildCorpus(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(out, s.Name)); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer and a poller.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestDataServe(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("alpha\n\nbeta\n\ngamma\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb lockedBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ctx, []string{"coldint", "data", "serve", "--local", dir, "--addr", "127.0.0.1:0", "--dataset", "me/d"}, IO{In: strings.NewReader(""), Out: &out, Err: &errb})
+	}()
+	var base string
+	for i := 0; i < 200 && base == ""; i++ {
+		base = strings.TrimSpace(out.String())
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.HasPrefix(base, "http://127.0.0.1:") {
+		cancel()
+		t.Fatalf("no URL printed: %q %q", out.String(), errb.String())
+	}
+	s := data.NewServer("me/d")
+	s.BaseURL = base
+	rows, err := s.Rows(ctx, data.Page{Config: filepath.Base(dir), Split: "train", Offset: 1, Length: 5})
+	if err != nil || len(rows) != 2 || rows[0].Text != "beta" || rows[1].Text != "gamma" {
+		t.Fatalf("rows %+v, %v", rows, err)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exit %d: %s", code, errb.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("serve did not stop on cancel")
 	}
 }
