@@ -44,6 +44,7 @@ func commandList() []*cli.Command {
 		chainCommand(),
 		hubCommand(),
 		walletCommand(),
+		scoreCommand(),
 		versionCommand(),
 	}
 }
