@@ -125,3 +125,15 @@ func TestInterspersed(t *testing.T) {
 		}
 	}
 }
+
+func TestSurgeonSwapTokenizerErrors(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a")
+	if _, stderr, code := runCLI(t, "model", "init", "--vocab", "40", "--hidden", "16", "--out", a); code != 0 {
+		t.Fatal(stderr)
+	}
+	_, stderr, code := runCLI(t, "surgeon", "swap-tokenizer", a, "--tokenizer", dir, "--out", filepath.Join(dir, "b"))
+	if code != ExitError || !strings.Contains(stderr, "no tokenizer.json") {
+		t.Fatalf("missing tokenizer: %d %q", code, stderr)
+	}
+}

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/coldint/coldint/hf/modeldir"
 	"github.com/coldint/coldint/hf/safetensors"
 	"github.com/coldint/coldint/surgeon"
+	"github.com/coldint/coldint/tokenizer"
 )
 
 // surgeonCommand groups the model surgery commands.
@@ -65,6 +67,12 @@ func surgeonCommand() *cli.Command {
 				Action: surgery("surgeon resize-vocab", func(c *cli.Context, m *surgeon.Model) (*surgeon.Model, error) {
 					return surgeon.ResizeVocab(m, c.Int("to"), c.Int("pad-multiple"), c.String("init"), c.Uint64("seed"))
 				}),
+			},
+			{
+				Name: "swap-tokenizer", Usage: "replace the tokenizer, rebuilding embedding rows from the old tokenizer's rows",
+				ArgsUsage: "DIR", Flags: []cli.Flag{outFlag, &cli.StringFlag{Name: "tokenizer", Required: true, Usage: "folder (or tokenizer.json) of the new tokenizer"},
+					&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"}},
+				Action: runSwapTokenizer,
 			},
 			{
 				Name: "convert", Usage: "change the storage dtype",
@@ -144,6 +152,44 @@ func saveAndReport(c *cli.Context, m *surgeon.Model) error {
 	}
 	_, err := fmt.Fprintf(ioFrom(c).Out, "wrote %s: %s, %d layers, hidden %d, vocab %d, %d params, %s\n",
 		dst, m.Config.ModelType, m.Config.NumHiddenLayers, m.Config.HiddenSize, m.Config.VocabSize, m.Config.ParamCount(), m.DType)
+	return err
+}
+
+func runSwapTokenizer(c *cli.Context) error {
+	dir, err := oneArg(c, "surgeon swap-tokenizer")
+	if err != nil {
+		return err
+	}
+	m, err := surgeon.Load(dir)
+	if err != nil {
+		return err
+	}
+	if m.TokenizerDir == "" {
+		return fmt.Errorf("surgeon swap-tokenizer: model %q has no tokenizer.json to map rows from", dir)
+	}
+	oldTok, err := tokenizer.Load(m.TokenizerDir)
+	if err != nil {
+		return fmt.Errorf("surgeon swap-tokenizer: old tokenizer: %w", err)
+	}
+	newPath := c.String("tokenizer")
+	newTok, err := tokenizer.Load(newPath)
+	if err != nil {
+		return fmt.Errorf("surgeon swap-tokenizer: new tokenizer: %w", err)
+	}
+	out, rep, err := surgeon.SwapTokenizer(m, oldTok, newTok, newPath)
+	if err != nil {
+		return err
+	}
+	if err := out.Save(c.Context, c.String("out")); err != nil {
+		return err
+	}
+	w := ioFrom(c).Out
+	if c.Bool("json") {
+		return json.NewEncoder(w).Encode(rep)
+	}
+	_, err = fmt.Fprintf(w, "wrote %s: vocab %d -> %d: %d rows copied, %d composed, %d special by role, %d new; params %d -> %d (saved %d)\n",
+		c.String("out"), rep.OldVocab, rep.NewVocab, rep.Copied, rep.Composed, rep.Special, rep.New,
+		rep.ParamsBefore, rep.ParamsAfter, rep.ParamsBefore-rep.ParamsAfter)
 	return err
 }
 
