@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -267,5 +270,50 @@ func BenchmarkDir(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestFilesMatchSha256sum checks the per-file hashes against coreutils
+// sha256sum, an independent implementation, on files of assorted sizes.
+func TestFilesMatchSha256sum(t *testing.T) {
+	bin, err := exec.LookPath("sha256sum")
+	if err != nil {
+		t.Skip("sha256sum not installed")
+	}
+	dir := t.TempDir()
+	sizes := []int{0, 1, 63, 64, 65, 64 << 10, 1<<20 + 17, 3 << 20}
+	var names []string
+	for i, n := range sizes {
+		b := make([]byte, n)
+		for j := range b {
+			b[j] = byte(j*31 + i)
+		}
+		name := fmt.Sprintf("f%02d.bin", i)
+		write(t, dir, name, string(b))
+		names = append(names, name)
+	}
+	cmd := exec.Command(bin, names...)
+	cmd.Dir = dir
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := DirDetail(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(res.Files) {
+		t.Fatalf("%d sha256sum lines, %d files", len(lines), len(res.Files))
+	}
+	for i, l := range lines {
+		hexsum, name, _ := strings.Cut(l, "  ")
+		raw, err := hex.DecodeString(hexsum)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Files[i].Path != name || res.Files[i].Hash != base64.StdEncoding.EncodeToString(raw) {
+			t.Fatalf("%s: coldint %q, sha256sum %s", name, res.Files[i].Hash, hexsum)
+		}
 	}
 }
