@@ -11,7 +11,7 @@ import (
 // byte-level token stands for; otherwise words and keys are the token strings.
 type bpe struct {
 	vocab        map[string]int32 // keys in the model's word space
-	merges       map[uint64]uint64
+	merges       *pairTable
 	byteMode     bool
 	byteIDs      [256]int32 // byte mode: id of each single byte, -1 if none
 	fallbackIDs  [256]int32 // byte_fallback: id of "<0xXX>", -1 if none
@@ -53,13 +53,7 @@ func newBPE(m *modelJSON, byteMode bool) (*bpe, error) {
 		byteMode = false
 	}
 	b.byteMode = byteMode
-	orig := make(map[string]int32, len(m.Vocab))
-	for tok, id := range m.Vocab {
-		if id < 0 || id > 1<<30 {
-			return nil, fmt.Errorf("load model: token %q has id %d out of range", tok, id)
-		}
-		orig[tok] = int32(id)
-	}
+	orig := map[string]int32(m.Vocab)
 	if byteMode {
 		b.vocab = make(map[string]int32, len(orig))
 		buf := make([]byte, 0, 64)
@@ -103,7 +97,8 @@ func newBPE(m *modelJSON, byteMode bool) (*bpe, error) {
 		}
 		b.unk = id
 	}
-	b.merges = make(map[uint64]uint64, len(m.Merges))
+	b.merges = newPairTable(len(m.Merges))
+	var cat []byte
 	for rank, mg := range m.Merges {
 		a, ok1 := orig[mg[0]]
 		c, ok2 := orig[mg[1]]
@@ -114,15 +109,13 @@ func newBPE(m *modelJSON, byteMode bool) (*bpe, error) {
 		if b.prefix != "" && len(second) >= len(b.prefix) && second[:len(b.prefix)] == b.prefix {
 			second = second[len(b.prefix):]
 		}
-		nid, ok := orig[mg[0]+second]
+		cat = append(append(cat[:0], mg[0]...), second...)
+		nid, ok := orig[string(cat)]
 		if !ok {
 			return nil, fmt.Errorf("load model: merge %d (%q %q) makes %q, which is not in the vocabulary", rank, mg[0], mg[1], mg[0]+second)
 		}
-		k := pairKey(a, c)
-		if _, dup := b.merges[k]; dup {
-			continue // the first (lowest) rank wins, as in HF
-		}
-		b.merges[k] = uint64(rank)<<32 | uint64(uint32(nid))
+		// The first (lowest) rank wins for a repeated pair, as in HF.
+		b.merges.insert(pairKey(a, c), uint64(rank)<<32|uint64(uint32(nid)))
 	}
 	return b, nil
 }
@@ -276,7 +269,7 @@ func (b *bpe) unknown(key []byte, ids []int32, _ *[]int32) []int32 {
 }
 
 func (b *bpe) pairRank(a, c int32) (uint32, int32) {
-	if v, ok := b.merges[pairKey(a, c)]; ok {
+	if v, ok := b.merges.get(pairKey(a, c)); ok {
 		return uint32(v >> 32), int32(uint32(v))
 	}
 	return noRank, -1
@@ -421,5 +414,52 @@ func heapDown(h []heapEntry, i int) {
 		}
 		h[i], h[m] = h[m], h[i]
 		i = m
+	}
+}
+
+// pairTable is an open-addressing hash table from a token pair to its merge
+// (rank<<32 | new id), faster than a Go map on the hot path.
+type pairTable struct {
+	keys  []uint64 // pairKey+1; 0 = empty
+	vals  []uint64
+	mask  uint64
+	shift uint
+}
+
+func newPairTable(n int) *pairTable {
+	size := 16
+	bits := uint(4)
+	for size < 2*n+16 {
+		size <<= 1
+		bits++
+	}
+	return &pairTable{keys: make([]uint64, size), vals: make([]uint64, size), mask: uint64(size - 1), shift: 64 - bits}
+}
+
+func (p *pairTable) slot(k uint64) uint64 { return (k * 0x9E3779B97F4A7C15) >> p.shift }
+
+// insert adds k unless it is present.
+func (p *pairTable) insert(k, v uint64) {
+	k++
+	for i := p.slot(k); ; i = (i + 1) & p.mask {
+		switch p.keys[i] {
+		case 0:
+			p.keys[i], p.vals[i] = k, v
+			return
+		case k:
+			return
+		}
+	}
+}
+
+func (p *pairTable) get(k uint64) (uint64, bool) {
+	k++
+	for i := p.slot(k); ; i = (i + 1) & p.mask {
+		switch p.keys[i] {
+		case k:
+			return p.vals[i], true
+		case 0:
+			return 0, false
+		}
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"strings"
 )
 
 // fileJSON is the top level of a tokenizer.json file.
@@ -13,7 +11,7 @@ type fileJSON struct {
 	AddedTokens   []addedTokenJSON `json:"added_tokens"`
 	Normalizer    json.RawMessage  `json:"normalizer"`
 	PreTokenizer  json.RawMessage  `json:"pre_tokenizer"`
-	Model         json.RawMessage  `json:"model"`
+	Model         *modelJSON       `json:"model"`
 	PostProcessor json.RawMessage  `json:"post_processor"`
 	Decoder       json.RawMessage  `json:"decoder"`
 }
@@ -30,56 +28,16 @@ type addedTokenJSON struct {
 
 // modelJSON is the "model" object. Only BPE is supported.
 type modelJSON struct {
-	Type                    string         `json:"type"`
-	Dropout                 *float64       `json:"dropout"`
-	UnkToken                *string        `json:"unk_token"`
-	ContinuingSubwordPrefix *string        `json:"continuing_subword_prefix"`
-	EndOfWordSuffix         *string        `json:"end_of_word_suffix"`
-	FuseUnk                 bool           `json:"fuse_unk"`
-	ByteFallback            bool           `json:"byte_fallback"`
-	IgnoreMerges            bool           `json:"ignore_merges"`
-	Vocab                   map[string]int `json:"vocab"`
-	Merges                  mergeList      `json:"merges"`
-}
-
-// mergeList accepts merges as "a b" strings or as ["a","b"] pairs.
-type mergeList [][2]string
-
-func (m *mergeList) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if bytes.Equal(b, []byte("null")) {
-		*m = nil
-		return nil
-	}
-	var strs []string
-	if err := json.Unmarshal(b, &strs); err == nil {
-		out := make([][2]string, len(strs))
-		for i, s := range strs {
-			a, c, ok := strings.Cut(s, " ")
-			if !ok {
-				return fmt.Errorf("parse merge %d %q: want two tokens separated by a space", i, s)
-			}
-			if strings.Contains(c, " ") {
-				return fmt.Errorf("parse merge %d %q: more than two tokens", i, s)
-			}
-			out[i] = [2]string{a, c}
-		}
-		*m = out
-		return nil
-	}
-	var pairs [][]string
-	if err := json.Unmarshal(b, &pairs); err != nil {
-		return fmt.Errorf("parse merges: want strings \"a b\" or pairs [\"a\",\"b\"]: %w", err)
-	}
-	out := make([][2]string, len(pairs))
-	for i, p := range pairs {
-		if len(p) != 2 {
-			return fmt.Errorf("parse merge %d: want 2 tokens, got %d", i, len(p))
-		}
-		out[i] = [2]string{p[0], p[1]}
-	}
-	*m = out
-	return nil
+	Type                    string    `json:"type"`
+	Dropout                 *float64  `json:"dropout"`
+	UnkToken                *string   `json:"unk_token"`
+	ContinuingSubwordPrefix *string   `json:"continuing_subword_prefix"`
+	EndOfWordSuffix         *string   `json:"end_of_word_suffix"`
+	FuseUnk                 bool      `json:"fuse_unk"`
+	ByteFallback            bool      `json:"byte_fallback"`
+	IgnoreMerges            bool      `json:"ignore_merges"`
+	Vocab                   vocabMap  `json:"vocab"`
+	Merges                  mergeList `json:"merges"`
 }
 
 // typed reads the "type" field of a component object.

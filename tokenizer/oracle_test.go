@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/coldint/coldint/internal/testenv"
@@ -31,12 +32,14 @@ func oracleDir(t testing.TB, name string) string {
 }
 
 type oracleRequest struct {
-	Tokenizer   string   `json:"tokenizer"`
-	Texts       []string `json:"texts,omitempty"`
-	AddSpecial  bool     `json:"addSpecial"`
-	Decode      [][]int  `json:"decode,omitempty"`
-	SkipSpecial bool     `json:"skipSpecial"`
-	Bench       *struct {
+	Tokenizer    string   `json:"tokenizer"`
+	Texts        []string `json:"texts,omitempty"`
+	AddSpecial   bool     `json:"addSpecial"`
+	TextsSpecial []string `json:"textsSpecial,omitempty"`
+	Decode       [][]int  `json:"decode,omitempty"`
+	SkipSpecial  bool     `json:"skipSpecial"`
+	DecodeSkip   [][]int  `json:"decodeSkip,omitempty"`
+	Bench        *struct {
 		Texts  []string `json:"texts"`
 		Rounds int      `json:"rounds"`
 	} `json:"bench,omitempty"`
@@ -46,7 +49,9 @@ type oracleAnswer struct {
 	LoadSeconds float64  `json:"loadSeconds"`
 	IDs         [][]int  `json:"ids"`
 	Decoded     []string `json:"decoded"`
+	IDsSpecial  [][]int  `json:"idsSpecial"`
 	DecodedIDs  []string `json:"decodedIds"`
+	DecodedSkip []string `json:"decodedSkip"`
 	Bench       *struct {
 		Tokens        int     `json:"tokens"`
 		SingleSeconds float64 `json:"singleSeconds"`
@@ -222,59 +227,66 @@ func TestOracleParity(t *testing.T) {
 				}
 				randIDs = append(randIDs, ids)
 			}
-			for _, addSpecial := range []bool{false, true} {
-				req := oracleRequest{Tokenizer: filepath.Join(dir, "tokenizer.json"), Texts: texts, AddSpecial: addSpecial}
-				if !addSpecial {
-					req.Decode = randIDs
-				} else {
-					req.Texts = texts[:500]
-					req.Decode = randIDs
-					req.SkipSpecial = true
+			req := oracleRequest{Tokenizer: filepath.Join(dir, "tokenizer.json"), Texts: texts,
+				TextsSpecial: texts[len(texts)-700:], Decode: randIDs, DecodeSkip: randIDs}
+			start := time.Now()
+			ans := runOracle(t, req)
+			oracleTime := time.Since(start)
+			start = time.Now()
+			got, err := tk.EncodeBatch(texts, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotSpecial, err := tk.EncodeBatch(req.TextsSpecial, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			goTime := time.Since(start)
+			idMis, decMis, rtMis, rtChecked := 0, 0, 0, 0
+			check := func(addSpecial bool, i int, text string, got, want []int) {
+				if equalInts(got, want) {
+					return
 				}
-				ans := runOracle(t, req)
-				got, err := tk.EncodeBatch(req.Texts, addSpecial)
-				if err != nil {
-					t.Fatal(err)
+				idMis++
+				if idMis <= 5 {
+					k := firstDiff(got, want)
+					t.Errorf("addSpecial=%v text %d %q: ids differ at %d:\n got  %s\n want %s", addSpecial, i, trunc(text, 200), k,
+						showIDs(tk, got[max(0, k-2):min(len(got), k+4)]), showIDs(tk, want[max(0, k-2):min(len(want), k+4)]))
 				}
-				idMis, decMis, rtMis, rtChecked := 0, 0, 0, 0
-				for i, text := range req.Texts {
-					want := ans.IDs[i]
-					if !equalInts(got[i], want) {
-						idMis++
-						if idMis <= 5 {
-							k := firstDiff(got[i], want)
-							t.Errorf("addSpecial=%v text %d %q: ids differ at %d:\n got  %s\n want %s", addSpecial, i, trunc(text, 200), k,
-								showIDs(tk, got[i][max(0, k-2):min(len(got[i]), k+4)]), showIDs(tk, want[max(0, k-2):min(len(want), k+4)]))
-						}
-					}
-					dec := tk.DecodeRaw(want, false)
-					if dec != ans.Decoded[i] {
-						decMis++
-						if decMis <= 5 {
-							t.Errorf("decode of text %d %q:\n got  %q\n want %q", i, trunc(text, 200), trunc(dec, 300), trunc(ans.Decoded[i], 300))
-						}
-					}
-					if !addSpecial && ans.Decoded[i] == text {
-						rtChecked++
-						if tk.DecodeRaw(got[i], false) != text {
-							rtMis++
-							if rtMis <= 5 {
-								t.Errorf("round trip of text %d %q failed", i, trunc(text, 200))
-							}
-						}
+			}
+			for i, text := range texts {
+				check(false, i, text, got[i], ans.IDs[i])
+				if dec := tk.DecodeRaw(ans.IDs[i], false); dec != ans.Decoded[i] {
+					decMis++
+					if decMis <= 5 {
+						t.Errorf("decode of text %d %q:\n got  %q\n want %q", i, trunc(text, 200), trunc(dec, 300), trunc(ans.Decoded[i], 300))
 					}
 				}
-				for i, ids := range req.Decode {
-					if dec := tk.DecodeRaw(ids, req.SkipSpecial); dec != ans.DecodedIDs[i] {
+				if ans.Decoded[i] == text {
+					rtChecked++
+					if tk.DecodeRaw(got[i], false) != text {
+						rtMis++
+						if rtMis <= 5 {
+							t.Errorf("round trip of text %d %q failed", i, trunc(text, 200))
+						}
+					}
+				}
+			}
+			for i, text := range req.TextsSpecial {
+				check(true, i, text, gotSpecial[i], ans.IDsSpecial[i])
+			}
+			for k, lists := range [][]string{ans.DecodedIDs, ans.DecodedSkip} {
+				for i, ids := range randIDs {
+					if dec := tk.DecodeRaw(ids, k == 1); dec != lists[i] {
 						decMis++
 						if decMis <= 8 {
-							t.Errorf("decode(skip=%v) of random ids %v:\n got  %q\n want %q", req.SkipSpecial, ids, dec, ans.DecodedIDs[i])
+							t.Errorf("decode(skip=%v) of random ids %v:\n got  %q\n want %q", k == 1, ids, dec, lists[i])
 						}
 					}
 				}
-				t.Logf("addSpecial=%v: %d texts, %d id mismatches, %d decode mismatches (+%d random id lists), round trip %d/%d ok",
-					addSpecial, len(req.Texts), idMis, decMis, len(req.Decode), rtChecked-rtMis, rtChecked)
 			}
+			t.Logf("%d texts (+%d with special tokens added): %d id mismatches, %d decode mismatches (+%d random id lists ×2), round trip %d/%d ok; oracle %v (load %.2fs), coldint %v",
+				len(texts), len(req.TextsSpecial), idMis, decMis, len(randIDs), rtChecked-rtMis, rtChecked, oracleTime.Round(time.Millisecond), ans.LoadSeconds, goTime.Round(time.Millisecond))
 		})
 	}
 }

@@ -102,13 +102,10 @@ func FromBytes(tokenizerJSON, configJSON []byte) (t *Tokenizer, err error) {
 	if err := json.Unmarshal(tokenizerJSON, &f); err != nil {
 		return nil, fmt.Errorf("parse tokenizer.json: %w", err)
 	}
-	if isNull(f.Model) {
+	if f.Model == nil {
 		return nil, errors.New("parse tokenizer.json: missing \"model\"")
 	}
-	var m modelJSON
-	if err := json.Unmarshal(f.Model, &m); err != nil {
-		return nil, fmt.Errorf("parse model: %w", err)
-	}
+	m := *f.Model
 	t = &Tokenizer{}
 	if t.norm, err = parseNormalizer(f.Normalizer, 0); err != nil {
 		return nil, err
@@ -139,8 +136,11 @@ func FromBytes(tokenizerJSON, configJSON []byte) (t *Tokenizer, err error) {
 
 	// Id table: model vocabulary, then added tokens (which win on decode).
 	maxID := int(t.model.maxID())
+	if maxID > 1<<24 {
+		return nil, fmt.Errorf("parse model: token id %d is too large", maxID)
+	}
 	for _, a := range f.AddedTokens {
-		if a.ID == nil || *a.ID < 0 || *a.ID > 1<<30 {
+		if a.ID == nil || *a.ID < 0 || *a.ID > 1<<24 {
 			return nil, fmt.Errorf("parse added token %q: missing or bad id", a.Content)
 		}
 		maxID = max(maxID, *a.ID)

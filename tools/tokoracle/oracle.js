@@ -5,7 +5,9 @@
 // Reads one JSON request on stdin and writes one JSON answer on stdout.
 // Request: {"tokenizer": "/path/tokenizer.json",
 //           "texts": ["..."], "addSpecial": false,       -> "ids": [[...]], "decoded": ["..."]
+//           "textsSpecial": ["..."],                      -> "idsSpecial": [[...]] (with special tokens)
 //           "decode": [[ids]], "skipSpecial": false,     -> "decodedIds": ["..."]
+//           "decodeSkip": [[ids]],                       -> "decodedSkip": ["..."] (special tokens skipped)
 //           "bench": {"texts": ["..."], "rounds": 3}}    -> "bench": {...}
 // "decoded" is the decode (special tokens kept) of the oracle's own ids.
 'use strict';
@@ -34,8 +36,15 @@ async function main() {
     out.ids = encs.map((e) => Array.from(e.getIds()));
     out.decoded = await tok.decodeBatch(out.ids, false);
   }
+  if (req.textsSpecial) {
+    const encs = await tok.encodeBatch(req.textsSpecial, { addSpecialTokens: true });
+    out.idsSpecial = encs.map((e) => Array.from(e.getIds()));
+  }
   if (req.decode) {
     out.decodedIds = await tok.decodeBatch(req.decode, !!req.skipSpecial);
+  }
+  if (req.decodeSkip) {
+    out.decodedSkip = await tok.decodeBatch(req.decodeSkip, true);
   }
   if (req.bench) {
     const texts = req.bench.texts;
