@@ -203,3 +203,67 @@ func TestBuildCorpusDebian(t *testing.T) {
 		t.Fatalf("seed/sources ignored: %+v", m3.Shards[0])
 	}
 }
+
+func FuzzParseDict(f *testing.F) {
+	f.Add([]byte("META\nENTRY one\n"), "00databaseinfo\tA\tE\nentry\tF\tK\n")
+	f.Add([]byte("x"), "a\t//////////\tB\n")
+	f.Fuzz(func(t *testing.T, data []byte, index string) {
+		docs, err := ParseDict(data, strings.NewReader(index))
+		if err != nil {
+			return
+		}
+		for _, d := range docs {
+			if d == "" || strings.HasPrefix(d, "\n") || strings.HasSuffix(d, "\n") {
+				t.Fatalf("bad entry %q", d)
+			}
+		}
+	})
+}
+
+func FuzzParseKJV(f *testing.F) {
+	f.Add("Ge1:1 In the beginning.\nGe1:2 And.\n1Sa2:3 x\n")
+	f.Add("Re22:21 The grace\n\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		docs, err := ParseKJV(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		if n := strings.Count(in, ":"); len(docs) > n {
+			t.Fatalf("%d chapters from %d verses", len(docs), n)
+		}
+	})
+}
+
+func FuzzParseJargon(f *testing.F) {
+	f.Add("   :foo: n.\n\n   text\n   more\n\n  B\n\n   bar\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		docs, err := ParseJargon(strings.NewReader(in))
+		if err != nil {
+			return
+		}
+		for _, d := range docs {
+			if !strings.HasPrefix(d, ":") || strings.Contains(d, "\n\n\n") {
+				t.Fatalf("bad entry %q", d)
+			}
+		}
+	})
+}
+
+func FuzzSplitText(f *testing.F) {
+	f.Add("a\n\nb\r\nc\n", 0)
+	f.Fuzz(func(t *testing.T, in string, mode int) {
+		m := TextMode(((mode % 3) + 3) % 3)
+		docs, err := SplitText(strings.NewReader(in), m)
+		if err != nil {
+			return
+		}
+		for _, d := range docs {
+			if strings.TrimSpace(d) == "" {
+				t.Fatalf("blank document %q (mode %d)", d, m)
+			}
+			if m == Lines && strings.Contains(d, "\n") {
+				t.Fatalf("line document with newline %q", d)
+			}
+		}
+	})
+}
