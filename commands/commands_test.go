@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -135,5 +136,24 @@ func TestSurgeonSwapTokenizerErrors(t *testing.T) {
 	_, stderr, code := runCLI(t, "surgeon", "swap-tokenizer", a, "--tokenizer", dir, "--out", filepath.Join(dir, "b"))
 	if code != ExitError || !strings.Contains(stderr, "no tokenizer.json") {
 		t.Fatalf("missing tokenizer: %d %q", code, stderr)
+	}
+}
+
+func TestSurgeonCheckCLI(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a")
+	if _, stderr, code := runCLI(t, "model", "init", "--vocab", "40", "--hidden", "16", "--out", a); code != 0 {
+		t.Fatal(stderr)
+	}
+	comps := filepath.Join(dir, "competitions.json")
+	os.WriteFile(comps, []byte(`{"c00":{"reward":1,"dataset":"fineweb2","model_types":["LlamaForCausalLM"],"model_size":1000000,"parameters":10,"tokenizer":"Xenova/gpt-4"}}`), 0o644)
+	out, _, code := runCLI(t, "surgeon", "check", a, "--competitions", comps)
+	if code != ExitError || !strings.Contains(out, "REJECTED") || !strings.Contains(out, "exceed the limit of 10") {
+		t.Fatalf("check: %d %q", code, out)
+	}
+	os.WriteFile(comps, []byte(`{"c00":{"reward":1}}`), 0o644)
+	_, stderr, code := runCLI(t, "surgeon", "check", a, "--competitions", comps)
+	if code != ExitError || !strings.Contains(stderr, "dataset") {
+		t.Fatalf("invalid competitions file: %d %q", code, stderr)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/coldint/coldint/eval"
 	"github.com/coldint/coldint/hf/modeldir"
 	"github.com/coldint/coldint/hf/safetensors"
 	"github.com/coldint/coldint/surgeon"
@@ -36,6 +37,14 @@ func surgeonCommand() *cli.Command {
 					}
 					return printModelInfo(ioFrom(c), info, c.Bool("json"))
 				},
+			},
+			{
+				Name: "check", Usage: "apply every constraint a validator applies and list which competitions accept the model",
+				ArgsUsage: "DIR", Flags: []cli.Flag{
+					&cli.StringFlag{Name: "competitions", Required: true, Usage: "competitions.json file or URL"},
+					&cli.StringFlag{Name: "competition", Usage: "check only this competition"},
+					&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+				Action: runCheck,
 			},
 			{
 				Name: "add-layers", Usage: "insert identity-initialised layers (zero o_proj/down_proj) before layer --at",
@@ -153,6 +162,52 @@ func saveAndReport(c *cli.Context, m *surgeon.Model) error {
 	_, err := fmt.Fprintf(ioFrom(c).Out, "wrote %s: %s, %d layers, hidden %d, vocab %d, %d params, %s\n",
 		dst, m.Config.ModelType, m.Config.NumHiddenLayers, m.Config.HiddenSize, m.Config.VocabSize, m.Config.ParamCount(), m.DType)
 	return err
+}
+
+func runCheck(c *cli.Context) error {
+	dir, err := oneArg(c, "surgeon check")
+	if err != nil {
+		return err
+	}
+	data, err := eval.Fetch(c.Context, nil, c.String("competitions"))
+	if err != nil {
+		return fmt.Errorf("surgeon check: %w", err)
+	}
+	cfg, err := eval.ParseCompetitions(data)
+	if err != nil {
+		return fmt.Errorf("surgeon check: %w", err)
+	}
+	rep, err := surgeon.Check(c.Context, dir, cfg, c.String("competition"))
+	if err != nil {
+		return err
+	}
+	w := ioFrom(c).Out
+	if c.Bool("json") {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(w, "model %s: class %s, repo bytes %d\n", dir, rep.ClassName, rep.RepoBytes)
+		for _, cc := range rep.Competitions {
+			verdict := "ACCEPTED"
+			if !cc.Accepted {
+				verdict = "REJECTED"
+			}
+			fmt.Fprintf(w, "%-12s %s\n", cc.Competition, verdict)
+			for _, r := range cc.Reasons {
+				fmt.Fprintf(w, "  - %s\n", r)
+			}
+			for _, n := range cc.Notes {
+				fmt.Fprintf(w, "  note: %s\n", n)
+			}
+		}
+	}
+	if len(rep.Accepted()) == 0 {
+		return fmt.Errorf("surgeon check: no competition accepts %q", dir)
+	}
+	return nil
 }
 
 func runSwapTokenizer(c *cli.Context) error {
