@@ -50,6 +50,9 @@ type Client struct {
 	maxWait    time.Duration
 	log        *slog.Logger
 	sleep      func(ctx context.Context, d time.Duration) error
+
+	chunkThreshold int64 // files this large download as chunkParts ranged parts
+	chunkParts     int
 }
 
 // Option configures a [Client].
@@ -117,6 +120,9 @@ func New(opts ...Option) (*Client, error) {
 		maxWait:    5 * time.Minute,
 		log:        slog.Default(),
 		sleep:      sleepCtx,
+
+		chunkThreshold: 256 << 20,
+		chunkParts:     4,
 	}
 	ep := os.Getenv("HF_ENDPOINT")
 	if ep == "" {

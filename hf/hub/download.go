@@ -176,6 +176,10 @@ func (c *Client) downloadFile(ctx context.Context, repo hf.RepoID, commit string
 		return nil
 	}
 	partial := filepath.Join(blobs, expectedHash(fi)+".incomplete")
+	chunked := c.chunkThreshold > 0 && c.chunkParts > 1 && fi.Size >= c.chunkThreshold
+	if chunked {
+		partial += ".par" // parts are written in place; progress in partial+".json"
+	}
 	u := c.resolveURL(repo, commit, fi.Path)
 	var lastErr error
 	restarted := false
@@ -185,11 +189,26 @@ func (c *Client) downloadFile(ctx context.Context, repo hf.RepoID, commit string
 				return err
 			}
 		}
-		err := c.fetchInto(ctx, repo, commit, u, fi, partial, report)
+		var err error
+		if chunked {
+			err = c.fetchChunked(ctx, repo, commit, u, fi, partial, report)
+			if errors.Is(err, errNoRanges) {
+				// Fall back to one stream for servers without ranges.
+				c.log.Debug("hub download: no range support, using one stream", "file", fi.Path)
+				os.Remove(partial)
+				os.Remove(partial + ".json")
+				chunked = false
+				partial = strings.TrimSuffix(partial, ".par")
+				err = c.fetchInto(ctx, repo, commit, u, fi, partial, report)
+			}
+		} else {
+			err = c.fetchInto(ctx, repo, commit, u, fi, partial, report)
+		}
 		if err == nil {
 			if err = verifyFile(partial, fi); err != nil {
 				// Wrong bytes: start over once from scratch, then give up.
 				os.Remove(partial)
+				os.Remove(partial + ".json")
 				if restarted {
 					return err
 				}

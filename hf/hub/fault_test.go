@@ -39,6 +39,16 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.next.ServeHTTP(w, r)
 		return
 	}
+	var data []byte
+	for suffix, d := range p.data {
+		if strings.HasSuffix(r.URL.Path, "/"+suffix) {
+			data = d
+		}
+	}
+	if data == nil { // faults apply to the files in p.data only
+		p.next.ServeHTTP(w, r)
+		return
+	}
 	p.mu.Lock()
 	p.n++
 	n := p.n
@@ -48,20 +58,21 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if p.plan != nil {
 		fault = p.plan(n, r)
 	}
-	var data []byte
-	for suffix, d := range p.data {
-		if strings.HasSuffix(r.URL.Path, "/"+suffix) {
-			data = d
-		}
-	}
-	start := 0
+	start, end := 0, len(data)
+	ranged := false
 	if rg := r.Header.Get("Range"); rg != "" {
-		start, _ = strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(rg, "bytes="), "-"))
+		a, b, _ := strings.Cut(strings.TrimPrefix(rg, "bytes="), "-")
+		start, _ = strconv.Atoi(a)
+		if b != "" {
+			e, _ := strconv.Atoi(b)
+			end = e + 1
+		}
+		ranged = true
 	}
 	sendHead := func() {
-		w.Header().Set("Content-Length", strconv.Itoa(len(data)-start))
-		if start > 0 {
-			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, len(data)-1, len(data)))
+		w.Header().Set("Content-Length", strconv.Itoa(end-start))
+		if ranged {
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", start, end-1, len(data)))
 			w.WriteHeader(http.StatusPartialContent)
 		} else {
 			w.WriteHeader(http.StatusOK)
@@ -82,7 +93,7 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "cut":
 		// Promise the whole rest, send a third of it, then drop the connection.
 		sendHead()
-		w.Write(data[start : start+(len(data)-start)/3])
+		w.Write(data[start : start+(end-start)/3])
 		w.(http.Flusher).Flush()
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err == nil {
@@ -98,6 +109,15 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(bad)))
 		w.WriteHeader(200)
 		w.Write(bad)
+	case "corrupt-range":
+		bad := bytes.Clone(data[start:end])
+		bad[len(bad)/2] ^= 0xff
+		sendHead()
+		w.Write(bad)
+	case "norange":
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.WriteHeader(200)
+		w.Write(data)
 	case "toolong":
 		w.WriteHeader(200)
 		w.Write(data)
@@ -259,6 +279,85 @@ func TestRetryAfterParsing(t *testing.T) {
 		got, ok := retryAfter(tc.h, now)
 		if got != tc.want || ok != tc.ok {
 			t.Errorf("retryAfter(%v) = %v, %v; want %v, %v", tc.h, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestChunkedDownload(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		plan    func(n int, r *http.Request) string
+		wantErr bool
+	}{
+		{name: "clean"},
+		{name: "500s", plan: func(n int, _ *http.Request) string { return map[int]string{1: "500", 3: "500"}[n] }},
+		{name: "cuts", plan: func(n int, _ *http.Request) string { return map[int]string{1: "cut", 2: "cut", 5: "cut"}[n] }},
+		{name: "no range support", plan: func(int, *http.Request) string { return "norange" }},
+		{name: "corrupt part once", plan: func(n int, _ *http.Request) string { return map[int]string{2: "corrupt-range"}[n] }},
+		{name: "always cut", plan: func(int, *http.Request) string { return "cut" }, wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newFaultEnv(t, tc.plan)
+			e.client.chunkThreshold, e.client.chunkParts = 1<<20, 3
+			cache := t.TempDir()
+			snap, err := e.client.Download(ctx, e.repo, e.sha, []string{"model.safetensors"}, cache, hf.DownloadOptions{})
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("Download succeeded, want an error")
+				}
+				checkNoPartial(t, cache, e, nil)
+				return
+			}
+			if err != nil {
+				t.Fatalf("Download: %v", err)
+			}
+			hubtest.CheckSnapshot(t, snap, e.files)
+			parts := 0
+			for _, r := range e.proxy.ranges {
+				if strings.Count(r, "-") == 1 && !strings.HasSuffix(r, "-") {
+					parts++
+				}
+			}
+			if tc.name == "clean" && parts != 3 {
+				t.Errorf("clean chunked download made %d ranged requests, want 3 (%q)", parts, e.proxy.ranges)
+			}
+			blobs, _ := os.ReadDir(filepath.Join(cache, e.repo.CacheDirName(), "blobs"))
+			if len(blobs) != 0 {
+				t.Errorf("leftover files in blobs/: %v", blobs)
+			}
+		})
+	}
+}
+
+func TestChunkedResumeAcrossRuns(t *testing.T) {
+	ctx := context.Background()
+	failing := true
+	e := newFaultEnv(t, func(n int, r *http.Request) string {
+		if failing {
+			return "cut"
+		}
+		return ""
+	})
+	e.client.chunkThreshold, e.client.chunkParts, e.client.retries = 1<<20, 3, 0
+	cache := t.TempDir()
+	if _, err := e.client.Download(ctx, e.repo, e.sha, []string{"model.safetensors"}, cache, hf.DownloadOptions{}); err == nil {
+		t.Fatal("first run succeeded against a cutting server")
+	}
+	checkNoPartial(t, cache, e, nil)
+	failing = false
+	e.proxy.ranges = nil
+	snap, err := e.client.Download(ctx, e.repo, e.sha, []string{"model.safetensors"}, cache, hf.DownloadOptions{})
+	if err != nil {
+		t.Fatalf("second run: %v", err)
+	}
+	hubtest.CheckSnapshot(t, snap, e.files)
+	chunk := (len(e.files[0].Data) + 2) / 3
+	for _, r := range e.proxy.ranges {
+		a, _, _ := strings.Cut(strings.TrimPrefix(r, "bytes="), "-")
+		start, _ := strconv.Atoi(a)
+		if start%chunk == 0 {
+			t.Errorf("second run restarted a part from its beginning (%q); want a resume", r)
 		}
 	}
 }
