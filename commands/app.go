@@ -45,6 +45,7 @@ func commandList() []*cli.Command {
 		hubCommand(),
 		walletCommand(),
 		scoreCommand(),
+		tokenizeCommand(),
 		versionCommand(),
 	}
 }
