@@ -98,30 +98,8 @@ func (m *Metadata) SignedExtras(p SignedParams) (extra, additional []byte, err e
 	return extra, additional, nil
 }
 
-func (m *Metadata) zeroSized(id uint32, depth int) bool {
-	if int(id) >= len(m.Types) || depth > 16 {
-		return false
-	}
-	t := &m.Types[id]
-	switch t.Kind {
-	case DefComposite:
-		for _, f := range t.Fields {
-			if !m.zeroSized(f.Type, depth+1) {
-				return false
-			}
-		}
-		return true
-	case DefTuple:
-		for _, e := range t.Tuple {
-			if !m.zeroSized(e, depth+1) {
-				return false
-			}
-		}
-		return true
-	case DefArray:
-		return t.Len == 0 || m.zeroSized(t.Elem, depth+1)
-	}
-	return false
+func (m *Metadata) zeroSized(id uint32, _ int) bool {
+	return int(id) < len(m.zero) && m.zero[id]
 }
 
 // SigningPayload returns the bytes to sign: call ++ extra ++ additional,

@@ -123,6 +123,11 @@ type Metadata struct {
 	ExtrinsicVersion uint8
 	Extensions       []SignedExtension
 	RuntimeType      uint32
+
+	// Per-type size facts, computed once after decoding (cycle-safe).
+	fixed []int  // encoded size of fixed-size types, -1 otherwise
+	min   []int  // lower bound of the encoded size
+	zero  []bool // zero-sized
 }
 
 const metaMagic = 0x6174656d // "meta" little-endian
@@ -159,6 +164,7 @@ func DecodeMetadata(b []byte) (*Metadata, error) {
 	if err := m.check(); err != nil {
 		return nil, fmt.Errorf("decode metadata: %w", err)
 	}
+	m.computeSizes()
 	return m, nil
 }
 
@@ -433,4 +439,75 @@ func (m *Metadata) ErrorVariant(palletIdx, errIdx uint8) (pallet, name, docs str
 		}
 	}
 	return p.Name, "", "", fmt.Errorf("error %d of %s: %w: unknown", errIdx, p.Name, ErrMetadata)
+}
+
+const (
+	sizeUnknown = iota
+	sizeBusy
+	sizeDone
+)
+
+// computeSizes fills the fixed/min/zero tables with a memoised walk; a
+// type met again while its own size is being computed (a recursive type) is
+// treated as variable-sized, 0 bytes minimum, not zero-sized.
+func (m *Metadata) computeSizes() {
+	n := len(m.Types)
+	m.fixed, m.min, m.zero = make([]int, n), make([]int, n), make([]bool, n)
+	state := make([]uint8, n)
+	var walk func(id uint32) (fixed, min int, zero bool)
+	walk = func(id uint32) (int, int, bool) {
+		switch state[id] {
+		case sizeBusy:
+			return -1, 0, false
+		case sizeDone:
+			return m.fixed[id], m.min[id], m.zero[id]
+		}
+		state[id] = sizeBusy
+		t := &m.Types[id]
+		fixed, minSz, zero := -1, 0, false
+		sum := func(ids []uint32) {
+			fixed, minSz, zero = 0, 0, true
+			for _, e := range ids {
+				f, mn, z := walk(e)
+				if f < 0 || fixed < 0 {
+					fixed = -1
+				} else {
+					fixed += f
+				}
+				minSz = min(minSz+mn, 1<<30)
+				zero = zero && z
+			}
+		}
+		switch t.Kind {
+		case DefPrimitive:
+			fixed = primSize[t.Primitive]
+			minSz = max(fixed, 1)
+		case DefCompact, DefSequence, DefVariant, DefBitSequence:
+			minSz = 1
+		case DefArray:
+			f, mn, z := walk(t.Elem)
+			if f >= 0 && uint64(f)*uint64(t.Len) < 1<<30 {
+				fixed = f * int(t.Len)
+			}
+			minSz = int(min(uint64(mn)*uint64(t.Len), 1<<30))
+			zero = t.Len == 0 || z
+		case DefComposite:
+			ids := make([]uint32, len(t.Fields))
+			for i, f := range t.Fields {
+				ids[i] = f.Type
+			}
+			sum(ids)
+		case DefTuple:
+			sum(t.Tuple)
+		}
+		if zero {
+			fixed = 0
+		}
+		m.fixed[id], m.min[id], m.zero[id] = fixed, minSz, zero
+		state[id] = sizeDone
+		return fixed, minSz, zero
+	}
+	for id := range m.Types {
+		walk(uint32(id))
+	}
 }

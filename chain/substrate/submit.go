@@ -136,7 +136,7 @@ var customKinds = map[int]struct {
 	19: {"UidNotFound", chain.ErrInvalidWeights},
 }
 
-var customRe = regexp.MustCompile(`(?i)custom"?\s*[:(]\s*(\d+)`)
+var customRe = regexp.MustCompile(`(?i)custom(?: error)?"?\s*[:(]\s*(\d+)`)
 
 // poolError maps an author_submitExtrinsic failure to sentinels.
 func poolError(err error) error {
@@ -356,40 +356,11 @@ func (m *Metadata) BuildCall(pallet, name string, args ...[]byte) ([]byte, error
 }
 
 // fixedSize returns the encoded size of fixed-size types, or -1.
-func (m *Metadata) fixedSize(id uint32, depth int) int {
-	if int(id) >= len(m.Types) || depth > 8 {
+func (m *Metadata) fixedSize(id uint32, _ int) int {
+	if int(id) >= len(m.fixed) {
 		return -1
 	}
-	t := &m.Types[id]
-	switch t.Kind {
-	case DefPrimitive:
-		return primSize[t.Primitive]
-	case DefArray:
-		if s := m.fixedSize(t.Elem, depth+1); s >= 0 {
-			return s * int(t.Len)
-		}
-	case DefComposite:
-		s := 0
-		for _, f := range t.Fields {
-			fs := m.fixedSize(f.Type, depth+1)
-			if fs < 0 {
-				return -1
-			}
-			s += fs
-		}
-		return s
-	case DefTuple:
-		s := 0
-		for _, e := range t.Tuple {
-			fs := m.fixedSize(e, depth+1)
-			if fs < 0 {
-				return -1
-			}
-			s += fs
-		}
-		return s
-	}
-	return -1
+	return m.fixed[id]
 }
 
 // Tx builds pallet.name from args and submits it.
@@ -430,7 +401,7 @@ func (c *Client) Commit(ctx context.Context, netuid chain.NetUID, data string) (
 	}
 	r, err := c.Tx(ctx, "Commitments", "set_commitment", u16le(uint16(netuid)), info)
 	if err != nil {
-		return 0, fmt.Errorf("commit on subnet %d: %w", netuid, err)
+		return 0, fmt.Errorf("commit on subnet %d: %w", netuid, c.subnetErr(ctx, netuid, err))
 	}
 	return chain.BlockNumber(r.Block), nil
 }
@@ -454,7 +425,7 @@ func (c *Client) SetWeights(ctx context.Context, netuid chain.NetUID, uids []cha
 	}
 	r, err := c.Tx(ctx, "SubtensorModule", "set_weights", u16le(uint16(netuid)), vecU16(uidsU16(uids)), vecU16(values), u64le(versionKey))
 	if err != nil {
-		return 0, fmt.Errorf("set weights on subnet %d: %w", netuid, err)
+		return 0, fmt.Errorf("set weights on subnet %d: %w", netuid, c.subnetErr(ctx, netuid, err))
 	}
 	return chain.BlockNumber(r.Block), nil
 }
@@ -463,7 +434,7 @@ func (c *Client) SetWeights(ctx context.Context, netuid chain.NetUID, uids []cha
 func (c *Client) CommitWeights(ctx context.Context, netuid chain.NetUID, hash [32]byte) (chain.BlockNumber, error) {
 	r, err := c.Tx(ctx, "SubtensorModule", "commit_weights", u16le(uint16(netuid)), hash[:])
 	if err != nil {
-		return 0, fmt.Errorf("commit weights on subnet %d: %w", netuid, err)
+		return 0, fmt.Errorf("commit weights on subnet %d: %w", netuid, c.subnetErr(ctx, netuid, err))
 	}
 	return chain.BlockNumber(r.Block), nil
 }
@@ -472,7 +443,7 @@ func (c *Client) CommitWeights(ctx context.Context, netuid chain.NetUID, hash [3
 func (c *Client) RevealWeights(ctx context.Context, netuid chain.NetUID, uids []chain.UID, values, salt []uint16, versionKey uint64) (chain.BlockNumber, error) {
 	r, err := c.Tx(ctx, "SubtensorModule", "reveal_weights", u16le(uint16(netuid)), vecU16(uidsU16(uids)), vecU16(values), vecU16(salt), u64le(versionKey))
 	if err != nil {
-		return 0, fmt.Errorf("reveal weights on subnet %d: %w", netuid, err)
+		return 0, fmt.Errorf("reveal weights on subnet %d: %w", netuid, c.subnetErr(ctx, netuid, err))
 	}
 	return chain.BlockNumber(r.Block), nil
 }
@@ -481,7 +452,7 @@ func (c *Client) RevealWeights(ctx context.Context, netuid chain.NetUID, uids []
 // (SubtensorModule.burned_register) and returns its uid.
 func (c *Client) Register(ctx context.Context, netuid chain.NetUID, hotkey chain.Hotkey) (chain.UID, error) {
 	if _, err := c.Tx(ctx, "SubtensorModule", "burned_register", u16le(uint16(netuid)), hotkey[:]); err != nil {
-		return 0, fmt.Errorf("register %s on subnet %d: %w", hotkey, netuid, err)
+		return 0, fmt.Errorf("register %s on subnet %d: %w", hotkey, netuid, c.subnetErr(ctx, netuid, err))
 	}
 	return c.UID(ctx, netuid, hotkey)
 }
@@ -518,4 +489,20 @@ func (c *Client) Transfer(ctx context.Context, dest chain.AccountID, amount uint
 		return fmt.Errorf("transfer to %s: %w", dest, err)
 	}
 	return nil
+}
+
+// subnetErr adds ErrUnknownNetuid to a failed write when the subnet does not
+// exist, since the runtime often reports that as "not registered".
+func (c *Client) subnetErr(ctx context.Context, netuid chain.NetUID, err error) error {
+	if errors.Is(err, chain.ErrUnknownNetuid) || ctx.Err() != nil {
+		return err
+	}
+	var me *chain.ModuleError
+	if !errors.As(err, &me) && !errors.Is(err, chain.ErrTxRejected) {
+		return err
+	}
+	if ok, e := c.SubnetExists(ctx, netuid, nil); e == nil && !ok {
+		return fmt.Errorf("subnet %d: %w: %w", netuid, chain.ErrUnknownNetuid, err)
+	}
+	return err
 }

@@ -84,12 +84,21 @@ const maxValueDepth = 64
 
 // DecodeValue decodes one value of type id from d using the registry.
 func (m *Metadata) DecodeValue(d *scale.Decoder, id uint32) Value {
-	return m.decodeValue(d, id, 0)
+	budget := maxValues
+	return m.decodeValue(d, id, 0, &budget)
 }
 
-func (m *Metadata) decodeValue(d *scale.Decoder, id uint32, depth int) Value {
+// maxValues bounds the number of values one DecodeValue call produces, so
+// recursive zero-sized types cannot make it run forever.
+const maxValues = 1 << 20
+
+func (m *Metadata) decodeValue(d *scale.Decoder, id uint32, depth int, budget *int) Value {
 	v := Value{TypeID: id}
 	if d.Err() != nil {
+		return v
+	}
+	if *budget--; *budget < 0 {
+		d.Failf("value has more than %d parts", maxValues)
 		return v
 	}
 	if int(id) >= len(m.Types) {
@@ -104,7 +113,7 @@ func (m *Metadata) decodeValue(d *scale.Decoder, id uint32, depth int) Value {
 	v.Kind = t.Kind
 	switch t.Kind {
 	case DefComposite:
-		m.decodeFields(d, t.Fields, &v, depth)
+		m.decodeFields(d, t.Fields, &v, depth, budget)
 	case DefVariant:
 		idx := d.U8()
 		if d.Err() != nil {
@@ -113,7 +122,7 @@ func (m *Metadata) decodeValue(d *scale.Decoder, id uint32, depth int) Value {
 		for i := range t.Variants {
 			if t.Variants[i].Index == idx {
 				v.Name, v.Index = t.Variants[i].Name, idx
-				m.decodeFields(d, t.Variants[i].Fields, &v, depth)
+				m.decodeFields(d, t.Variants[i].Fields, &v, depth, budget)
 				return v
 			}
 		}
@@ -124,7 +133,7 @@ func (m *Metadata) decodeValue(d *scale.Decoder, id uint32, depth int) Value {
 			return v
 		}
 		d.Vec(m.minSize(t.Elem, 0), func(int) {
-			v.Fields = append(v.Fields, m.decodeValue(d, t.Elem, depth+1))
+			v.Fields = append(v.Fields, m.decodeValue(d, t.Elem, depth+1, budget))
 		})
 	case DefArray:
 		if m.isU8(t.Elem) {
@@ -136,11 +145,11 @@ func (m *Metadata) decodeValue(d *scale.Decoder, id uint32, depth int) Value {
 			return v
 		}
 		for i := uint32(0); i < t.Len && d.Err() == nil; i++ {
-			v.Fields = append(v.Fields, m.decodeValue(d, t.Elem, depth+1))
+			v.Fields = append(v.Fields, m.decodeValue(d, t.Elem, depth+1, budget))
 		}
 	case DefTuple:
 		for _, e := range t.Tuple {
-			v.Fields = append(v.Fields, m.decodeValue(d, e, depth+1))
+			v.Fields = append(v.Fields, m.decodeValue(d, e, depth+1, budget))
 		}
 	case DefPrimitive:
 		m.decodePrimitive(d, t.Primitive, &v)
@@ -164,10 +173,10 @@ func (m *Metadata) decodeValue(d *scale.Decoder, id uint32, depth int) Value {
 	return v
 }
 
-func (m *Metadata) decodeFields(d *scale.Decoder, fs []Field, v *Value, depth int) {
+func (m *Metadata) decodeFields(d *scale.Decoder, fs []Field, v *Value, depth int, budget *int) {
 	for _, f := range fs {
 		v.Names = append(v.Names, f.Name)
-		v.Fields = append(v.Fields, m.decodeValue(d, f.Type, depth+1))
+		v.Fields = append(v.Fields, m.decodeValue(d, f.Type, depth+1, budget))
 	}
 }
 
@@ -177,35 +186,11 @@ func (m *Metadata) isU8(id uint32) bool {
 
 // minSize is a lower bound of the encoded size of a value of type id, used
 // to bound allocations from hostile length prefixes.
-func (m *Metadata) minSize(id uint32, depth int) int {
-	if int(id) >= len(m.Types) || depth > 8 {
+func (m *Metadata) minSize(id uint32, _ int) int {
+	if int(id) >= len(m.min) {
 		return 0
 	}
-	t := &m.Types[id]
-	switch t.Kind {
-	case DefPrimitive:
-		if s := primSize[t.Primitive]; s > 0 {
-			return s
-		}
-		return 1
-	case DefCompact, DefSequence, DefVariant, DefBitSequence:
-		return 1
-	case DefArray:
-		return int(t.Len) * m.minSize(t.Elem, depth+1)
-	case DefComposite:
-		s := 0
-		for _, f := range t.Fields {
-			s += m.minSize(f.Type, depth+1)
-		}
-		return s
-	case DefTuple:
-		s := 0
-		for _, e := range t.Tuple {
-			s += m.minSize(e, depth+1)
-		}
-		return s
-	}
-	return 0
+	return m.min[id]
 }
 
 func (m *Metadata) decodePrimitive(d *scale.Decoder, p Primitive, v *Value) {

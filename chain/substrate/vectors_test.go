@@ -354,6 +354,7 @@ func extMetadata(ids ...string) *Metadata {
 	for _, id := range ids {
 		m.Extensions = append(m.Extensions, SignedExtension{Identifier: id})
 	}
+	m.computeSizes()
 	return m
 }
 
@@ -438,6 +439,7 @@ func TestSignRoundTrip(t *testing.T) {
 	// An unknown extension with data is refused.
 	m.Types = append(m.Types, Type{Kind: DefPrimitive, Primitive: PrimU32})
 	m.Extensions = append(m.Extensions, SignedExtension{Identifier: "Mystery", Type: 1})
+	m.computeSizes()
 	if _, _, err := m.SignedExtras(p); err == nil || !strings.Contains(err.Error(), "Mystery") {
 		t.Fatalf("unknown extension: %v", err)
 	}
