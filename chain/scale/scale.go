@@ -51,13 +51,22 @@ func (e *Encoder) Len() int { return len(e.buf) }
 func (e *Encoder) U8(v uint8) *Encoder { e.buf = append(e.buf, v); return e }
 
 // U16 appends v little-endian.
-func (e *Encoder) U16(v uint16) *Encoder { e.buf = binary.LittleEndian.AppendUint16(e.buf, v); return e }
+func (e *Encoder) U16(v uint16) *Encoder {
+	e.buf = binary.LittleEndian.AppendUint16(e.buf, v)
+	return e
+}
 
 // U32 appends v little-endian.
-func (e *Encoder) U32(v uint32) *Encoder { e.buf = binary.LittleEndian.AppendUint32(e.buf, v); return e }
+func (e *Encoder) U32(v uint32) *Encoder {
+	e.buf = binary.LittleEndian.AppendUint32(e.buf, v)
+	return e
+}
 
 // U64 appends v little-endian.
-func (e *Encoder) U64(v uint64) *Encoder { e.buf = binary.LittleEndian.AppendUint64(e.buf, v); return e }
+func (e *Encoder) U64(v uint64) *Encoder {
+	e.buf = binary.LittleEndian.AppendUint64(e.buf, v)
+	return e
+}
 
 // U128 appends the 128-bit value hi<<64|lo little-endian.
 func (e *Encoder) U128(lo, hi uint64) *Encoder { return e.U64(lo).U64(hi) }

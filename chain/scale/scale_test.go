@@ -86,7 +86,7 @@ func TestVectors(t *testing.T) {
 func TestRoundTrip(t *testing.T) {
 	e := new(Encoder)
 	e.U8(7).U16(0xbeef).U32(0xdeadbeef).U64(1<<63+5).U128(1, 2).Bool(true).Bool(false).
-		Compact(0).Compact(1<<40).Str("héllo").VecU8([]byte{1, 2}).VecU16([]uint16{9}).
+		Compact(0).Compact(1 << 40).Str("héllo").VecU8([]byte{1, 2}).VecU16([]uint16{9}).
 		Option(true).U8(1).Option(false).Raw(make([]byte, 32))
 	d := NewDecoder(e.Bytes())
 	lo, hi := uint64(0), uint64(0)
