@@ -121,6 +121,26 @@ func (c *Cache) ExtendCount(now time.Time, d Defaults) int {
 	return 0
 }
 
+// PageTries is the most dataset pages update_sampleset fetches to gather n
+// new samples: max(3, 2·n/rowsPerPage) (spec §6.8).
+func PageTries(n, rowsPerPage int) int {
+	if rowsPerPage < 1 {
+		rowsPerPage = 1
+	}
+	return max(3, 2*n/rowsPerPage)
+}
+
+// ShuffleTruncate shuffles freshly fetched rows and keeps at most n of them,
+// as update_sampleset does before [Cache.Extend].
+func ShuffleTruncate(rows []Sample, n int, rng *rand.Rand) []Sample {
+	out := append([]Sample(nil), rows...)
+	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	if len(out) > n {
+		out = out[:max(n, 0)]
+	}
+	return out
+}
+
 // Extend appends samples (already shuffled and truncated by the caller),
 // grows every row with unknowns and records now as the extend time. When the
 // DB then holds more than maxSamples, the oldest samples and their columns

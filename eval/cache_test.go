@@ -289,3 +289,23 @@ func TestCacheSaveLoad(t *testing.T) {
 }
 
 func chainBlock(b uint64) chain.BlockNumber { return chain.BlockNumber(b) }
+
+func TestPageTriesShuffle(t *testing.T) {
+	for _, tc := range []struct{ n, rpp, want int }{{2000, 25, 160}, {500, 50, 20}, {10, 50, 3}, {0, 25, 3}} {
+		if got := PageTries(tc.n, tc.rpp); got != tc.want {
+			t.Errorf("PageTries(%d,%d) = %d", tc.n, tc.rpp, got)
+		}
+	}
+	rows := mkSamples(0, 10)
+	got := ShuffleTruncate(rows, 4, rand.New(rand.NewPCG(3, 3)))
+	if len(got) != 4 || len(rows) != 10 || rows[0].Page.Offset != 0 {
+		t.Fatalf("%v", got)
+	}
+	seen := map[int]bool{}
+	for _, s := range got {
+		if seen[s.Page.Offset] {
+			t.Fatal("duplicate after shuffle")
+		}
+		seen[s.Page.Offset] = true
+	}
+}

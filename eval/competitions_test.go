@@ -3,6 +3,8 @@ package eval
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -196,6 +198,7 @@ func TestLoaderKeepsLastGood(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
 	l := NewLoader(srv.URL+"/competitions.json", srv.URL+"/hall_of_fame.json")
 	l.UID = 7
+	l.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	l.Client = srv.Client()
 	l.Now = func() time.Time { return now }
 	ctx := context.Background()
@@ -233,6 +236,7 @@ func TestLoaderKeepsLastGood(t *testing.T) {
 		t.Fatal(err)
 	}
 	fl := NewLoader(p, "")
+	fl.Logger = l.Logger
 	if err := fl.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}

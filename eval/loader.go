@@ -104,6 +104,8 @@ type Loader struct {
 	Interval time.Duration
 	// Now returns the current time (default time.Now); tests replace it.
 	Now func() time.Time
+	// Logger receives refresh messages (default slog.Default()).
+	Logger *slog.Logger
 
 	mu        sync.Mutex
 	cfg       *Config
@@ -138,6 +140,13 @@ func (l *Loader) Current() (*Config, HallOfFame) {
 	return l.cfg, l.hof
 }
 
+func (l *Loader) log() *slog.Logger {
+	if l.Logger != nil {
+		return l.Logger
+	}
+	return slog.Default()
+}
+
 func (l *Loader) now() time.Time {
 	if l.Now != nil {
 		return l.Now()
@@ -158,7 +167,7 @@ func (l *Loader) Refresh(ctx context.Context) error {
 			errs = append(errs, err)
 		} else {
 			l.Set(cfg, nil)
-			slog.Info("loaded competitions", "competitions", cfg.Names())
+			l.log().Info("loaded competitions", "competitions", cfg.Names())
 		}
 	}
 	if l.HallOfFameLoc != "" {
@@ -167,7 +176,7 @@ func (l *Loader) Refresh(ctx context.Context) error {
 			var hof HallOfFame
 			if hof, err = ParseHallOfFame(b); err == nil {
 				l.Set(nil, hof)
-				slog.Info("loaded hall of fame", "hotkeys", len(hof))
+				l.log().Info("loaded hall of fame", "hotkeys", len(hof))
 			}
 		}
 		if err != nil {
@@ -175,7 +184,7 @@ func (l *Loader) Refresh(ctx context.Context) error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		slog.Warn("config refresh failed, keeping the last good copy", "err", err)
+		l.log().Warn("config refresh failed, keeping the last good copy", "err", err)
 		return err
 	}
 	return nil
@@ -188,7 +197,7 @@ func (l *Loader) fetchCompetitions(ctx context.Context) (*Config, error) {
 			if err == nil {
 				return cfg, nil
 			}
-			slog.Warn("per-uid competitions file invalid, using the generic one", "loc", loc, "err", err)
+			l.log().Warn("per-uid competitions file invalid, using the generic one", "loc", loc, "err", err)
 		} else if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
