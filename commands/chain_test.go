@@ -292,3 +292,24 @@ func TestChainUsage(t *testing.T) {
 		t.Errorf("finney = %s", target)
 	}
 }
+
+func FuzzParseWeights(f *testing.F) {
+	f.Add("0,1,2", "0.2,0.3,0.5")
+	f.Add("65535", "1e308")
+	f.Add("1,,2", "NaN,1")
+	f.Add("-1", "-0")
+	f.Fuzz(func(t *testing.T, uids, weights string) {
+		u, w, err := parseWeights(uids, weights)
+		if err != nil {
+			return
+		}
+		if len(u) != len(w) || len(u) == 0 {
+			t.Fatalf("parsed %d uids and %d weights without error", len(u), len(w))
+		}
+		nu, nv, err := chain.NormalizeWeights(u, w)
+		if err == nil && len(nu) != len(nv) {
+			t.Fatalf("normalised %d uids and %d values", len(nu), len(nv))
+		}
+		_, _, _ = networkKind(uids)
+	})
+}

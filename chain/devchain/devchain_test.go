@@ -259,6 +259,9 @@ func TestRules(t *testing.T) {
 	if err := c.SetParams(ctx, 77, p); !errors.Is(err, chain.ErrUnknownNetuid) {
 		t.Errorf("set params of a missing subnet: %v", err)
 	}
+	if _, err := c.As(hks[1]).Commit(ctx, netuid, "bad\xffutf8"); !errors.Is(err, chain.ErrMalformedCommitment) {
+		t.Errorf("invalid UTF-8 commitment: %v", err)
+	}
 	if _, err := c.Advance(ctx, 0); !errors.Is(err, errBadRequest) {
 		t.Errorf("advance 0: %v", err)
 	}
@@ -583,6 +586,62 @@ func TestCrashChild(t *testing.T) {
 		}
 	}
 	os.Exit(3) // bounded loop: the parent should have killed us long before
+}
+
+// TestConcurrentHTTP has several clients write and read at once (run with -race).
+func TestConcurrentHTTP(t *testing.T) {
+	ctx := context.Background()
+	c := openTemp(t, Options{})
+	cl := serve(t, c)
+	p := DefaultSubnetParams()
+	p.WeightsRateLimit = 0
+	netuid, err := cl.CreateSubnet(ctx, 0, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, rounds = 4, 15
+	for i := range workers {
+		if _, err := cl.Register(ctx, netuid, chaintest.Hotkey(i).AccountID(), coldkey()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errc := make(chan error, workers+1)
+	for i := range workers {
+		go func() {
+			a := cl.As(chaintest.Hotkey(i))
+			for r := range rounds {
+				if _, err := a.SetWeights(ctx, netuid, []chain.UID{0, 1, 2, 3}, []uint16{1, 2, 3, uint16(r + 1)}, 0); err != nil {
+					errc <- err
+					return
+				}
+			}
+			errc <- nil
+		}()
+	}
+	go func() {
+		for range rounds {
+			if _, err := cl.Metagraph(ctx, netuid); err != nil {
+				errc <- err
+				return
+			}
+		}
+		errc <- nil
+	}()
+	for range workers + 1 {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	head, _ := c.BlockNumber(ctx)
+	if want := chain.BlockNumber(1 + workers + workers*rounds); head != want {
+		t.Errorf("head = %d, want %d (one block per write)", head, want)
+	}
+	for i := range workers {
+		w, _ := c.Weights(ctx, netuid, chain.UID(i))
+		if len(w) != 4 || w[3].Value != 65535 {
+			t.Errorf("uid %d weights %v", i, w)
+		}
+	}
 }
 
 func FuzzReadLog(f *testing.F) {

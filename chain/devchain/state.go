@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/coldint/coldint/chain"
 )
@@ -185,6 +186,12 @@ func (st *state) check(o *op, b chain.BlockNumber) error {
 		}
 		if len(o.Data) > chain.MaxCommitmentLen {
 			return fmt.Errorf("commit %d bytes (max %d): %w", len(o.Data), chain.MaxCommitmentLen, chain.ErrTooLarge)
+		}
+		// Subtensor stores any bytes; the devchain keeps its log and wire
+		// format in JSON, so it refuses what JSON cannot carry exactly.
+		// Readers treat such data as malformed anyway.
+		if !utf8.ValidString(o.Data) {
+			return fmt.Errorf("commit: data is not valid UTF-8: %w", chain.ErrMalformedCommitment)
 		}
 		if last, ok := s.LastCommit[o.Hotkey]; ok && uint64(b-last) < s.Params.CommitRateLimit {
 			return fmt.Errorf("commit on netuid %d: last commitment at block %d, rate limit %d blocks, now %d: %w",
