@@ -7,7 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -15,10 +15,24 @@ import (
 // missing" into a test failure. `make test` (and so CI) sets it.
 const RequireVar = "COLDINT_TEST_REQUIRE_DEPS"
 
-// Root returns the module root directory (the folder holding go.mod).
+// Root returns the module root directory (the folder holding go.mod). Tests
+// run in their package's folder, so it walks up from the working directory;
+// source paths from runtime.Caller are useless under -trimpath.
 func Root() string {
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	dir, err := os.Getwd()
+	if err != nil {
+		return "."
+	}
+	for d := dir; ; {
+		if data, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && strings.Contains(string(data), "module github.com/coldint/coldint\n") {
+			return d
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return dir
+		}
+		d = parent
+	}
 }
 
 // Missing skips the test with reason, or fails it when [RequireVar] is set.
