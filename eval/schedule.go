@@ -225,10 +225,18 @@ type Phase struct {
 
 // PlanVisits returns the three phases of a chain update in order: top
 // (top miners not active, retry 24 h), new (all UIDs rolled to start at
-// start, minus active and those top UIDs, changed commitments only) and
-// revisit (the [RevisitWindow], retry 24 h). The new value of the revisit
-// pointer is returned for the caller to store. All phases share one download
-// deadline of [TTLDownloadModels] from the start of the update.
+// start, minus those top UIDs, changed commitments only) and revisit (the
+// [RevisitWindow], retry 24 h). The new value of the revisit pointer is
+// returned for the caller to store. All phases share one download deadline,
+// [PhaseDeadline].
+//
+// Quirk fix (§6.4, §12): the reference overwrites the recorded metadata of
+// every active (pooled or pending) UID with the fresh commitment before
+// visiting and leaves active UIDs out of the new phase, so a pooled miner's
+// new commitment is only picked up by a revisit. Here the caller does not
+// overwrite, and the new phase includes active UIDs: since it only syncs
+// changed commitments (retry interval 0), an unchanged active UID is skipped
+// and a changed one is synced as an update.
 func PlanVisits(nUIDs int, top, active []chain.UID, start int, now time.Time, revisitLast int) ([]Phase, int) {
 	act := map[int]bool{}
 	for _, u := range active {
@@ -248,7 +256,7 @@ func PlanVisits(nUIDs int, top, active []chain.UID, start int, now time.Time, re
 		start = ((start % nUIDs) + nUIDs) % nUIDs
 		for i := 0; i < nUIDs; i++ {
 			u := (start + i) % nUIDs
-			if !act[u] && !topSet[u] {
+			if !topSet[u] {
 				newUIDs = append(newUIDs, u)
 			}
 		}
