@@ -665,3 +665,78 @@ func FuzzReadLog(f *testing.F) {
 		}
 	})
 }
+
+// benchChain opens a file-backed chain with one subnet of n registered hotkeys.
+func benchChain(b *testing.B, n int) (*Chain, chain.NetUID) {
+	b.Helper()
+	c, err := Open(context.Background(), Options{Path: filepath.Join(b.TempDir(), "chain.log")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	p := DefaultSubnetParams()
+	p.WeightsRateLimit, p.CommitRateLimit = 0, 0
+	netuid, err := c.CreateSubnet(context.Background(), 0, p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range n {
+		var h chain.Hotkey
+		h[0], h[1] = byte(i), byte(i>>8)
+		if _, err := c.Register(context.Background(), netuid, h, coldkey()); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return c, netuid
+}
+
+// BenchmarkSetWeights measures one fsynced block holding a 256-uid weight row.
+func BenchmarkSetWeights(b *testing.B) {
+	c, netuid := benchChain(b, 256)
+	uids := make([]chain.UID, 256)
+	values := make([]uint16, 256)
+	for i := range uids {
+		uids[i], values[i] = chain.UID(i), uint16(i+1)
+	}
+	var h chain.Hotkey
+	a := &Account{Chain: c, hotkey: h}
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := a.SetWeights(ctx, netuid, uids, values, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMetagraph256 reads a 256-neuron metagraph in process.
+func BenchmarkMetagraph256(b *testing.B) {
+	c, netuid := benchChain(b, 256)
+	ctx := context.Background()
+	for b.Loop() {
+		if _, err := c.Metagraph(ctx, netuid); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReopen replays a log of 256 registrations and 1000 weight rows.
+func BenchmarkReopen(b *testing.B) {
+	c, netuid := benchChain(b, 256)
+	ctx := context.Background()
+	a := &Account{Chain: c}
+	for i := range 1000 {
+		a.hotkey[0], a.hotkey[1] = byte(i%256), 0
+		if _, err := a.SetWeights(ctx, netuid, []chain.UID{0, 1, 2}, []uint16{1, 2, 3}, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	path := c.opts.Path
+	c.Close()
+	for b.Loop() {
+		c2, err := Open(ctx, Options{Path: path})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c2.Close()
+	}
+}
