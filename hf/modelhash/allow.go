@@ -37,6 +37,71 @@ var OptionalFiles = []string{
 	"merges.txt",
 }
 
+// vocabFile marks the class-specific vocab files among OptionalFiles.
+var vocabFile = map[string]bool{"tokenizer.model": true, "vocab.json": true, "merges.txt": true}
+
+// Vocab files fetched per tokenizer family by transformers 4.44 (the fast
+// class's vocab_files_names, without tokenizer.json which every fast
+// tokenizer fetches).
+var (
+	sentencePieceVocab = []string{"tokenizer.model"}
+	bpeVocab           = []string{"vocab.json", "merges.txt"}
+	noVocab            = []string{}
+)
+
+// tokenizerClassVocab maps tokenizer_class values (slow or fast names).
+var tokenizerClassVocab = map[string][]string{
+	"LlamaTokenizer":          sentencePieceVocab,
+	"CodeLlamaTokenizer":      sentencePieceVocab,
+	"GemmaTokenizer":          sentencePieceVocab,
+	"GPT2Tokenizer":           bpeVocab,
+	"CodeGenTokenizer":        bpeVocab,
+	"Qwen2Tokenizer":          bpeVocab,
+	"GPTNeoXTokenizer":        bpeVocab,
+	"RobertaTokenizer":        bpeVocab,
+	"PreTrainedTokenizer":     noVocab,
+	"PreTrainedTokenizerFast": noVocab,
+}
+
+// modelTypeVocab maps config.json model_type, used by AutoTokenizer when
+// tokenizer_config.json names no class.
+var modelTypeVocab = map[string][]string{
+	"llama": sentencePieceVocab,
+	"phi3":  sentencePieceVocab,
+	"phi":   bpeVocab,
+	"gpt2":  bpeVocab,
+}
+
+// VocabFiles returns the class-specific vocab files that AutoTokenizer
+// (transformers 4.44) fetches for a repo, from the bytes of its
+// tokenizer_config.json ("tokenizer_class") or, when that names no class, of
+// its config.json ("model_type"). Either may be nil. It returns nil when the
+// class is unknown: callers then keep every vocab file present.
+func VocabFiles(tokenizerConfig, config []byte) []string {
+	var tc struct {
+		TokenizerClass string `json:"tokenizer_class"`
+	}
+	if len(tokenizerConfig) > 0 && json.Unmarshal(tokenizerConfig, &tc) == nil && tc.TokenizerClass != "" {
+		v, ok := tokenizerClassVocab[strings.TrimSuffix(tc.TokenizerClass, "Fast")]
+		if !ok {
+			v, ok = tokenizerClassVocab[tc.TokenizerClass]
+		}
+		if ok {
+			return v
+		}
+		return nil
+	}
+	var c struct {
+		ModelType string `json:"model_type"`
+	}
+	if len(config) > 0 && json.Unmarshal(config, &c) == nil {
+		if v, ok := modelTypeVocab[c.ModelType]; ok {
+			return v
+		}
+	}
+	return nil
+}
+
 // Errors returned by [Select] and [ParseIndex].
 var (
 	// ErrNoConfig means the repo has no config.json.
@@ -100,6 +165,14 @@ func ParseIndex(data []byte) ([]string, error) {
 // it is ignored when model.safetensors exists). Every shard must exist in
 // repoFiles.
 func Select(repoFiles []string, shards []string) ([]string, error) {
+	return SelectFor(repoFiles, shards, nil)
+}
+
+// SelectFor is [Select] where vocab, when not nil, lists the class-specific
+// vocab files that AutoTokenizer fetches (see [VocabFiles]); vocab files of
+// other tokenizer classes present in the repo are then left out. nil keeps
+// every known vocab file present (tokenizer.model, vocab.json, merges.txt).
+func SelectFor(repoFiles, shards, vocab []string) ([]string, error) {
 	have := make(map[string]bool, len(repoFiles))
 	for _, f := range repoFiles {
 		have[f] = true
@@ -108,7 +181,14 @@ func Select(repoFiles []string, shards []string) ([]string, error) {
 		return nil, fmt.Errorf("select model files: %w", ErrNoConfig)
 	}
 	out := []string{ConfigFile}
+	wantVocab := map[string]bool{}
+	for _, v := range vocab {
+		wantVocab[v] = true
+	}
 	for _, f := range OptionalFiles {
+		if vocab != nil && vocabFile[f] && !wantVocab[f] {
+			continue
+		}
 		if have[f] {
 			out = append(out, f)
 		}
@@ -146,8 +226,9 @@ func Select(repoFiles []string, shards []string) ([]string, error) {
 }
 
 // Allowed returns the files of a local model folder that the validator would
-// download from a repo with the same content (see [Select]), reading the
-// safetensors index from disk when needed.
+// download from a repo with the same content (see [SelectFor]), reading the
+// safetensors index and, for the tokenizer class, tokenizer_config.json and
+// config.json from disk.
 func Allowed(ctx context.Context, dir string) ([]string, error) {
 	all, err := Files(ctx, dir, Options{})
 	if err != nil {
@@ -169,7 +250,13 @@ func Allowed(ctx context.Context, dir string) ([]string, error) {
 			return nil, err
 		}
 	}
-	sel, err := Select(names, shards)
+	var vocab []string
+	if have["tokenizer_config.json"] || have[ConfigFile] {
+		tc, _ := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
+		cfg, _ := os.ReadFile(filepath.Join(dir, ConfigFile))
+		vocab = VocabFiles(tc, cfg)
+	}
+	sel, err := SelectFor(names, shards, vocab)
 	if err != nil {
 		return nil, fmt.Errorf("model dir %q: %w", dir, err)
 	}

@@ -167,3 +167,61 @@ func FuzzParseIndex(f *testing.F) {
 		}
 	})
 }
+
+func TestVocabFiles(t *testing.T) {
+	tests := []struct {
+		name   string
+		tc     string
+		config string
+		want   []string
+	}{
+		{"llama fast", `{"tokenizer_class":"LlamaTokenizerFast"}`, `{"model_type":"phi"}`, []string{"tokenizer.model"}},
+		{"llama slow", `{"tokenizer_class":"LlamaTokenizer"}`, "", []string{"tokenizer.model"}},
+		{"gpt2", `{"tokenizer_class":"GPT2Tokenizer"}`, "", []string{"vocab.json", "merges.txt"}},
+		{"generic fast", `{"tokenizer_class":"PreTrainedTokenizerFast"}`, "", []string{}},
+		{"unknown class", `{"tokenizer_class":"T5Tokenizer"}`, `{"model_type":"llama"}`, nil},
+		{"no class: model type", `{"model_max_length":4096}`, `{"model_type":"phi3"}`, []string{"tokenizer.model"}},
+		{"no tokenizer config", "", `{"model_type":"phi"}`, []string{"vocab.json", "merges.txt"}},
+		{"nothing known", "", `{"model_type":"mamba"}`, nil},
+		{"bad json", "{", "[", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var a, b []byte
+			if tc.tc != "" {
+				a = []byte(tc.tc)
+			}
+			if tc.config != "" {
+				b = []byte(tc.config)
+			}
+			got := VocabFiles(a, b)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("VocabFiles = %#v; want %#v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestAllowedUsesTokenizerClass(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	write(t, dir, "config.json", `{"model_type":"llama"}`)
+	write(t, dir, "model.safetensors", "w")
+	write(t, dir, "tokenizer_config.json", `{"tokenizer_class":"LlamaTokenizer"}`)
+	write(t, dir, "tokenizer.json", "{}")
+	write(t, dir, "tokenizer.model", "sp")
+	write(t, dir, "vocab.json", "{}") // not fetched for a Llama tokenizer
+	got, err := Allowed(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"config.json", "model.safetensors", "tokenizer.json", "tokenizer.model", "tokenizer_config.json"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Allowed = %v; want %v", got, want)
+	}
+	// Without the class, every vocab file present is kept (Select).
+	all, err := Select([]string{"config.json", "model.safetensors", "tokenizer.model", "vocab.json"}, nil)
+	if err != nil || len(all) != 4 {
+		t.Fatalf("Select = %v, %v", all, err)
+	}
+}
