@@ -108,6 +108,10 @@ func RandomPages(rng *rand.Rand, splits []Split, n, rowsPerPage int) ([]Page, er
 	return pages, nil
 }
 
+// MaxConsecutiveFailures is the number of pages in a row that may fail
+// before [Fetch] gives up.
+const MaxConsecutiveFailures = 10
+
 // Fetched is one page that was read and its texts (at most Length).
 type Fetched struct {
 	Page  Page     `json:"page"`
@@ -135,7 +139,8 @@ func Pages(pages []Fetched) []Page {
 // Fetch loads numPages random pages of rowsPerPage rows, as the validator's
 // fetch_data_to_rows: it keeps picking random pages until numPages pages were
 // read, skipping (and logging) pages that fail. Unlike Python it gives up
-// after 3·numPages+10 attempts, returning what it read and an error.
+// after 3·numPages+10 attempts or [MaxConsecutiveFailures] failures in a row
+// (a server that is down), returning what it read and an error.
 func Fetch(ctx context.Context, src Source, rng *rand.Rand, numPages, rowsPerPage int) ([]Fetched, error) {
 	splits, err := src.Splits(ctx)
 	if err != nil {
@@ -143,9 +148,10 @@ func Fetch(ctx context.Context, src Source, rng *rand.Rand, numPages, rowsPerPag
 	}
 	var out []Fetched
 	maxAttempts := 3*numPages + 10
+	failures := 0
 	for attempt := 0; len(out) < numPages; attempt++ {
-		if attempt >= maxAttempts {
-			return out, fmt.Errorf("fetch pages: only %d of %d pages after %d attempts", len(out), numPages, attempt)
+		if attempt >= maxAttempts || failures >= MaxConsecutiveFailures {
+			return out, fmt.Errorf("fetch pages: only %d of %d pages after %d attempts (%d failed in a row)", len(out), numPages, attempt, failures)
 		}
 		pp, err := RandomPages(rng, splits, 1, rowsPerPage)
 		if err != nil {
@@ -157,8 +163,10 @@ func Fetch(ctx context.Context, src Source, rng *rand.Rand, numPages, rowsPerPag
 				return out, ctx.Err()
 			}
 			slog.Warn("skipping page", "page", pp[0].String(), "err", err)
+			failures++
 			continue
 		}
+		failures = 0
 		f := Fetched{Page: pp[0]}
 		for i, r := range rows {
 			if i >= rowsPerPage {

@@ -399,3 +399,31 @@ func FuzzDecodeSize(f *testing.F) {
 		}
 	})
 }
+
+func TestFetchGivesUpWhenServerDown(t *testing.T) {
+	f := newFake()
+	s := newTestServer(t, f)
+	splits, err := s.Splits(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		f.fault(func(w http.ResponseWriter, r *http.Request) bool { w.WriteHeader(500); return true })
+	}
+	src := fixedSplits{Source: s, splits: splits}
+	got, err := Fetch(context.Background(), src, NewRand(1), 50, 10)
+	if err == nil || len(got) != 0 {
+		t.Fatalf("Fetch = %d pages, %v; want an error", len(got), err)
+	}
+	if n := len(f.calls); n != 1+MaxConsecutiveFailures {
+		t.Fatalf("%d requests; want %d", n, 1+MaxConsecutiveFailures)
+	}
+}
+
+// fixedSplits answers Splits from a list, Rows from the wrapped source.
+type fixedSplits struct {
+	Source
+	splits []Split
+}
+
+func (f fixedSplits) Splits(context.Context) ([]Split, error) { return f.splits, nil }
