@@ -6,9 +6,14 @@
 // FineWeb) with a row count each, and returns pages of rows by offset and
 // length. Two sources exist: [Server], a client of the Hugging Face
 // datasets-server (/size and /rows), and [Local], which reads .txt, .jsonl and
-// .jsonl.gz files or folders. [RandomPages] picks pages exactly as the
-// validator does (a uniform config, then a uniform offset), deterministically
-// for a seed, and [Fetch] loads them, skipping pages that fail.
+// .jsonl.gz files or folders. A .jsonl record is one document (field "text");
+// a .txt file is cut into documents by [TextMode]: blank-line-separated
+// paragraphs by default, or one per line, or the whole file (for folders of
+// documents). [Handler] serves any Source as a datasets-server, so a private
+// competition can use the same client. [RandomPages] picks pages exactly as
+// the validator does (a uniform config, then a uniform offset),
+// deterministically for a seed, and [Fetch] loads them, skipping pages that
+// fail.
 //
 // [CapSample] and [WithEOS] prepare a document for scoring (§6.7), and
 // [BuildCorpus] writes a public-domain corpus from Debian text packages.
