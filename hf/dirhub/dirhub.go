@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/coldint/coldint/hf"
+	"github.com/coldint/coldint/hf/internal/flock"
 	"github.com/coldint/coldint/internal/atomicfile"
 )
 
@@ -165,6 +166,18 @@ func Open(root string) (*Hub, error) {
 		}
 	}
 	return &Hub{root: root, now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}, nil
+}
+
+// lock serialises writers in this process and, through a file lock, with
+// other processes using the same root (a server and a CLI, say).
+func (h *Hub) lock(ctx context.Context) (func(), error) {
+	h.mu.Lock()
+	fl, err := flock.Acquire(ctx, filepath.Join(h.root, "lock"))
+	if err != nil {
+		h.mu.Unlock()
+		return nil, err
+	}
+	return func() { fl.Unlock(); h.mu.Unlock() }, nil
 }
 
 // Root returns the hub's folder.
@@ -381,8 +394,11 @@ func (h *Hub) CreateRepo(ctx context.Context, repo hf.RepoID, private bool) erro
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	unlock, err := h.lock(ctx)
+	if err != nil {
+		return fmt.Errorf("create repo %q: %w", repo.String(), err)
+	}
+	defer unlock()
 	if _, err := h.State(repo); err == nil {
 		return fmt.Errorf("create repo %q: %w", repo.String(), hf.ErrRepoExists)
 	}
@@ -411,8 +427,11 @@ func (h *Hub) SetVisibility(ctx context.Context, repo hf.RepoID, private bool) e
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	unlock, err := h.lock(ctx)
+	if err != nil {
+		return fmt.Errorf("set visibility of %q: %w", repo.String(), err)
+	}
+	defer unlock()
 	st, err := h.State(repo)
 	if err != nil {
 		return fmt.Errorf("set visibility of %q: %w", repo.String(), err)
@@ -534,8 +553,11 @@ func (h *Hub) Commit(ctx context.Context, repo hf.RepoID, req CommitRequest) (st
 			return "", fmt.Errorf("commit to %q: %w", repo.String(), err)
 		}
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	unlock, err := h.lock(ctx)
+	if err != nil {
+		return "", fmt.Errorf("commit to %q: %w", repo.String(), err)
+	}
+	defer unlock()
 	st, err := h.State(repo)
 	if err != nil {
 		return "", fmt.Errorf("commit to %q: %w", repo.String(), err)

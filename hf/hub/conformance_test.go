@@ -1,10 +1,13 @@
 package hub
 
 import (
+	"context"
 	"net/http/httptest"
+	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/coldint/coldint/hf"
 	"github.com/coldint/coldint/hf/dirhub"
 	"github.com/coldint/coldint/hf/hubserver"
 	"github.com/coldint/coldint/hf/hubtest"
@@ -49,4 +52,35 @@ func TestConformanceAgainstHubServer(t *testing.T) {
 		ts, _ := newServer(t, hubserver.Options{Tokens: []string{testToken}})
 		return hubtest.Backend{Hub: newClient(t, ts.URL, testToken), Namespace: "tester"}
 	})
+}
+
+func TestConcurrentDownloadsShareCache(t *testing.T) {
+	ctx := context.Background()
+	ts, dh := newServer(t, hubserver.Options{})
+	repo := hf.RepoID{Namespace: "tester", Name: "shared"}
+	if err := dh.CreateRepo(ctx, repo, false); err != nil {
+		t.Fatal(err)
+	}
+	files := hubtest.Model(21, 2<<20)
+	sha, err := dh.Upload(ctx, repo, hubtest.UploadFiles(files), "m", hf.UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	names := []string{"config.json", "tokenizer.json", "model.safetensors", "extra/notes.txt", "empty.txt"}
+	errs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		c := newClient(t, ts.URL, "")
+		c.chunkThreshold = 1 << 20 // parts for the weights file
+		go func() {
+			_, err := c.Download(ctx, repo, sha, names, cache, hf.DownloadOptions{})
+			errs <- err
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent Download: %v", err)
+		}
+	}
+	hubtest.CheckSnapshot(t, filepath.Join(cache, repo.CacheDirName(), "snapshots", sha), files)
 }

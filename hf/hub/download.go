@@ -18,6 +18,7 @@ import (
 	"sync"
 
 	"github.com/coldint/coldint/hf"
+	"github.com/coldint/coldint/hf/internal/flock"
 	"github.com/coldint/coldint/internal/atomicfile"
 )
 
@@ -173,6 +174,16 @@ func (c *Client) downloadFile(ctx context.Context, repo hf.RepoID, commit string
 	}
 	if st, err := os.Lstat(dst); err == nil && st.Mode().IsRegular() && st.Size() == fi.Size && verifyFile(dst, fi) == nil {
 		report(fi.Size)
+		return nil
+	}
+	// One process at a time per blob (another validator on the same cache).
+	lk, err := flock.Acquire(ctx, filepath.Join(blobs, expectedHash(fi)+".lock"))
+	if err != nil {
+		return err
+	}
+	defer lk.Unlock()
+	if st, err := os.Lstat(dst); err == nil && st.Mode().IsRegular() && st.Size() == fi.Size && verifyFile(dst, fi) == nil {
+		report(fi.Size) // finished by the process that held the lock
 		return nil
 	}
 	partial := filepath.Join(blobs, expectedHash(fi)+".incomplete")
