@@ -165,7 +165,23 @@ func Open(root string) (*Hub, error) {
 			return nil, fmt.Errorf("open dir hub %q: %w", root, err)
 		}
 	}
-	return &Hub{root: root, now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}, nil
+	h := &Hub{root: root, now: func() time.Time { return time.Now().UTC().Truncate(time.Second) }}
+	h.cleanTmp(24 * time.Hour)
+	return h, nil
+}
+
+// cleanTmp removes uploads abandoned for longer than age.
+func (h *Hub) cleanTmp(age time.Duration) {
+	dir := filepath.Join(h.root, "tmp")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > age {
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // lock serialises writers in this process and, through a file lock, with

@@ -377,6 +377,10 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err // its message repeats the URL, query (signatures) included
+			}
 			lastErr = fmt.Errorf("%s %s: %w", r.method, redact(r.url), err)
 			if !isTransient(err) || !r.idempotent || attempt >= c.retries {
 				return nil, lastErr

@@ -363,3 +363,116 @@ func TestChunkedResumeAcrossRuns(t *testing.T) {
 		}
 	}
 }
+
+// uploadFaults fails chosen upload requests once.
+type uploadFaults struct {
+	next  http.Handler
+	mu    sync.Mutex
+	seen  map[string]int
+	fault func(kind string, n int) string
+}
+
+func (u *uploadFaults) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	kind := ""
+	switch {
+	case strings.Contains(r.URL.Path, "/preupload/"):
+		kind = "preupload"
+	case strings.HasSuffix(r.URL.Path, "/objects/batch"):
+		kind = "batch"
+	case strings.Contains(r.URL.Path, "/part/"):
+		kind = "part"
+	case strings.HasSuffix(r.URL.Path, "/complete"):
+		kind = "complete"
+	case strings.HasPrefix(r.URL.Path, "/lfs-upload/"):
+		kind = "put"
+	case strings.Contains(r.URL.Path, "/commit/"):
+		kind = "commit"
+	}
+	u.mu.Lock()
+	u.seen[kind]++
+	n := u.seen[kind]
+	u.mu.Unlock()
+	switch u.fault(kind, n) {
+	case "500":
+		io.Copy(io.Discard, r.Body)
+		http.Error(w, `{"error":"boom"}`, 500)
+	case "429":
+		w.Header().Set("RateLimit", `"api";r=0;t=0`)
+		http.Error(w, `{"error":"slow down"}`, 429)
+	case "cut":
+		io.CopyN(io.Discard, r.Body, 1000)
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	default:
+		u.next.ServeHTTP(w, r)
+	}
+}
+
+func TestUploadFaults(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		fault   func(kind string, n int) string
+		wantErr string
+	}{
+		{name: "transient", fault: func(kind string, n int) string {
+			if n == 1 {
+				return map[string]string{"preupload": "429", "batch": "500", "part": "cut", "complete": "500", "put": "500", "commit": "429"}[kind]
+			}
+			return ""
+		}},
+		{name: "commit 500 is not retried", fault: func(kind string, n int) string {
+			if kind == "commit" {
+				return "500"
+			}
+			return ""
+		}, wantErr: "commit"},
+		{name: "parts always cut", fault: func(kind string, n int) string {
+			if kind == "part" {
+				return "cut"
+			}
+			return ""
+		}, wantErr: "part"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dh, _ := dirhub.Open(t.TempDir())
+			srv, _ := hubserver.New(dh, hubserver.Options{ChunkSize: 1 << 20})
+			uf := &uploadFaults{next: srv, seen: map[string]int{}, fault: tc.fault}
+			ts := httptest.NewServer(uf)
+			defer ts.Close()
+			c := newClient(t, ts.URL, "", WithRetries(3))
+			c.sleep = func(ctx context.Context, _ time.Duration) error { return ctx.Err() }
+			repo := hf.RepoID{Namespace: "tester", Name: "up"}
+			if err := dh.CreateRepo(ctx, repo, false); err != nil {
+				t.Fatal(err)
+			}
+			files := hubtest.Model(31, 3<<20)
+			files = append(files, hubtest.File{Path: "tokenizer.model", Data: hubtest.RandomBytes(32, 5000)})
+			sha, err := c.Upload(ctx, repo, hubtest.UploadFiles(files), "m", hf.UploadOptions{})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Upload: got %v, want an error about %s", err, tc.wantErr)
+				}
+				if info, _ := dh.ModelInfo(ctx, repo, ""); len(info.Files) != 1 {
+					t.Errorf("failed upload changed the repo: %d files", len(info.Files))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Upload: %v", err)
+			}
+			snap, err := c.Download(ctx, repo, sha, nil, t.TempDir(), hf.DownloadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			hubtest.CheckSnapshot(t, snap, append(files, hubtest.File{Path: ".gitattributes", Data: []byte(dirhub.GitAttributes)}))
+			for _, k := range []string{"preupload", "batch", "part", "complete", "put", "commit"} {
+				if uf.seen[k] < 2 {
+					t.Errorf("%s was not retried (%d requests)", k, uf.seen[k])
+				}
+			}
+		})
+	}
+}

@@ -244,7 +244,7 @@ func (c *Client) uploadObject(ctx context.Context, repo hf.RepoID, it *uploadIte
 			method: http.MethodPut, url: up.Href, repo: repo, idempotent: true,
 			header: http.Header{"Content-Type": {"application/octet-stream"}},
 			body: func() (io.Reader, error) {
-				return io.NewSectionReader(it.Content, 0, it.Size), nil
+				return &countingReader{r: io.NewSectionReader(it.Content, 0, it.Size), report: report}, nil
 			},
 		})
 		if err != nil {
@@ -377,4 +377,22 @@ func (c *Client) commit(ctx context.Context, repo hf.RepoID, rev string, items [
 		}
 	}
 	return out.CommitOid, nil
+}
+
+// countingReader reports how much of an upload body has been read, every MiB.
+type countingReader struct {
+	r      io.Reader
+	n      int64
+	last   int64
+	report func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.n-c.last >= 1<<20 {
+		c.last = c.n
+		c.report(c.n)
+	}
+	return n, err
 }
