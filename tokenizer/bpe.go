@@ -105,10 +105,12 @@ func newBPE(m *modelJSON, byteMode bool) (*bpe, error) {
 		if !ok1 || !ok2 {
 			return nil, fmt.Errorf("load model: merge %d (%q %q) uses a token missing from the vocabulary", rank, mg[0], mg[1])
 		}
+		// HF drops len(prefix) bytes of the second token unconditionally.
 		second := mg[1]
-		if b.prefix != "" && len(second) >= len(b.prefix) && second[:len(b.prefix)] == b.prefix {
-			second = second[len(b.prefix):]
+		if len(second) < len(b.prefix) {
+			return nil, fmt.Errorf("load model: merge %d (%q %q): second token shorter than continuing_subword_prefix", rank, mg[0], mg[1])
 		}
+		second = second[len(b.prefix):]
 		cat = append(append(cat[:0], mg[0]...), second...)
 		nid, ok := orig[string(cat)]
 		if !ok {

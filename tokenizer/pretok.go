@@ -49,6 +49,10 @@ func (m scanMatcher) findAll(s string, dst [][2]int) [][2]int {
 	return dst
 }
 
+// regexTimeout bounds one regex search (a hostile pattern can backtrack for
+// ever); the text left after a timeout counts as not matched.
+var regexTimeout = 10 * time.Second
+
 // regexMatcher is the general fallback, with look-around (regexp2).
 type regexMatcher struct{ re *regexp2.Regexp }
 
@@ -107,7 +111,7 @@ func compileRegex(pat string) (matcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compile regex %q: %w", pat, err)
 	}
-	re.MatchTimeout = time.Minute
+	re.MatchTimeout = regexTimeout
 	return regexMatcher{re}, nil
 }
 
