@@ -49,7 +49,8 @@ type Options struct {
 	// it are uploaded in parts when the client offers "multipart".
 	// 0 means 8 MiB.
 	ChunkSize int64
-	// MaxInlineBytes caps the base64 file contents of one commit. 0 = 64 MiB.
+	// MaxInlineBytes caps the decoded inline (non-LFS) file contents of one
+	// commit. 0 = 16 MiB.
 	MaxInlineBytes int64
 	// PublicURL is the base URL written into upload links and commit URLs;
 	// empty means http://<Host header>.
@@ -73,7 +74,7 @@ func New(hub *dirhub.Hub, opts Options) (*Server, error) {
 		opts.ChunkSize = 8 << 20
 	}
 	if opts.MaxInlineBytes <= 0 {
-		opts.MaxInlineBytes = 64 << 20
+		opts.MaxInlineBytes = 16 << 20
 	}
 	secret := make([]byte, 32)
 	if _, err := rand.Read(secret); err != nil {
@@ -126,8 +127,22 @@ func (s *Server) fail(w http.ResponseWriter, err error) {
 	if ae.code != "" {
 		w.Header().Set("X-Error-Code", ae.code)
 	}
-	w.Header().Set("X-Error-Message", strings.ReplaceAll(ae.msg, "\n", " "))
+	w.Header().Set("X-Error-Message", headerSafe(ae.msg))
 	writeJSON(w, ae.status, map[string]string{"error": ae.msg})
+}
+
+// headerSafe keeps printable ASCII only, so a message can go in a header.
+func headerSafe(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			b[i] = '?'
+		}
+	}
+	if len(b) > 500 {
+		b = b[:500]
+	}
+	return string(b)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -356,7 +371,9 @@ func (s *Server) serveInfo(w http.ResponseWriter, r *http.Request, repo hf.RepoI
 		s.fail(w, err)
 		return
 	}
-	blobs := r.URL.Query().Get("blobs") == "true" || r.URL.Query().Get("blobs") == "1"
+	// huggingface_hub sends blobs=True (Python's bool), the JS client blobs=true.
+	bv := r.URL.Query().Get("blobs")
+	blobs := strings.EqualFold(bv, "true") || bv == "1"
 	siblings := make([]siblingJSON, 0, len(c.Files))
 	var used int64
 	for _, e := range c.Files {

@@ -84,7 +84,7 @@ func TestResolveAndInfo(t *testing.T) {
 	if strings.Contains(body, `"size"`) {
 		t.Errorf("model info without blobs=true lists sizes: %s", body)
 	}
-	_, body = call(t, "GET", ts.URL+"/api/models/tester/m/revision/"+sha+"?blobs=true", "", nil)
+	_, body = call(t, "GET", ts.URL+"/api/models/tester/m/revision/"+sha+"?blobs=True", "", nil) // as Python sends it
 	var info struct {
 		SHA      string `json:"sha"`
 		Siblings []struct {
@@ -97,6 +97,11 @@ func TestResolveAndInfo(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(body), &info); err != nil || info.SHA != sha || len(info.Siblings) != 6 {
 		t.Fatalf("model info: %v %s", err, body)
+	}
+	for _, sb := range info.Siblings {
+		if sb.RFilename == "model.safetensors" && (sb.Size != 5000 || sb.LFS == nil || len(sb.LFS.SHA256) != 64) {
+			t.Errorf("blobs=True sibling %+v lacks size or lfs", sb)
+		}
 	}
 }
 
