@@ -272,6 +272,9 @@ func retryableStatus(code int) bool {
 	return false
 }
 
+// maxHintSeconds bounds a server's wait hint before it becomes a Duration.
+const maxHintSeconds = 86400
+
 // retryAfter reads the wait the server asks for: RateLimit `…;r=0;t=N`
 // (IETF draft, as the Hub sends on 429) or Retry-After (seconds or a date).
 func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
@@ -294,12 +297,12 @@ func retryAfter(h http.Header, now time.Time) (time.Duration, bool) {
 			}
 		}
 		if r == 0 && t >= 0 {
-			return time.Duration(t) * time.Second, true
+			return time.Duration(min(t, maxHintSeconds)) * time.Second, true
 		}
 	}
 	if ra := strings.TrimSpace(h.Get("Retry-After")); ra != "" {
 		if n, err := strconv.ParseInt(ra, 10, 64); err == nil && n >= 0 {
-			return time.Duration(n) * time.Second, true
+			return time.Duration(min(n, maxHintSeconds)) * time.Second, true
 		}
 		if t, err := http.ParseTime(ra); err == nil {
 			return max(0, t.Sub(now)), true
