@@ -23,7 +23,6 @@ import (
 	"github.com/coldint/coldint/hf/dirhub"
 	"github.com/coldint/coldint/hf/hub"
 	"github.com/coldint/coldint/hf/hubserver"
-	"github.com/coldint/coldint/hf/modelhash"
 )
 
 // hubCommand groups the Hugging Face Hub commands: a local server and a
@@ -249,21 +248,8 @@ func runHubDownload(c *cli.Context) error {
 	files := c.StringSlice("file")
 	opts := hf.DownloadOptions{MaxTotalSize: c.Int64("max-size")}
 	if c.Bool("model") {
-		names := make([]string, len(info.Files))
-		for i, f := range info.Files {
-			names[i] = f.Path
-		}
-		var shards []string
-		if _, single := info.File(modelhash.WeightsFile); !single {
-			if _, ok := info.File(modelhash.IndexFile); ok {
-				shards, err = indexShards(c.Context, h, repo, info.SHA)
-				if err != nil {
-					return err
-				}
-			}
-		}
-		if files, err = modelhash.Select(names, shards); err != nil {
-			return fmt.Errorf("hub download %q: %w", repo.String(), err)
+		if files, err = hub.ModelFiles(c.Context, h, info); err != nil {
+			return err
 		}
 	}
 	if len(files) == 0 {
@@ -308,25 +294,6 @@ func runHubDownload(c *cli.Context) error {
 	}
 	_, err = fmt.Fprintln(stdio.Out, snap)
 	return err
-}
-
-// indexShards downloads the safetensors index alone (into a temp cache) and
-// returns the shard names it lists.
-func indexShards(ctx context.Context, h hf.Hub, repo hf.RepoID, sha string) ([]string, error) {
-	tmp, err := os.MkdirTemp("", "coldint-index-*")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	snap, err := h.Download(ctx, repo, sha, []string{modelhash.IndexFile}, tmp, hf.DownloadOptions{})
-	if err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(filepath.Join(snap, modelhash.IndexFile))
-	if err != nil {
-		return nil, err
-	}
-	return modelhash.ParseIndex(b)
 }
 
 // --- upload ---
