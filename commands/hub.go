@@ -146,7 +146,7 @@ func runHubServe(c *cli.Context, o hubServeOptions) error {
 	if err != nil {
 		return fmt.Errorf("hub serve: listen on %q: %w", o.Addr, err)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 30 * time.Second}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	url := "http://" + ln.Addr().String()
 	slog.Info("hub server listening", "url", url, "root", o.Root, "auth", len(o.Tokens) > 0)
 	fmt.Fprintln(ioFrom(c).Out, url)

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/coldint/coldint/hf"
+	"github.com/coldint/coldint/hf/dirhub"
 	"github.com/coldint/coldint/hf/hubserver"
 	"github.com/coldint/coldint/hf/hubtest"
 )
@@ -205,5 +206,43 @@ func TestTokenAndEndpointFromEnvironment(t *testing.T) {
 	t.Setenv("HF_ENDPOINT", "ftp://x")
 	if _, err := New(); err == nil {
 		t.Error("New() accepted an ftp endpoint")
+	}
+}
+
+func TestTokenNotSentToUploadLinksOnOtherOrigin(t *testing.T) {
+	ctx := context.Background()
+	dh, err := dirhub.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The "storage" origin serves the upload links; it records what it got.
+	var storageAuth atomic.Int32
+	var handler http.Handler
+	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			storageAuth.Add(1)
+		}
+		handler.ServeHTTP(w, r)
+	}))
+	defer storage.Close()
+	srv, err := hubserver.New(dh, hubserver.Options{Tokens: []string{testToken}, PublicURL: storage.URL, ChunkSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler = srv
+	api := httptest.NewServer(srv)
+	defer api.Close()
+	c := newClient(t, api.URL, testToken)
+	repo := hf.RepoID{Namespace: "tester", Name: "links"}
+	if err := c.CreateRepo(ctx, repo, false); err != nil {
+		t.Fatal(err)
+	}
+	files := hubtest.Model(41, 3<<20) // multipart weights
+	files = append(files, hubtest.File{Path: "tokenizer.model", Data: hubtest.RandomBytes(42, 1000)}) // basic
+	if _, err := c.Upload(ctx, repo, hubtest.UploadFiles(files), "m", hf.UploadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := storageAuth.Load(); n != 0 {
+		t.Errorf("%d upload requests to another origin carried the token", n)
 	}
 }
