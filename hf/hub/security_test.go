@@ -237,7 +237,7 @@ func TestTokenNotSentToUploadLinksOnOtherOrigin(t *testing.T) {
 	if err := c.CreateRepo(ctx, repo, false); err != nil {
 		t.Fatal(err)
 	}
-	files := hubtest.Model(41, 3<<20) // multipart weights
+	files := hubtest.Model(41, 3<<20)                                                                 // multipart weights
 	files = append(files, hubtest.File{Path: "tokenizer.model", Data: hubtest.RandomBytes(42, 1000)}) // basic
 	if _, err := c.Upload(ctx, repo, hubtest.UploadFiles(files), "m", hf.UploadOptions{}); err != nil {
 		t.Fatal(err)
