@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"time"
 )
 
@@ -233,6 +234,13 @@ func PlanDownload(info *ModelInfo, files []string, opts DownloadOptions) ([]File
 		total += f.Size
 		if total < 0 {
 			total = 1<<63 - 1
+		}
+	}
+	for p := range seen {
+		for d := path.Dir(p); d != "."; d = path.Dir(d) {
+			if seen[d] {
+				return nil, fmt.Errorf("plan download of %q: %q is both a file and a folder: %w", info.ID.String(), d, ErrUnsafePath)
+			}
 		}
 	}
 	if opts.MaxTotalSize > 0 && total > opts.MaxTotalSize {

@@ -105,6 +105,10 @@ func TestPlanDownload(t *testing.T) {
 	if _, err := PlanDownload(info, []string{"x"}, DownloadOptions{}); !errors.Is(err, ErrEntryNotFound) {
 		t.Errorf("missing file: %v", err)
 	}
+	clash := &ModelInfo{Files: []FileInfo{{Path: "a", Size: 1}, {Path: "a/b/c", Size: 1}}}
+	if _, err := PlanDownload(clash, nil, DownloadOptions{}); !errors.Is(err, ErrUnsafePath) {
+		t.Errorf("file/folder clash: %v", err)
+	}
 	info.Files = append(info.Files, FileInfo{Path: "../x", Size: 1})
 	if _, err := PlanDownload(info, []string{"config.json"}, DownloadOptions{}); !errors.Is(err, ErrUnsafePath) {
 		t.Errorf("unsafe sibling: %v", err)
