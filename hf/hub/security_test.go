@@ -53,6 +53,7 @@ func TestHostileReposRefusedBeforeWriting(t *testing.T) {
 		{"absolute", []map[string]any{sib("/etc/cron.d/x", 5)}, 0, hf.ErrUnsafePath},
 		{"backslash", []map[string]any{sib(`..\x`, 5)}, 0, hf.ErrUnsafePath},
 		{"git dir", []map[string]any{sib(".git/hooks/post-checkout", 5)}, 0, hf.ErrUnsafePath},
+		{"file and folder", []map[string]any{sib("a", 5), sib("a/b", 5)}, 0, hf.ErrUnsafePath},
 		{"duplicate", []map[string]any{sib("a", 5), sib("a", 5)}, 0, hf.ErrUnsafePath},
 		{"oversize", []map[string]any{sib("model.safetensors", 6<<30), sib("config.json", 10)}, 5 << 30, hf.ErrTooLarge},
 		{"negative size", []map[string]any{sib("x", -1)}, 0, hf.ErrIntegrity},
