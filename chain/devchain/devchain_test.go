@@ -26,7 +26,7 @@ type suiteAdmin struct{ n Node }
 
 func (a suiteAdmin) CreateSubnet(ctx context.Context) (chain.NetUID, error) {
 	p := DefaultSubnetParams()
-	p.MaxUIDs = 16
+	p.MaxUIDs = 64
 	p.WeightsRateLimit = 0
 	return a.n.CreateSubnet(ctx, 0, p)
 }
