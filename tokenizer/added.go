@@ -142,12 +142,13 @@ func (t *trie) split(s string, tokens []addedToken, start bool, out []segment) [
 				}
 				b += n
 			}
-			i = max(i, b)
+			// HF goes on searching from the end of the match itself, so a
+			// token may start inside the whitespace just taken.
 		}
 		if a > startOff {
 			out = append(out, segment{s: s[startOff:a], tok: -1, start: start && startOff == 0})
 		}
-		out = append(out, segment{s: s[a:b], tok: tk, start: start && a == 0})
+		out = append(out, segment{s: s[min(a, b):b], tok: tk, start: start && a == 0})
 		startOff = b
 	}
 	if startOff < len(s) {

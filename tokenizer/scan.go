@@ -40,7 +40,7 @@ const (
 	cNL                     // \r or \n
 	cUp                     // [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]
 	cLow                    // [\p{Ll}\p{Lm}\p{Lo}\p{M}]
-	cWord                   // \w: L, M, Nd, Pc
+	cWord                   // \w: Alphabetic, M, Nd, Pc
 )
 
 var asciiClass [128]uint8
@@ -68,9 +68,12 @@ func slowClass(r rune) uint8 {
 	}
 	if unicode.IsNumber(r) {
 		c |= cN
-		if unicode.Is(unicode.Nd, r) {
+		if unicode.In(r, unicode.Nd, unicode.Nl) {
 			c |= cWord
 		}
+	}
+	if unicode.Is(unicode.Other_Alphabetic, r) {
+		c |= cWord
 	}
 	if unicode.IsSpace(r) {
 		c |= cS

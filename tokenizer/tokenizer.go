@@ -173,8 +173,15 @@ func fromBytes(tokenizerJSON, configJSON []byte) (t *Tokenizer, err error) {
 		t.idToTok[at.id] = at.content
 		t.hasTok[at.id] = true
 		t.special[at.id] = at.special
-		if at.normalized && t.norm != nil {
-			if c := t.norm.normalize(at.content); c != "" {
+		if at.normalized {
+			// HF matches these in a second pass, on normalized text, by their
+			// normalized form, which is also what decoding gives back.
+			c := at.content
+			if t.norm != nil {
+				c = t.norm.normalize(c)
+				t.idToTok[at.id] = c
+			}
+			if c != "" {
 				t.normTrie.insert(c, idx)
 			}
 		} else {
