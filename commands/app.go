@@ -40,6 +40,7 @@ func commandList() []*cli.Command {
 		modelCommand(),
 		surgeonCommand(),
 		hashCommand(),
+		evalCommand(),
 		dataCommand(),
 		chainCommand(),
 		hubCommand(),

@@ -1,0 +1,263 @@
+package commands
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/coldint/coldint/model"
+)
+
+type evalOptions struct {
+	Model     string
+	Data      string
+	MaxMemory int64
+	Threads   int
+	JSON      bool
+}
+
+func evalCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "eval",
+		Usage: "print the summed loss (total NLL in nats, spec §6.7) of every sample under a model",
+		UsageText: "coldint eval --model DIR --data FILE [--max-memory BYTES] [--threads N] [--json]\n\n" +
+			"FILE is .jsonl with an \"ids\" array per line (\"valid\": false marks a sample that failed\n" +
+			"tokenization: its loss is inf). Text samples (.txt lines, .jsonl \"text\") need the tokenizer.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "model", Required: true, Usage: "model directory (config.json + safetensors)"},
+			&cli.StringFlag{Name: "data", Required: true, Usage: "samples: .jsonl with \"ids\" (or \"text\") per line, or .txt"},
+			&cli.StringFlag{Name: "max-memory", Usage: "weight memory budget (bytes, or with K/M/G/KiB/MiB/GiB); larger models are evaluated in layer slices"},
+			&cli.IntFlag{Name: "threads", Usage: "libtorch threads (default: all CPUs)"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per sample: {\"index\":i,\"loss\":x,\"tokens\":n}"},
+		},
+		Action: func(c *cli.Context) error {
+			o := evalOptions{Model: c.String("model"), Data: c.String("data"), Threads: c.Int("threads"), JSON: c.Bool("json")}
+			if s := c.String("max-memory"); s != "" {
+				n, err := parseBytes(s)
+				if err != nil {
+					return usageErrorf("eval: --max-memory: %v", err)
+				}
+				o.MaxMemory = n
+			}
+			if o.Threads < 0 {
+				return usageErrorf("eval: --threads must be >= 0, not %d", o.Threads)
+			}
+			return runEval(c.Context, ioFrom(c), o)
+		},
+	}
+}
+
+func runEval(ctx context.Context, stdio IO, o evalOptions) error {
+	samples, err := readEvalSamples(ctx, o.Model, o.Data)
+	if err != nil {
+		return err
+	}
+	eng, err := model.NewEngine(o.Threads)
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	defer eng.Close()
+	m, err := eng.Load(ctx, o.Model, model.LoadOptions{MaxMemory: o.MaxMemory})
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	defer m.Close()
+	bar := newProgress(stdio, int64(len(samples)*len(m.Slices())), "eval", false)
+	losses, err := m.Losses(ctx, samples, func(done, _ int) { bar.Set(int64(done)) })
+	bar.Finish()
+	if err != nil {
+		return fmt.Errorf("eval: %w", err)
+	}
+	w := bufio.NewWriter(stdio.Out)
+	for i, l := range losses {
+		if o.JSON {
+			b, err := json.Marshal(evalResult{Index: i, Loss: jsonLoss(l), Tokens: len(samples[i].Ids)})
+			if err != nil {
+				return fmt.Errorf("eval: %w", err)
+			}
+			w.Write(b)
+			w.WriteByte('\n')
+		} else {
+			fmt.Fprintln(w, formatLoss(l))
+		}
+	}
+	return w.Flush()
+}
+
+type evalResult struct {
+	Index  int             `json:"index"`
+	Loss   json.RawMessage `json:"loss"`
+	Tokens int             `json:"tokens"`
+}
+
+// formatLoss prints a loss with full precision, +Inf as "inf".
+func formatLoss(l float64) string {
+	switch {
+	case math.IsInf(l, 1):
+		return "inf"
+	case math.IsInf(l, -1):
+		return "-inf"
+	case math.IsNaN(l):
+		return "nan"
+	}
+	return strconv.FormatFloat(l, 'g', -1, 64)
+}
+
+// jsonLoss is a JSON number, or the string "inf"/"nan" for non-finite losses.
+func jsonLoss(l float64) json.RawMessage {
+	if math.IsInf(l, 0) || math.IsNaN(l) {
+		return json.RawMessage(strconv.Quote(formatLoss(l)))
+	}
+	return json.RawMessage(formatLoss(l))
+}
+
+// errNeedTokenizer is returned for text samples until the tokenizer is wired in.
+var errNeedTokenizer = errors.New("text samples need the tokenizer package")
+
+// evalLine is one parsed sample line: ids, or text that still needs tokenizing.
+type evalLine struct {
+	IDs     []int32
+	HasIDs  bool
+	Text    string
+	Invalid bool // "valid": false
+}
+
+// parseEvalLine parses one line of a .jsonl ({"ids": [...]} or {"text": "..."},
+// with an optional "valid": false) or of a .txt file (the line is the text).
+func parseEvalLine(line []byte, jsonl bool) (evalLine, error) {
+	if !jsonl {
+		return evalLine{Text: string(line)}, nil
+	}
+	var rec struct {
+		IDs   *[]int64 `json:"ids"`
+		Text  *string  `json:"text"`
+		Valid *bool    `json:"valid"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(line))
+	if err := dec.Decode(&rec); err != nil {
+		return evalLine{}, fmt.Errorf("parse sample: %w", err)
+	}
+	out := evalLine{Invalid: rec.Valid != nil && !*rec.Valid}
+	switch {
+	case rec.IDs != nil:
+		out.HasIDs = true
+		out.IDs = make([]int32, len(*rec.IDs))
+		for i, id := range *rec.IDs {
+			if id < 0 || id > math.MaxInt32 {
+				return evalLine{}, fmt.Errorf("parse sample: token id %d out of range", id)
+			}
+			out.IDs[i] = int32(id)
+		}
+	case rec.Text != nil:
+		out.Text = *rec.Text
+	default:
+		return evalLine{}, fmt.Errorf("parse sample: no \"ids\" or \"text\" field")
+	}
+	return out, nil
+}
+
+// tokenizeEvalTexts turns text samples into token ids with the model's
+// tokenizer (spec §6.7: invalid samples get ok=false). It is the hook for the
+// tokenizer package; until it lands every text sample is an error.
+var tokenizeEvalTexts = func(ctx context.Context, modelDir string, texts []string) (ids [][]int32, ok []bool, err error) {
+	return nil, nil, errNeedTokenizer
+}
+
+// readEvalSamples reads the samples of path (.jsonl or .txt).
+func readEvalSamples(ctx context.Context, modelDir, path string) ([]model.Sample, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("eval: read samples: %w", err)
+	}
+	defer f.Close()
+	ext := strings.ToLower(filepath.Ext(path))
+	jsonl := ext == ".jsonl" || ext == ".json"
+	if !jsonl && ext != ".txt" {
+		return nil, usageErrorf("eval: --data %q: want a .jsonl or .txt file", path)
+	}
+	samples, err := parseEvalSamples(f, jsonl)
+	if err != nil {
+		return nil, fmt.Errorf("eval: read %q: %w", path, err)
+	}
+	var texts []string
+	var at []int
+	for i, s := range samples {
+		if !s.HasIDs {
+			texts = append(texts, s.Text)
+			at = append(at, i)
+		}
+	}
+	out := make([]model.Sample, len(samples))
+	for i, s := range samples {
+		out[i] = model.Sample{Ids: s.IDs, Valid: !s.Invalid}
+	}
+	if len(texts) > 0 {
+		ids, ok, err := tokenizeEvalTexts(ctx, modelDir, texts)
+		if err != nil {
+			return nil, fmt.Errorf("eval: %w", err)
+		}
+		for k, i := range at {
+			out[i].Ids, out[i].Valid = ids[k], ok[k] && out[i].Valid
+		}
+	}
+	return out, nil
+}
+
+func parseEvalSamples(r io.Reader, jsonl bool) ([]evalLine, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<30)
+	var out []evalLine
+	n := 0
+	for sc.Scan() {
+		n++
+		line := sc.Bytes()
+		if jsonl && len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		s, err := parseEvalLine(line, jsonl)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", n, err)
+		}
+		out = append(out, s)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// parseBytes parses a byte count such as 1500000000, 1.5G or 2GiB.
+func parseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   float64
+	}{
+		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
+		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
+		{"K", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12}, {"B", 1},
+	}
+	mult := 1.0
+	for _, u := range units {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v < 0 || math.IsInf(v, 0) || v*mult > math.MaxInt64/2 {
+		return 0, fmt.Errorf("parse byte count %q", s)
+	}
+	return int64(v * mult), nil
+}

@@ -1,0 +1,305 @@
+package model
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"runtime/debug"
+	"time"
+
+	"github.com/coldint/coldint/hf"
+	"github.com/coldint/coldint/hf/safetensors"
+	"github.com/sugarme/gotch/ts"
+)
+
+// ErrVocab is wrapped when a sample holds a token id outside the model's
+// embedding rows (spec §6.7: the model is ineligible, not the sample).
+var ErrVocab = errors.New("token id outside the model vocabulary")
+
+// Sample is one evaluation sample: a token sequence, or an invalid sample
+// (one that failed tokenization, spec §6.7), whose loss is +Inf.
+type Sample struct {
+	Ids   []int32
+	Valid bool
+}
+
+// LoadOptions tune [Engine.Load].
+type LoadOptions struct {
+	// MaxMemory is the budget in bytes for resident weights, counted as
+	// float32 (the compute dtype). A model larger than the budget is evaluated
+	// in layer slices, one slice resident at a time (spec §9.2). 0 or less
+	// means no budget: all weights are loaded once by Load.
+	MaxMemory int64
+}
+
+// Model is a loaded causal LM. Its methods run on the engine goroutine and are
+// safe for concurrent use (calls are serialised).
+type Model struct {
+	e       *Engine
+	dir     string
+	cfg     *hf.ModelConfig
+	set     *safetensors.Set
+	plans   []slicePlan
+	invFreq []float64
+	window  int64 // Phi-3 sliding window (0: none)
+
+	// Engine-goroutine state.
+	resident *sliceWeights // all weights when there is one slice
+	rope     *rope
+	masks    map[int64]*ts.Tensor
+	normD    *ts.Scalar
+	eps      *ts.Scalar
+	closed   bool
+}
+
+// Load opens a model directory (config.json plus model.safetensors or a
+// sharded index), checks the tensors against the config and, when the model
+// fits opts.MaxMemory, loads its weights as float32.
+func (e *Engine) Load(ctx context.Context, dir string, opts LoadOptions) (*Model, error) {
+	cfg, err := hf.LoadModelConfig(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load model %q: %w", dir, err)
+	}
+	inv, err := invFreq(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("load model %q: %w", dir, err)
+	}
+	var window int64
+	if cfg.ModelType == hf.ModelTypePhi3 {
+		if raw, ok := cfg.Raw["sliding_window"]; ok && string(raw) != "null" {
+			var w int64
+			if err := json.Unmarshal(raw, &w); err != nil || w <= 0 {
+				return nil, fmt.Errorf("load model %q: sliding_window %s must be a positive integer", dir, raw)
+			}
+			window = w
+		}
+	}
+	set, err := safetensors.OpenDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load model %q: %w", dir, err)
+	}
+	if err := cfg.CheckTensors(set.Shapes()); err != nil {
+		set.Close()
+		return nil, fmt.Errorf("load model %q: %w", dir, err)
+	}
+	for _, t := range set.Tensors() {
+		if !t.DType.IsFloat() {
+			set.Close()
+			return nil, fmt.Errorf("load model %q: tensor %q has dtype %s, want F32, F16 or BF16", dir, t.Name, t.DType)
+		}
+	}
+	m := &Model{
+		e: e, dir: dir, cfg: cfg, set: set, invFreq: inv, window: window,
+		plans: planSlices(cfg, opts.MaxMemory),
+		masks: map[int64]*ts.Tensor{},
+	}
+	for _, p := range m.plans {
+		if opts.MaxMemory > 0 && p.Bytes > opts.MaxMemory {
+			slog.Warn("a model part exceeds the memory budget", "model", dir, "bytes", p.Bytes, "budget", opts.MaxMemory)
+		}
+	}
+	err = e.Do(ctx, func() error {
+		m.normD = ts.FloatScalar(cfg.NormD())
+		m.eps = ts.FloatScalar(cfg.RMSNormEps)
+		if len(m.plans) == 1 {
+			start := time.Now()
+			m.resident = m.loader().slice(m.plans[0])
+			slog.Debug("model loaded", "model", dir, "params", cfg.ParamCount(), "seconds", time.Since(start).Seconds())
+			debug.FreeOSMemory()
+		}
+		return nil
+	})
+	if err != nil {
+		set.Close()
+		return nil, fmt.Errorf("load model %q: %w", dir, err)
+	}
+	return m, nil
+}
+
+func (m *Model) loader() *weightLoader { return &weightLoader{set: m.set, cfg: m.cfg} }
+
+// Config returns the model's configuration.
+func (m *Model) Config() *hf.ModelConfig { return m.cfg }
+
+// Slices returns the decoder layer ranges [first, last) of the evaluation
+// slices; a single range means the model is resident.
+func (m *Model) Slices() [][2]int {
+	out := make([][2]int, len(m.plans))
+	for i, p := range m.plans {
+		out[i] = [2]int{p.First, p.Last}
+	}
+	return out
+}
+
+// Close frees the model's tensors and closes its files.
+func (m *Model) Close() error {
+	err := m.e.Do(context.Background(), func() error {
+		m.free()
+		return nil
+	})
+	if errors.Is(err, ErrClosed) {
+		err = nil // the engine is gone; the GC frees the tensors
+	}
+	return errors.Join(err, m.set.Close())
+}
+
+func (m *Model) free() {
+	if m.closed {
+		return
+	}
+	m.closed = true
+	m.resident.drop()
+	m.resident = nil
+	m.rope.drop()
+	m.rope = nil
+	for k, t := range m.masks {
+		drop(t)
+		delete(m.masks, k)
+	}
+}
+
+// CheckVocab returns an error wrapping [ErrVocab] when a valid sample holds a
+// token id that is negative or not below the embedding rows.
+func (m *Model) CheckVocab(samples []Sample) error {
+	rows := m.cfg.VocabSize
+	for i, s := range samples {
+		if !s.Valid {
+			continue
+		}
+		for _, id := range s.Ids {
+			if id < 0 || int(id) >= rows {
+				return fmt.Errorf("sample %d: token id %d with %d embedding rows: %w", i, id, rows, ErrVocab)
+			}
+		}
+	}
+	return nil
+}
+
+// Losses returns the summed loss of every sample (spec §6.7): the sum over
+// positions 1..L-1 of the cross-entropy of float32 logits, +Inf for a sample
+// that is invalid or empty, 0 for a single token. A libtorch failure on one
+// sample gives +Inf for it (logged). onProgress, when not nil, is called on
+// the engine goroutine after each sample and slice step; it must not call
+// back into the engine.
+func (m *Model) Losses(ctx context.Context, samples []Sample, onProgress func(done, total int)) ([]float64, error) {
+	if err := m.CheckVocab(samples); err != nil {
+		return nil, fmt.Errorf("evaluate %q: %w", m.dir, err)
+	}
+	losses := make([]float64, len(samples))
+	err := m.e.Do(ctx, func() error {
+		if m.closed {
+			return ErrClosed
+		}
+		return m.run(ctx, samples, onProgress, func(i int, w *sliceWeights, x *ts.Tensor) {
+			losses[i] = m.sumLoss(w, x, samples[i].Ids)
+		}, func(i int, err error) {
+			losses[i] = math.Inf(1)
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("evaluate %q: %w", m.dir, err)
+	}
+	for i, s := range samples {
+		if !s.Valid || len(s.Ids) == 0 {
+			losses[i] = math.Inf(1)
+		}
+	}
+	return losses, nil
+}
+
+// Logits returns the float32 logits [len(ids)][vocab_size] of one sequence,
+// flattened row-major.
+func (m *Model) Logits(ctx context.Context, ids []int32) ([]float32, error) {
+	samples := []Sample{{Ids: ids, Valid: true}}
+	if len(ids) == 0 {
+		return nil, fmt.Errorf("compute logits: empty sequence")
+	}
+	if err := m.CheckVocab(samples); err != nil {
+		return nil, fmt.Errorf("compute logits: %w", err)
+	}
+	var out []float32
+	var sampleErr error
+	err := m.e.Do(ctx, func() error {
+		if m.closed {
+			return ErrClosed
+		}
+		return m.run(ctx, samples, nil, func(_ int, w *sliceWeights, x *ts.Tensor) {
+			out = m.logitsOf(w, x)
+		}, func(_ int, err error) { sampleErr = err })
+	})
+	if err == nil {
+		err = sampleErr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("compute logits: %w", err)
+	}
+	return out, nil
+}
+
+// run evaluates the valid, non-empty samples slice by slice; finish is called
+// with the final slice's hidden states [T, H] of each sample, fail when a
+// sample fails. It runs on the engine goroutine.
+func (m *Model) run(ctx context.Context, samples []Sample, onProgress func(done, total int),
+	finish func(i int, w *sliceWeights, x *ts.Tensor), fail func(i int, err error)) error {
+	active := make([]bool, len(samples))
+	for i, s := range samples {
+		active[i] = s.Valid && len(s.Ids) > 0
+	}
+	hidden := make([]*ts.Tensor, len(samples))
+	defer func() { drop(hidden...) }()
+	total := len(samples) * len(m.plans)
+	done := 0
+	for _, p := range m.plans {
+		w := m.resident
+		if w == nil {
+			start := time.Now()
+			w = m.loader().slice(p)
+			debug.FreeOSMemory()
+			slog.Debug("slice loaded", "layers", [2]int{p.First, p.Last}, "bytes", p.Bytes, "seconds", time.Since(start).Seconds())
+		}
+		err := func() error {
+			if w != m.resident {
+				defer w.drop()
+			}
+			for i, s := range samples {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				if active[i] {
+					err := protect(func() error {
+						T := int64(len(s.Ids))
+						if p.Embed {
+							hidden[i] = m.embed(w, s.Ids)
+						}
+						m.layers(w, hidden[i], T)
+						if p.Final {
+							finish(i, w, hidden[i])
+							drop(hidden[i])
+							hidden[i] = nil
+						}
+						return nil
+					})
+					if err != nil {
+						slog.Warn("sample failed", "index", i, "tokens", len(s.Ids), "err", err)
+						active[i] = false
+						drop(hidden[i])
+						hidden[i] = nil
+						fail(i, err)
+					}
+				}
+				done++
+				if onProgress != nil {
+					onProgress(done, total)
+				}
+			}
+			return nil
+		}()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
