@@ -157,3 +157,26 @@ func TestSurgeonCheckCLI(t *testing.T) {
 		t.Fatalf("invalid competitions file: %d %q", code, stderr)
 	}
 }
+
+func TestModelInitVocabFromTokenizer(t *testing.T) {
+	dir := t.TempDir()
+	tokDir := filepath.Join(dir, "tok")
+	os.MkdirAll(tokDir, 0o755)
+	os.WriteFile(filepath.Join(tokDir, "tokenizer.json"), []byte(`{"version":"1.0","model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":["a b"]},"added_tokens":[{"id":5,"content":"<eos>","special":true,"single_word":false,"lstrip":false,"rstrip":false,"normalized":false}]}`), 0o644)
+	m := filepath.Join(dir, "m")
+	if _, stderr, code := runCLI(t, "model", "init", "--vocab-from", tokDir, "--hidden", "16", "--out", m); code != 0 {
+		t.Fatal(stderr)
+	}
+	if _, err := os.Stat(filepath.Join(m, "tokenizer.json")); err != nil {
+		t.Fatal("tokenizer files were not copied")
+	}
+	out, _, _ := runCLI(t, "model", "inspect", "--json", m)
+	if !strings.Contains(out, `"embedding_rows": 6`) {
+		t.Fatalf("embedding rows should cover id 5: %s", out)
+	}
+	os.WriteFile(filepath.Join(tokDir, "tokenizer.json"), []byte(`{"model":{"type":"BPE","vocab":{"a":0},"merges":[3]}}`), 0o644)
+	_, stderr, code := runCLI(t, "model", "init", "--vocab-from", tokDir, "--hidden", "16", "--out", filepath.Join(dir, "m2"))
+	if code != ExitError || !strings.Contains(stderr, "tokenizer") {
+		t.Fatalf("malformed tokenizer: %d %q", code, stderr)
+	}
+}

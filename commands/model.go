@@ -10,6 +10,7 @@ import (
 	"github.com/coldint/coldint/hf"
 	"github.com/coldint/coldint/hf/modeldir"
 	"github.com/coldint/coldint/hf/safetensors"
+	"github.com/coldint/coldint/tokenizer"
 )
 
 // modelCommand groups the model file commands (init, inspect).
@@ -83,11 +84,12 @@ func runModelInit(c *cli.Context, o modelInitOptions) error {
 		return usageErrorf("model init: --dtype must be bf16 or f32, not %q", o.DType)
 	}
 	if o.VocabFrom != "" {
-		n, err := modeldir.TokenizerVocabSize(o.VocabFrom)
+		tok, err := tokenizer.Load(o.VocabFrom)
 		if err != nil {
 			return fmt.Errorf("model init: %w", err)
 		}
-		o.Vocab = n
+		// Every id the tokenizer can produce needs an embedding row.
+		o.Vocab = max(tok.VocabSize(), tok.MaxID()+1)
 	}
 	if o.KVHeads == 0 {
 		o.KVHeads = o.Heads
