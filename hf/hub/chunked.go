@@ -129,11 +129,15 @@ func (c *Client) fetchRange(ctx context.Context, repo hf.RepoID, commit, u strin
 	off := start + st.Done[i]
 	mu.Unlock()
 	hdr := http.Header{"Accept-Encoding": {"identity"}, "Range": {"bytes=" + strconv.FormatInt(off, 10) + "-" + strconv.FormatInt(end-1, 10)}}
-	resp, err := c.do(ctx, request{method: http.MethodGet, url: u, repo: repo, header: hdr, idempotent: true})
+	rctx, guard := newIdleGuard(ctx, c.readTimeout)
+	defer guard.stop()
+	resp, err := c.do(rctx, request{method: http.MethodGet, url: u, repo: repo, header: hdr, idempotent: true})
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
+	guard.touch()
+	body := guard.body(resp.Body)
 	if rc := resp.Header.Get("X-Repo-Commit"); rc != "" && rc != commit {
 		return fmt.Errorf("download %q: server answered commit %q, want %q: %w", fi.Path, rc, commit, hf.ErrIntegrity)
 	}
@@ -147,7 +151,7 @@ func (c *Client) fetchRange(ctx context.Context, repo hf.RepoID, commit, u strin
 	want := end - off
 	var got, sinceSave int64
 	for got < want {
-		n, rerr := resp.Body.Read(buf[:min(int64(len(buf)), want-got)])
+		n, rerr := body.Read(buf[:min(int64(len(buf)), want-got)])
 		if n > 0 {
 			if _, err := f.WriteAt(buf[:n], off+got); err != nil {
 				return err
@@ -168,7 +172,7 @@ func (c *Client) fetchRange(ctx context.Context, repo hf.RepoID, commit, u strin
 			break
 		}
 		if rerr != nil {
-			return fmt.Errorf("download %q at byte %d: %w", fi.Path, off+got, rerr)
+			return fmt.Errorf("download %q at byte %d: %w", fi.Path, off+got, guard.wrap(rerr))
 		}
 	}
 	if got < want {

@@ -53,6 +53,7 @@ type Client struct {
 
 	chunkThreshold int64 // files this large download as chunkParts ranged parts
 	chunkParts     int
+	readTimeout    time.Duration
 }
 
 // Option configures a [Client].
@@ -123,6 +124,7 @@ func New(opts ...Option) (*Client, error) {
 
 		chunkThreshold: 256 << 20,
 		chunkParts:     4,
+		readTimeout:    30 * time.Second,
 	}
 	ep := os.Getenv("HF_ENDPOINT")
 	if ep == "" {

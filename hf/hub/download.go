@@ -283,11 +283,14 @@ func (c *Client) fetchInto(ctx context.Context, repo hf.RepoID, commit, u string
 	if off > 0 {
 		hdr.Set("Range", "bytes="+strconv.FormatInt(off, 10)+"-")
 	}
-	resp, err := c.do(ctx, request{method: http.MethodGet, url: u, repo: repo, header: hdr, idempotent: true})
+	rctx, guard := newIdleGuard(ctx, c.readTimeout)
+	defer guard.stop()
+	resp, err := c.do(rctx, request{method: http.MethodGet, url: u, repo: repo, header: hdr, idempotent: true})
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
+	guard.touch()
 	if rc := resp.Header.Get("X-Repo-Commit"); rc != "" && rc != commit {
 		return fmt.Errorf("download %q: server answered commit %q, want %q: %w", fi.Path, rc, commit, hf.ErrIntegrity)
 	}
@@ -319,9 +322,9 @@ func (c *Client) fetchInto(ctx context.Context, repo hf.RepoID, commit, u string
 	}
 	remaining := fi.Size - off
 	w := &progressWriter{w: f, done: off, report: report}
-	n, err := io.Copy(w, io.LimitReader(resp.Body, remaining+1))
+	n, err := io.Copy(w, io.LimitReader(guard.body(resp.Body), remaining+1))
 	if err != nil {
-		return fmt.Errorf("download %q at byte %d: %w", fi.Path, off+n, err)
+		return fmt.Errorf("download %q at byte %d: %w", fi.Path, off+n, guard.wrap(err))
 	}
 	if n > remaining {
 		f.Truncate(0)

@@ -99,6 +99,15 @@ func (p *faultProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if err == nil {
 			conn.Close()
 		}
+	case "stall":
+		// Send a third, then nothing until the client gives up (bounded).
+		sendHead()
+		w.Write(data[start : start+(end-start)/3])
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
 	case "truncated":
 		// A body that ends cleanly but early (chunked, no Content-Length).
 		w.WriteHeader(http.StatusOK)
@@ -155,7 +164,7 @@ func newFaultEnv(t *testing.T, plan func(n int, r *http.Request) string) *faultE
 	ts := httptest.NewServer(e.proxy)
 	t.Cleanup(ts.Close)
 	e.logBuf = &bytes.Buffer{}
-	e.client = newClient(t, ts.URL, testToken, WithRetries(4), WithBackoff(time.Millisecond, 5*time.Millisecond, time.Hour), WithLogger(slog.New(slog.NewTextHandler(e.logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+	e.client = newClient(t, ts.URL, testToken, WithRetries(4), WithReadTimeout(100*time.Millisecond), WithBackoff(time.Millisecond, 5*time.Millisecond, time.Hour), WithLogger(slog.New(slog.NewTextHandler(e.logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	e.client.sleep = func(ctx context.Context, d time.Duration) error {
 		e.mu.Lock()
 		e.sleeps = append(e.sleeps, d)
@@ -188,6 +197,8 @@ func TestDownloadFaults(t *testing.T) {
 		{name: "429 RateLimit", plan: func(n int, _ *http.Request) string { return map[int]string{1: "429"}[n] }, wantSleep: "7s"},
 		{name: "503 Retry-After", plan: func(n int, _ *http.Request) string { return map[int]string{1: "503-retry-after"}[n] }, wantSleep: "3s"},
 		{name: "cut mid-file", plan: func(n int, _ *http.Request) string { return map[int]string{1: "cut", 2: "cut"}[n] }, wantRange: true},
+		{name: "stalled body", plan: func(n int, _ *http.Request) string { return map[int]string{1: "stall"}[n] }, wantRange: true},
+		{name: "always stalled", plan: func(int, *http.Request) string { return "stall" }, wantErr: errStalled},
 		{name: "truncated body", plan: func(n int, _ *http.Request) string { return map[int]string{1: "truncated"}[n] }, wantRange: true},
 		{name: "corrupt once", plan: func(n int, _ *http.Request) string { return map[int]string{1: "corrupt"}[n] }},
 		{name: "always 500", plan: func(int, *http.Request) string { return "500" }, wantErr: hf.ErrIntegrity /* placeholder, checked below */},
@@ -292,6 +303,7 @@ func TestChunkedDownload(t *testing.T) {
 	}{
 		{name: "clean"},
 		{name: "500s", plan: func(n int, _ *http.Request) string { return map[int]string{1: "500", 3: "500"}[n] }},
+		{name: "stall", plan: func(n int, _ *http.Request) string { return map[int]string{2: "stall"}[n] }},
 		{name: "cuts", plan: func(n int, _ *http.Request) string { return map[int]string{1: "cut", 2: "cut", 5: "cut"}[n] }},
 		{name: "no range support", plan: func(int, *http.Request) string { return "norange" }},
 		{name: "corrupt part once", plan: func(n int, _ *http.Request) string { return map[int]string{2: "corrupt-range"}[n] }},
