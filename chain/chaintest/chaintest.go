@@ -35,7 +35,8 @@ type Admin interface {
 	Register(ctx context.Context, netuid chain.NetUID, hotkey chain.Hotkey) (chain.UID, error)
 	// SetWeightsVersionKey sets the subnet's WeightsVersionKey.
 	SetWeightsVersionKey(ctx context.Context, netuid chain.NetUID, key uint64) error
-	// Advance produces n blocks.
+	// Advance produces n blocks. The suite asks for up to CommitRateLimit
+	// (100) at once; a slow backend may produce them in chunks.
 	Advance(ctx context.Context, n uint64) error
 }
 

@@ -177,6 +177,11 @@ func (c *Chain) load(f *os.File) error {
 		if err != nil {
 			return err
 		}
+		// Make the new file's folder entry durable too.
+		if d, err := os.Open(filepath.Dir(c.opts.Path)); err == nil {
+			_ = d.Sync()
+			d.Close()
+		}
 		c.lastTime = now
 		return nil
 	}
