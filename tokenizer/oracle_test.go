@@ -39,6 +39,7 @@ type oracleRequest struct {
 	Decode       [][]int  `json:"decode,omitempty"`
 	SkipSpecial  bool     `json:"skipSpecial"`
 	DecodeSkip   [][]int  `json:"decodeSkip,omitempty"`
+	Tokens       []string `json:"tokens,omitempty"`
 	Bench        *struct {
 		Texts  []string `json:"texts"`
 		Rounds int      `json:"rounds"`
@@ -52,6 +53,8 @@ type oracleAnswer struct {
 	IDsSpecial  [][]int  `json:"idsSpecial"`
 	DecodedIDs  []string `json:"decodedIds"`
 	DecodedSkip []string `json:"decodedSkip"`
+	TokenIDs    []*int   `json:"tokenIds"`
+	VocabSize   int      `json:"vocabSize"`
 	Bench       *struct {
 		Tokens        int     `json:"tokens"`
 		SingleSeconds float64 `json:"singleSeconds"`
@@ -228,7 +231,7 @@ func TestOracleParity(t *testing.T) {
 				randIDs = append(randIDs, ids)
 			}
 			req := oracleRequest{Tokenizer: filepath.Join(dir, "tokenizer.json"), Texts: texts,
-				TextsSpecial: texts[len(texts)-700:], Decode: randIDs, DecodeSkip: randIDs}
+				TextsSpecial: texts[len(texts)-700:], Decode: randIDs, DecodeSkip: randIDs, Tokens: rolesTokens(t, dir)}
 			start := time.Now()
 			ans := runOracle(t, req)
 			oracleTime := time.Since(start)
@@ -272,6 +275,7 @@ func TestOracleParity(t *testing.T) {
 					}
 				}
 			}
+			checkRoles(t, tk, req.Tokens, ans)
 			for i, text := range req.TextsSpecial {
 				check(true, i, text, gotSpecial[i], ans.IDsSpecial[i])
 			}
@@ -308,4 +312,52 @@ func trunc(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// rolesTokens reads the role token strings of tokenizer_config.json.
+func rolesTokens(t *testing.T, dir string) []string {
+	t.Helper()
+	cfgData, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]json.RawMessage
+	if err := json.Unmarshal(cfgData, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	var toks []string
+	for _, k := range roleKeys {
+		s, _ := tokenString(cfg[k])
+		toks = append(toks, s)
+	}
+	return toks
+}
+
+var roleKeys = []string{"bos_token", "eos_token", "pad_token", "unk_token"}
+
+// checkRoles compares the special-token roles (tokenizer_config.json strings
+// resolved to ids) and the vocabulary size with the Rust library.
+func checkRoles(t *testing.T, tk *Tokenizer, toks []string, ans oracleAnswer) {
+	t.Helper()
+	r := tk.Roles()
+	got := []int{r.BOS, r.EOS, r.PAD, r.UNK}
+	for i, k := range roleKeys {
+		want := -1
+		if toks[i] != "" && ans.TokenIDs[i] != nil {
+			want = *ans.TokenIDs[i]
+		}
+		if want < 0 && (k == "bos_token" || k == "unk_token") {
+			continue // may come from the post-processor or the model instead
+		}
+		if got[i] != want {
+			t.Errorf("%s %q: got id %d, want %d", k, toks[i], got[i], want)
+		}
+	}
+	if tk.VocabSize() != ans.VocabSize {
+		t.Errorf("VocabSize = %d, the Rust library says %d", tk.VocabSize(), ans.VocabSize)
+	}
+	if tk.MaxID() < tk.VocabSize()-1 {
+		t.Errorf("MaxID %d < VocabSize-1 %d", tk.MaxID(), tk.VocabSize()-1)
+	}
+	t.Logf("roles %+v, vocab %d, max id %d", r, tk.VocabSize(), tk.MaxID())
 }

@@ -8,6 +8,7 @@
 //           "textsSpecial": ["..."],                      -> "idsSpecial": [[...]] (with special tokens)
 //           "decode": [[ids]], "skipSpecial": false,     -> "decodedIds": ["..."]
 //           "decodeSkip": [[ids]],                       -> "decodedSkip": ["..."] (special tokens skipped)
+//           "tokens": ["<s>"],                           -> "tokenIds": [1 or null], "vocabSize": n
 //           "bench": {"texts": ["..."], "rounds": 3}}    -> "bench": {...}
 // "decoded" is the decode (special tokens kept) of the oracle's own ids.
 'use strict';
@@ -45,6 +46,10 @@ async function main() {
   }
   if (req.decodeSkip) {
     out.decodedSkip = await tok.decodeBatch(req.decodeSkip, true);
+  }
+  if (req.tokens) {
+    out.tokenIds = req.tokens.map((t) => tok.tokenToId(t));
+    out.vocabSize = tok.getVocabSize(true);
   }
   if (req.bench) {
     const texts = req.bench.texts;
