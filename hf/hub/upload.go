@@ -284,41 +284,59 @@ func (c *Client) uploadMultipart(ctx context.Context, repo hf.RepoID, it *upload
 		ETag       string `json:"etag"`
 	}
 	etags := make([]done, len(parts))
-	var sent int64
-	var mu sync.Mutex
 	for i, n := range parts {
 		if n != i+1 {
 			return fmt.Errorf("upload %q: part numbers are not 1..%d", it.Path, want)
 		}
-		if err := ctx.Err(); err != nil {
-			return err
+	}
+	urls := make([]string, len(parts))
+	for k, v := range up.Header {
+		if n, err := strconv.Atoi(k); err == nil && n >= 1 && n <= len(parts) {
+			urls[n-1] = v
 		}
-		key := ""
-		for k := range up.Header {
-			if v, err := strconv.Atoi(k); err == nil && v == n {
-				key = k
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		sent     int64
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		firstErr error
+		sem      = make(chan struct{}, c.parallel)
+	)
+	for i := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-pctx.Done():
+				return
 			}
-		}
-		start := int64(i) * chunk
-		size := min(chunk, it.Size-start)
-		resp, err := c.do(ctx, request{
-			method: http.MethodPut, url: up.Header[key], repo: repo, idempotent: true,
-			body: func() (io.Reader, error) { return io.NewSectionReader(it.Content, start, size), nil },
-		})
-		if err != nil {
-			return fmt.Errorf("upload %q part %d: %w", it.Path, n, err)
-		}
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-		resp.Body.Close()
-		et := resp.Header.Get("ETag")
-		if et == "" {
-			return fmt.Errorf("upload %q part %d: no ETag in the answer", it.Path, n)
-		}
-		etags[i] = done{PartNumber: n, ETag: et}
-		mu.Lock()
-		sent += size
-		report(sent)
-		mu.Unlock()
+			defer func() { <-sem }()
+			start := int64(i) * chunk
+			size := min(chunk, it.Size-start)
+			et, err := c.putPart(pctx, repo, urls[i], it, start, size)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("upload %q part %d: %w", it.Path, i+1, err)
+					cancel()
+				}
+				return
+			}
+			etags[i] = done{PartNumber: i + 1, ETag: et}
+			sent += size
+			report(sent)
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	body := map[string]any{"oid": it.sha256, "parts": etags}
 	if err := c.sendJSON(ctx, http.MethodPost, repo, up.Href, body, nil, true, lfsContentType); err != nil {
@@ -395,4 +413,22 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		c.report(c.n)
 	}
 	return n, err
+}
+
+// putPart uploads one slice of a multipart upload and returns its ETag.
+func (c *Client) putPart(ctx context.Context, repo hf.RepoID, u string, it *uploadItem, start, size int64) (string, error) {
+	resp, err := c.do(ctx, request{
+		method: http.MethodPut, url: u, repo: repo, idempotent: true,
+		body: func() (io.Reader, error) { return io.NewSectionReader(it.Content, start, size), nil },
+	})
+	if err != nil {
+		return "", err
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	et := resp.Header.Get("ETag")
+	if et == "" {
+		return "", errors.New("no ETag in the answer")
+	}
+	return et, nil
 }
