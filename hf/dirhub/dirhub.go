@@ -399,6 +399,9 @@ func (h *Hub) copyOut(repo hf.RepoID, c *Commit, p, tmpDir, dst string, progress
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return err
 	}
+	if err := atomicfile.SyncDir(filepath.Dir(dst)); err != nil {
+		return err
+	}
 	if progress != nil {
 		progress(hf.Progress{Path: p, Done: n, Total: e.Size})
 	}
@@ -513,6 +516,9 @@ func (h *Hub) PutObject(ctx context.Context, r io.Reader, wantOID string, wantSi
 		return "", 0, fmt.Errorf("store object: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return "", 0, fmt.Errorf("store object: %w", err)
+	}
+	if err := atomicfile.SyncDir(filepath.Dir(dst)); err != nil {
 		return "", 0, fmt.Errorf("store object: %w", err)
 	}
 	return oid, n, nil

@@ -236,6 +236,9 @@ func (c *Client) downloadFile(ctx context.Context, repo hf.RepoID, commit string
 			if err := os.Rename(partial, dst); err != nil {
 				return fmt.Errorf("move %q into snapshot: %w", fi.Path, err)
 			}
+			if err := atomicfile.SyncDir(filepath.Dir(dst)); err != nil {
+				return err
+			}
 			report(fi.Size)
 			return nil
 		}
