@@ -1,0 +1,98 @@
+package tokenizer
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// TestSplitBehaviors uses the example of HF's SplitDelimiterBehavior
+// documentation: "the-final--countdown" split on "-".
+func TestSplitBehaviors(t *testing.T) {
+	tests := []struct {
+		b    behavior
+		want []string
+	}{
+		{bRemoved, []string{"the", "final", "countdown"}},
+		{bIsolated, []string{"the", "-", "final", "-", "-", "countdown"}},
+		{bMergedWithPrevious, []string{"the-", "final-", "-", "countdown"}},
+		{bMergedWithNext, []string{"the", "-final", "-", "-countdown"}},
+		{bContiguous, []string{"the", "-", "final", "--", "countdown"}},
+	}
+	ws := &workspace{}
+	for _, tc := range tests {
+		var got []string
+		for _, p := range splitPiece(piece{s: "the-final--countdown"}, literalMatcher{"-"}, tc.b, false, nil, ws) {
+			got = append(got, p.s)
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("behavior %d: got %q, want %q", tc.b, got, tc.want)
+		}
+	}
+}
+
+// TestAppendLossy uses the example of the Unicode Standard (ch. 3, "U+FFFD
+// substitution of maximal subparts"), which Rust's from_utf8_lossy follows.
+func TestAppendLossy(t *testing.T) {
+	in := []byte{0x61, 0xF1, 0x80, 0x80, 0xE1, 0x80, 0xC2, 0x62, 0x80, 0x63, 0x80, 0xBF, 0x64}
+	want := "a\uFFFD\uFFFD\uFFFDb\uFFFDc\uFFFD\uFFFDd"
+	if got := string(appendLossy(nil, in)); got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	for _, s := range []string{"", "plain", "日本語 😀", "\u0085"} {
+		if got := string(appendLossy(nil, []byte(s))); got != s {
+			t.Errorf("valid %q changed to %q", s, got)
+		}
+	}
+}
+
+// TestByteLevelAlphabet checks GPT-2's byte-to-character table: printable
+// Latin-1 maps to itself, the rest to U+0100 upwards, space to "Ġ".
+func TestByteLevelAlphabet(t *testing.T) {
+	seen := map[rune]bool{}
+	for b := 0; b < 256; b++ {
+		r := bytesChar[b]
+		if seen[r] {
+			t.Fatalf("byte %d maps to %q twice", b, r)
+		}
+		seen[r] = true
+		back, ok := byteLevelDecodeToken(string(r), nil)
+		if !ok || len(back) != 1 || back[0] != byte(b) {
+			t.Fatalf("byte %d does not round-trip", b)
+		}
+	}
+	if bytesChar[' '] != 'Ġ' || bytesChar['\n'] != 'Ċ' || bytesChar['a'] != 'a' {
+		t.Errorf("space, newline, a map to %q %q %q", bytesChar[' '], bytesChar['\n'], bytesChar['a'])
+	}
+}
+
+// TestLoadErrors checks that broken files give errors, never panics.
+func TestLoadErrors(t *testing.T) {
+	tests := []struct{ name, json, want string }{
+		{"not json", `{`, "parse tokenizer.json"},
+		{"no model", `{}`, "missing \"model\""},
+		{"unknown model", `{"model":{"type":"Unigram","vocab":{}}}`, "not supported"},
+		{"bad merge", `{"model":{"type":"BPE","vocab":{"a":0},"merges":["a b"]}}`, "missing from the vocabulary"},
+		{"merge result", `{"model":{"type":"BPE","vocab":{"a":0,"b":1},"merges":["a b"]}}`, "not in the vocabulary"},
+		{"merge form", `{"model":{"type":"BPE","vocab":{"a":0},"merges":["a"]}}`, "two tokens"},
+		{"unk", `{"model":{"type":"BPE","vocab":{"a":0},"merges":[],"unk_token":"<unk>"}}`, "unk_token"},
+		{"bad regex", `{"model":{"vocab":{"a":0},"merges":[]},"pre_tokenizer":{"type":"Split","pattern":{"Regex":"(?<"},"behavior":"Isolated"}}`, "compile regex"},
+		{"bad behavior", `{"model":{"vocab":{"a":0},"merges":[]},"pre_tokenizer":{"type":"Split","pattern":{"String":"x"},"behavior":"Odd"}}`, "behavior"},
+		{"unknown normalizer", `{"model":{"vocab":{"a":0},"merges":[]},"normalizer":{"type":"Odd"}}`, "not supported"},
+		{"unknown decoder", `{"model":{"vocab":{"a":0},"merges":[]},"decoder":{"type":"Odd"}}`, "not supported"},
+		{"template token", `{"model":{"vocab":{"a":0},"merges":[]},"post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>"}}],"special_tokens":{}}}`, "not defined"},
+		{"added without id", `{"model":{"vocab":{"a":0},"merges":[]},"added_tokens":[{"content":"x"}]}`, "bad id"},
+		{"huge id", `{"model":{"vocab":{"a":2000000000},"merges":[]}}`, "out of range"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := FromBytes([]byte(tc.json), nil)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := FromBytes(tinyByteLevel(), []byte(`{"bos_token": 3`)); err == nil {
+		t.Error("a broken tokenizer_config.json loaded")
+	}
+}
