@@ -400,8 +400,11 @@ func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
 		}
 		herr := httpError(resp, r)
 		retry := retryableStatus(resp.StatusCode) && (r.idempotent || resp.StatusCode == 429)
-		if !retry || attempt >= c.retries {
+		if !retry {
 			return nil, herr
+		}
+		if attempt >= c.retries {
+			return nil, fmt.Errorf("giving up after %d attempts: %w", attempt+1, herr)
 		}
 		if err := c.wait(ctx, attempt, resp, herr.Error()); err != nil {
 			return nil, err
