@@ -363,6 +363,36 @@ hotkey of --wallet.name/--wallet.hotkey under --wallet.path (bittensor's wallet 
 				},
 			},
 			{
+				Name:  "set-stake",
+				Usage: "set the stake of the wallet's hotkey on a local chain (validator permits go to the largest stakes)",
+				Flags: signed(netuidFlag(), &cli.Float64Flag{Name: "tao", Usage: "stake in TAO", Required: true}),
+				Action: func(c *cli.Context) error {
+					netuid, err := getNetuid(c)
+					if err != nil {
+						return err
+					}
+					tao := c.Float64("tao")
+					if tao < 0 || tao > 1e10 || tao != tao {
+						return usageErrorf("parse --tao %v: must be between 0 and 1e10", tao)
+					}
+					hk, err := loadHotkey(c)
+					if err != nil {
+						return err
+					}
+					return withChain(c, func(cc *chainConn) error {
+						node, err := cc.localOnly("chain set-stake")
+						if err != nil {
+							return err
+						}
+						if err := node.SetStake(c.Context, netuid, hk.AccountID(), uint64(tao*1e9+0.5)); err != nil {
+							return err
+						}
+						_, err = fmt.Fprintf(ioFrom(c).Out, "stake of %s on netuid %d is %g TAO\n", hk.Address(), netuid, tao)
+						return err
+					})
+				},
+			},
+			{
 				Name:  "advance",
 				Usage: "produce blocks on a local chain",
 				Flags: shared(&cli.Uint64Flag{Name: "blocks", Value: 1, Usage: "number of blocks"}),

@@ -160,12 +160,14 @@ func localFlow(t *testing.T, network string) {
 	if !strings.Contains(out, "values [65535 21845]") {
 		t.Errorf("set-weights printed %q", out)
 	}
+	mustRun(t, args([]string{"chain", "set-stake", "--netuid", "29", "--tao", "1000.5"}, net, wallet("validator"))...)
 	out = mustRun(t, args([]string{"chain", "metagraph", "--netuid", "29", "--json"}, net)...)
 	var mg chain.Metagraph
 	if err := json.Unmarshal([]byte(out), &mg); err != nil {
 		t.Fatal(err)
 	}
-	if len(mg.Neurons) != 3 || mg.Neurons[0].Hotkey.String() != hotkeys[0] || mg.Neurons[0].LastUpdate == 0 {
+	if len(mg.Neurons) != 3 || mg.Neurons[0].Hotkey.String() != hotkeys[0] || mg.Neurons[0].LastUpdate == 0 ||
+		mg.Neurons[0].Stake != 1000_500_000_000 || !mg.Neurons[0].ValidatorPermit || mg.Neurons[1].ValidatorPermit {
 		t.Errorf("metagraph: %+v", mg)
 	}
 	if out := mustRun(t, args([]string{"chain", "metagraph", "--netuid", "29"}, net)...); !strings.Contains(out, hotkeys[2]) {
