@@ -274,12 +274,22 @@ func (c *Chain) usable(ctx context.Context) error {
 }
 
 // seal checks o, logs it as the next block (or n blocks for advance) and
-// applies it. It returns the block o was included in.
-func (c *Chain) seal(ctx context.Context, o *op) (chain.BlockNumber, error) {
+// applies it. It returns the block o was included in. after, if not nil,
+// runs under the lock once o is applied.
+func (c *Chain) seal(ctx context.Context, o *op, after ...func()) (chain.BlockNumber, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.usable(ctx); err != nil {
 		return 0, err
+	}
+	if o.Kind == opCreateSubnet && o.Netuid == 0 {
+		o.Netuid = 1
+		for c.st.Subnets[o.Netuid] != nil {
+			if o.Netuid == 65535 {
+				return 0, fmt.Errorf("create subnet: no free netuid: %w", errBadRequest)
+			}
+			o.Netuid++
+		}
 	}
 	now := c.opts.Now()
 	b := c.head(now) + 1
@@ -299,6 +309,9 @@ func (c *Chain) seal(ctx context.Context, o *op) (chain.BlockNumber, error) {
 		return 0, c.broken
 	}
 	c.lastTime = now
+	for _, f := range after {
+		f()
+	}
 	return b, nil
 }
 
@@ -401,16 +414,11 @@ func (c *Chain) Weights(ctx context.Context, netuid chain.NetUID, uid chain.UID)
 
 // CreateSubnet creates a subnet; netuid 0 picks the lowest free netuid ≥ 1.
 func (c *Chain) CreateSubnet(ctx context.Context, netuid chain.NetUID, p SubnetParams) (chain.NetUID, error) {
-	if netuid == 0 {
-		c.mu.Lock()
-		for netuid = 1; c.st.Subnets[netuid] != nil; netuid++ {
-		}
-		c.mu.Unlock()
-	}
-	if _, err := c.seal(ctx, &op{Kind: opCreateSubnet, Netuid: netuid, Params: &p}); err != nil {
+	o := &op{Kind: opCreateSubnet, Netuid: netuid, Params: &p}
+	if _, err := c.seal(ctx, o); err != nil {
 		return 0, fmt.Errorf("create subnet: %w", err)
 	}
-	return netuid, nil
+	return o.Netuid, nil
 }
 
 // SetParams replaces the parameters of netuid.
@@ -423,12 +431,11 @@ func (c *Chain) SetParams(ctx context.Context, netuid chain.NetUID, p SubnetPara
 
 // Register registers hotkey on netuid and returns its uid.
 func (c *Chain) Register(ctx context.Context, netuid chain.NetUID, hotkey chain.Hotkey, coldkey chain.Coldkey) (chain.UID, error) {
-	if _, err := c.seal(ctx, &op{Kind: opRegister, Netuid: netuid, Hotkey: hotkey, Coldkey: coldkey}); err != nil {
+	var uid chain.UID
+	lookup := func() { uid, _ = c.st.Subnets[netuid].uidOf(hotkey) }
+	if _, err := c.seal(ctx, &op{Kind: opRegister, Netuid: netuid, Hotkey: hotkey, Coldkey: coldkey}, lookup); err != nil {
 		return 0, fmt.Errorf("register: %w", err)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	uid, _ := c.st.Subnets[netuid].uidOf(hotkey)
 	return uid, nil
 }
 

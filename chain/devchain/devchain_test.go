@@ -262,8 +262,13 @@ func TestRules(t *testing.T) {
 	if _, err := c.As(hks[1]).Commit(ctx, netuid, "bad\xffutf8"); !errors.Is(err, chain.ErrMalformedCommitment) {
 		t.Errorf("invalid UTF-8 commitment: %v", err)
 	}
-	if _, err := c.Advance(ctx, 0); !errors.Is(err, errBadRequest) {
-		t.Errorf("advance 0: %v", err)
+	for _, n := range []uint64{0, 1 << 63, ^uint64(0)} {
+		if _, err := c.Advance(ctx, n); !errors.Is(err, errBadRequest) {
+			t.Errorf("advance %d: %v", n, err)
+		}
+	}
+	if _, err := c.BlockNumber(ctx); err != nil {
+		t.Errorf("chain unusable after refused advances: %v", err)
 	}
 }
 
@@ -641,6 +646,25 @@ func TestConcurrentHTTP(t *testing.T) {
 		if len(w) != 4 || w[3].Value != 65535 {
 			t.Errorf("uid %d weights %v", i, w)
 		}
+	}
+	// Concurrent subnet creations get distinct netuids.
+	got := make(chan chain.NetUID, workers)
+	for range workers {
+		go func() {
+			n, err := cl.CreateSubnet(ctx, 0, p)
+			if err != nil {
+				t.Error(err)
+			}
+			got <- n
+		}()
+	}
+	seen := map[chain.NetUID]bool{netuid: true}
+	for range workers {
+		n := <-got
+		if seen[n] {
+			t.Errorf("netuid %d handed out twice", n)
+		}
+		seen[n] = true
 	}
 }
 

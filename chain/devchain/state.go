@@ -136,6 +136,9 @@ type op struct {
 	Block   chain.BlockNumber `json:"-"` // inclusion block, set by the chain
 }
 
+// maxAdvance bounds one Advance (a year of 12 s blocks is 2.6 million).
+const maxAdvance = 100_000_000
+
 const (
 	opCreateSubnet  = "create_subnet"
 	opSetParams     = "set_params"
@@ -232,8 +235,8 @@ func (st *state) check(o *op, b chain.BlockNumber) error {
 		}
 		return st.checkWeights(s, uid, o, b, false)
 	case opAdvance:
-		if o.N == 0 {
-			return fmt.Errorf("advance 0 blocks: %w", errBadRequest)
+		if o.N == 0 || o.N > maxAdvance {
+			return fmt.Errorf("advance %d blocks: must be 1 to %d: %w", o.N, maxAdvance, errBadRequest)
 		}
 		return nil
 	}
