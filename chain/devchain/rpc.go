@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -135,12 +134,11 @@ func kindErr(name string) error {
 
 // Handler serves c over JSON-RPC.
 type Handler struct {
-	c   *Chain
-	log *slog.Logger
+	c *Chain
 }
 
 // NewHandler returns an http.Handler serving c (POST only, 1 MiB bodies).
-func NewHandler(c *Chain) *Handler { return &Handler{c: c, log: c.opts.Logger} }
+func NewHandler(c *Chain) *Handler { return &Handler{c: c} }
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
