@@ -47,6 +47,8 @@ func commandList() []*cli.Command {
 		walletCommand(),
 		scoreCommand(),
 		tokenizeCommand(),
+		validateCommand(),
+		evalWorkerCommand(),
 		versionCommand(),
 	}
 }

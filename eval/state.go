@@ -35,6 +35,18 @@ type ValidatorState struct {
 	ForceEvalUntilUIDLast *int `json:"force_eval_until_uid_last"`
 	// LastWeightsSet is the unix time of the last successful weight set.
 	LastWeightsSet float64 `json:"last_weights_set"`
+	// PendingReveal is a commit-reveal weight commit not yet revealed.
+	PendingReveal *PendingReveal `json:"pending_reveal,omitempty"`
+}
+
+// PendingReveal is a weight row committed with commit-reveal (spec §6.12),
+// kept until it is revealed.
+type PendingReveal struct {
+	UIDs       []chain.UID       `json:"uids"`
+	Values     []uint16          `json:"values"`
+	Salt       []uint16          `json:"salt"`
+	VersionKey uint64            `json:"version_key"`
+	Block      chain.BlockNumber `json:"block"`
 }
 
 // NewValidatorState returns an empty state with the built-in defaults.

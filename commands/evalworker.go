@@ -1,0 +1,99 @@
+package commands
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coldint/coldint/eval"
+	"github.com/coldint/coldint/model"
+	"github.com/urfave/cli/v2"
+)
+
+// Test-only hooks of the evaluation worker: when the model folder of a job
+// contains the value of one of these variables, the worker exits with status
+// 3 (a crash) or hangs (until the validator's timeout kills it).
+const (
+	workerExitEnv = "COLDINT_TEST_WORKER_EXIT"
+	workerHangEnv = "COLDINT_TEST_WORKER_HANG"
+)
+
+// evalWorkerCommand is the hidden child process of `coldint validate`: it
+// evaluates one model (an eval.EvalJob as JSON on stdin) and writes
+// eval.WorkerMessage lines on stdout, so that a crash, hang or NaN in one
+// model cannot take the validator down.
+func evalWorkerCommand() *cli.Command {
+	return &cli.Command{
+		Name:   "eval-worker",
+		Usage:  "internal: evaluate one model for `coldint validate` (JSON job on stdin, JSON lines on stdout)",
+		Hidden: true,
+		Action: func(c *cli.Context) error {
+			stdio := ioFrom(c)
+			var mu sync.Mutex
+			enc := json.NewEncoder(stdio.Out)
+			send := func(m eval.WorkerMessage) {
+				mu.Lock()
+				defer mu.Unlock()
+				_ = enc.Encode(m)
+			}
+			b, err := io.ReadAll(stdio.In)
+			if err != nil {
+				send(eval.WorkerMessage{Final: true, Error: "read job: " + err.Error()})
+				return nil
+			}
+			var job eval.EvalJob
+			if err := json.Unmarshal(b, &job); err != nil {
+				send(eval.WorkerMessage{Final: true, Error: "parse job: " + err.Error()})
+				return nil
+			}
+			if s := os.Getenv(workerExitEnv); s != "" && strings.Contains(job.Dir, s) {
+				send(eval.WorkerMessage{Done: 0, Total: len(job.Samples)})
+				os.Exit(3)
+			}
+			if s := os.Getenv(workerHangEnv); s != "" && strings.Contains(job.Dir, s) {
+				select {
+				case <-c.Context.Done():
+				case <-time.After(time.Hour):
+				}
+				return nil
+			}
+			losses, slices, err := engineLosses(c, &job, func(done, total int) { send(eval.WorkerMessage{Done: done, Total: total}) })
+			if err != nil {
+				send(eval.WorkerMessage{Final: true, Error: err.Error()})
+				return nil
+			}
+			send(eval.WorkerMessage{Final: true, Losses: eval.JSONFloats(losses), Slices: slices})
+			return nil
+		},
+	}
+}
+
+// engineLosses runs a job through the libtorch engine in this process.
+func engineLosses(c *cli.Context, job *eval.EvalJob, progress func(done, total int)) ([]float64, int, error) {
+	e, err := model.NewEngine(job.Threads)
+	if err != nil {
+		return nil, 0, fmt.Errorf("start engine: %w", err)
+	}
+	defer e.Close()
+	m, err := e.Load(c.Context, job.Dir, model.LoadOptions{MaxMemory: job.MaxMemory})
+	if err != nil {
+		return nil, 0, fmt.Errorf("load model: %w", err)
+	}
+	defer m.Close()
+	samples := make([]model.Sample, len(job.Samples))
+	for i, s := range job.Samples {
+		samples[i] = model.Sample{Ids: s, Valid: s != nil}
+	}
+	if err := m.CheckVocab(samples); err != nil {
+		return nil, 0, err
+	}
+	losses, err := m.Losses(c.Context, samples, progress)
+	if err != nil {
+		return nil, 0, fmt.Errorf("losses: %w", err)
+	}
+	return losses, len(m.Slices()), nil
+}

@@ -1,0 +1,185 @@
+package commands
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/coldint/coldint/chain"
+	"github.com/coldint/coldint/data"
+	"github.com/coldint/coldint/eval"
+	"github.com/coldint/coldint/hf"
+	"github.com/coldint/coldint/hf/dirhub"
+	"github.com/coldint/coldint/hf/hub"
+	"github.com/urfave/cli/v2"
+)
+
+// validateCommand is `coldint validate`: the subnet-29 validator (spec §6).
+func validateCommand() *cli.Command {
+	flags := []cli.Flag{
+		networkFlag(),
+		&cli.UintFlag{Name: "netuid", Value: 29, Usage: "subnet id", Category: "chain"},
+		&cli.StringFlag{Name: "competitions", Value: eval.CompetitionsURL, Usage: "competitions.json URL or file", Category: "config"},
+		&cli.StringFlag{Name: "hall-of-fame", Value: eval.HOFURL, Usage: "hall_of_fame.json URL or file (\"\": none)", Category: "config"},
+		&cli.StringFlag{Name: "hub-dir", Usage: "use the local directory hub at this folder (`coldint hub serve --dir`'s store)", Category: "hub"},
+		&cli.StringFlag{Name: "hub-endpoint", Usage: "hub base URL (default: HF_ENDPOINT or https://huggingface.co)", Category: "hub"},
+		&cli.StringSliceFlag{Name: "data", Usage: "local text source: .txt, .jsonl, .jsonl.gz files or folders (default: the datasets-server)", Category: "data"},
+		&cli.StringFlag{Name: "dataset", Value: "HuggingFaceFW/fineweb-edu-score-2", Usage: "dataset of the datasets-server (HF_DATASETS_SERVER sets its URL)", Category: "data"},
+		&cli.StringFlag{Name: "model-dir", Value: "~/.coldint/validator", Usage: "folder of downloaded models and the validator state (vali-state/)"},
+		&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu (the libtorch engine) or random (fake losses, for tests)"},
+		&cli.Int64Flag{Name: "max-memory-mb", Usage: "resident-weight budget of the engine in MiB; larger models are evaluated in layer slices (0: none)"},
+		&cli.IntFlag{Name: "threads", Usage: "engine threads (0: all cores)"},
+		&cli.DurationFlag{Name: "eval-timeout", Value: eval.TTLModelEval, Usage: "hard time limit of one model's evaluation subprocess"},
+		&cli.IntFlag{Name: "steps", Usage: "stop after this many steps (0: run forever)"},
+		&cli.BoolFlag{Name: "offline", Usage: "no weight setting and no registration check"},
+		&cli.BoolFlag{Name: "dont-set-weights", Usage: "evaluate but never set weights"},
+		&cli.BoolFlag{Name: "hof-only", Usage: "v1.0.17 wind-down mode: no evaluation, hall-of-fame weights only (cap 1.0)"},
+		&cli.BoolFlag{Name: "ignore-model-hash", Usage: "skip the salted-hash check (testing only)"},
+		&cli.BoolFlag{Name: "no-clean", Usage: "never delete downloaded models"},
+		&cli.DurationFlag{Name: "weights-interval", Value: eval.WeightSetMinInterval, Usage: "least time between weight sets (negative: every step)"},
+		&cli.DurationFlag{Name: "chain-interval", Value: eval.ChainUpdateInterval, Usage: "metagraph and commitments refresh period (negative: every step)"},
+		&cli.DurationFlag{Name: "idle-sleep", Value: 120e9, Usage: "sleep after a step that evaluated nothing"},
+		&cli.Float64Flag{Name: "model-store-size-gb", Value: -eval.DefaultMinFreeGB, Usage: "disk policy: >0 caps the model folder, ≤0 keeps that many GB free (at least 30)"},
+		&cli.Float64Flag{Name: "download-margin-gb", Value: eval.DownloadMinFreeMarginGB, Usage: "free disk needed over model_size before a download"},
+		&cli.StringFlag{Name: "benchmark-file", Value: "benchmark.json", Usage: "benchmark.json of injected local models (spec §6.6)"},
+		&cli.StringFlag{Name: "save-step-json", Usage: "write each step's JSON here"},
+		&cli.Uint64Flag{Name: "seed", Usage: "seed of the validator's randomness (0: random)"},
+		&cli.BoolFlag{Name: "json", Usage: "write one JSON step report per line to stdout"},
+	}
+	flags = append(flags, walletFlags()...)
+	return &cli.Command{
+		Name:  "validate",
+		Usage: "run the validator: sync models from the chain and hub, evaluate them, score and set weights",
+		Description: "The subnet-29 validator loop (v1.0.16 behaviour, quirks fixed): chain sync, scheduling, model sync with\n" +
+			"hash and constraint checks, samples, losses in an isolated worker process per model, eval cache, scoring, weights.\n" +
+			"Defaults that work on one machine: --network local (coldint chain serve), --hub-dir or HF_ENDPOINT of `coldint hub serve`,\n" +
+			"--data with local text files.",
+		Flags:  flags,
+		Action: runValidate,
+	}
+}
+
+func runValidate(c *cli.Context) error {
+	stdio := ioFrom(c)
+	ctx := c.Context
+	netuid := c.Uint("netuid")
+	if netuid > 65535 {
+		return usageErrorf("parse --netuid %d: must be at most 65535", netuid)
+	}
+	device := c.String("device")
+	if device != "cpu" && device != "random" {
+		return usageErrorf("parse --device %q: want cpu or random", device)
+	}
+	modelDir := expandHome(c.String("model-dir"))
+	if err := os.MkdirAll(modelDir, 0o755); err != nil {
+		return fmt.Errorf("create model dir: %w", err)
+	}
+	cc, err := openChain(c)
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+
+	var h hf.Hub
+	switch {
+	case c.String("hub-dir") != "" && c.String("hub-endpoint") != "":
+		return usageErrorf("validate: give --hub-dir or --hub-endpoint, not both")
+	case c.String("hub-dir") != "":
+		h, err = dirhub.Open(c.String("hub-dir"))
+	default:
+		var opts []hub.Option
+		if e := c.String("hub-endpoint"); e != "" {
+			opts = append(opts, hub.WithEndpoint(e))
+		}
+		h, err = hub.New(opts...)
+	}
+	if err != nil {
+		return err
+	}
+
+	var src data.Source
+	if paths := c.StringSlice("data"); len(paths) > 0 {
+		src, err = data.OpenLocal(ctx, paths, data.LocalOptions{})
+		if err != nil {
+			return err
+		}
+	} else {
+		src = data.NewServer(c.String("dataset"))
+	}
+
+	var scorer eval.Scorer = eval.RandomScorer{}
+	if device == "cpu" {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find own executable for the eval worker: %w", err)
+		}
+		scorer = &eval.SubprocessScorer{Command: []string{exe, "--log-level", "warn", "eval-worker"}, Timeout: c.Duration("eval-timeout"), Stderr: stdio.Err}
+	}
+
+	opts := eval.Options{
+		Chain: cc.Reader, Netuid: chain.NetUID(netuid), Hub: h, Source: src, Scorer: scorer,
+		Loader:   eval.NewLoader(c.String("competitions"), c.String("hall-of-fame")),
+		ModelDir: modelDir, MaxMemory: c.Int64("max-memory-mb") << 20, Threads: c.Int("threads"),
+		WeightInterval: c.Duration("weights-interval"), ChainInterval: c.Duration("chain-interval"),
+		HoFOnly: c.Bool("hof-only"), IgnoreHash: c.Bool("ignore-model-hash"), NoClean: c.Bool("no-clean"),
+		StoreSizeGB: c.Float64("model-store-size-gb"), DownloadMargin: int64(c.Float64("download-margin-gb") * eval.GB),
+		BenchmarkFile: c.String("benchmark-file"), SaveStepJSON: c.String("save-step-json"), Seed: c.Uint64("seed"),
+		Logger: slog.Default(),
+	}
+	if opts.DownloadMargin <= 0 {
+		opts.DownloadMargin = 1
+	}
+	if !c.Bool("offline") && !c.Bool("dont-set-weights") {
+		hk, err := loadHotkey(c)
+		if err != nil {
+			return fmt.Errorf("validate: a hotkey is needed to set weights (or pass --dont-set-weights): %w", err)
+		}
+		opts.Hotkey = hk.AccountID()
+		opts.Setter = cc.As(hk)
+		if mg, err := cc.Reader.Metagraph(ctx, opts.Netuid); err == nil {
+			if _, ok := mg.ByHotkey(opts.Hotkey); !ok {
+				return fmt.Errorf("validate: hotkey %s is not registered on subnet %d: %w", hk.AccountID(), netuid, chain.ErrNotRegistered)
+			}
+		}
+	}
+	var bar *progress
+	var barPhase string
+	var mu sync.Mutex
+	opts.OnProgress = func(phase string, done, total int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if phase != barPhase {
+			bar.Finish()
+			bar, barPhase = newProgress(stdio, int64(total), phase, false), phase
+		}
+		bar.Set(int64(done))
+	}
+	v, err := eval.New(opts)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(stdio.Out)
+	return v.Run(ctx, c.Int("steps"), c.Duration("idle-sleep"), func(r *eval.StepReport) {
+		mu.Lock()
+		bar.Finish()
+		bar, barPhase = nil, ""
+		mu.Unlock()
+		if c.Bool("json") {
+			_ = enc.Encode(r)
+		}
+		_ = r.WriteTable(stdio.Err)
+	})
+}
+
+func expandHome(p string) string {
+	if strings.HasPrefix(p, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, p[2:])
+		}
+	}
+	return p
+}

@@ -1,0 +1,716 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coldint/coldint/chain"
+	"github.com/coldint/coldint/chain/devchain"
+	"github.com/coldint/coldint/chain/keys"
+	"github.com/coldint/coldint/data"
+	"github.com/coldint/coldint/eval"
+	"github.com/coldint/coldint/hf"
+	"github.com/coldint/coldint/hf/dirhub"
+	"github.com/coldint/coldint/hf/modeldir"
+	"github.com/coldint/coldint/hf/modelhash"
+	"github.com/coldint/coldint/hf/safetensors"
+	"github.com/coldint/coldint/internal/testenv"
+	"github.com/coldint/coldint/surgeon"
+	"github.com/coldint/coldint/tokenizer"
+)
+
+// The validator end-to-end tests run the real `coldint validate` binary (so
+// that its eval-worker subprocess is the real one too) against an embedded
+// devchain served over HTTP, a directory hub and a local text corpus, with
+// tiny LLaMA models whose quality differs by construction:
+//   - good: all decoder layers write nothing (o_proj and down_proj zero),
+//     every embedding row is the same unit vector, and lm_head row v is
+//     log p(v)/H, so the logits are exactly the corpus unigram log-frequencies;
+//   - medium: a surgeon linear merge of good with good-with-lm_head-zeroed,
+//     i.e. the unigram distribution at temperature 2 (p^½): its cross-entropy
+//     lies strictly between the unigram's and the uniform one's (the CE of p^t
+//     is strictly convex in t with its minimum at t = 1);
+//   - bad: `coldint model init` random weights (about uniform).
+
+const (
+	valNetuid   = chain.NetUID(7)
+	evalSamples = 40
+	capChars    = 400
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// coldintBin builds the coldint binary once per test process.
+func coldintBin(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "coldint-e2e-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "coldint")
+		cmd := exec.Command("go", "build", "-o", binPath, ".")
+		cmd.Dir = testenv.Root()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// valEnv is a one-machine subnet: devchain over HTTP, a directory hub, a
+// corpus, competitions.json, a validator wallet and miners.
+type valEnv struct {
+	t         *testing.T
+	root      string
+	node      *devchain.Chain
+	url       string
+	hub       *dirhub.Hub
+	hubDir    string
+	corpus    string
+	comps     string
+	tokDir    string
+	tok       *tokenizer.Tokenizer
+	texts     []string
+	walletDir string
+	validator *keys.Pair
+	valUID    chain.UID
+	modelDir  string
+	models    string // folder of the miners' local model folders
+	miners    map[string]*miner
+}
+
+type miner struct {
+	name   string
+	key    *keys.Pair
+	uid    chain.UID
+	dir    string // local model folder
+	commit string
+	block  chain.BlockNumber
+}
+
+func newValEnv(t *testing.T, compExtra map[string]any) *valEnv {
+	t.Helper()
+	ctx := context.Background()
+	e := &valEnv{t: t, root: t.TempDir(), miners: map[string]*miner{}}
+	e.tokDir = lenmlDir(t, "gpt35turbo")
+	tok, err := tokenizer.Load(e.tokDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.tok = tok
+	e.texts = corpusTexts(t, 120)
+	e.corpus = filepath.Join(e.root, "corpus.jsonl")
+	var buf bytes.Buffer
+	recs := make([]data.Record, len(e.texts))
+	for i, s := range e.texts {
+		recs[i] = data.Record{Text: s}
+	}
+	if err := data.WriteJSONL(&buf, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.corpus, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c00 := map[string]any{
+		"reward": 1.0, "dataset": "fineweb2", "model_types": []string{"LlamaForCausalLM"},
+		"model_size": 40_000_000, "parameters": 8_000_000, "tokenizer": e.tokDir, "free_tokenizer": true,
+		"max_sequence_len": 512, "cap_sample_len": capChars, "pool_size": 4, "pend_size": 10,
+	}
+	for k, v := range compExtra {
+		c00[k] = v
+	}
+	comps := map[string]any{
+		"default": map[string]any{"rows_per_page": 10, "db_min_samples": evalSamples, "db_max_samples": 400,
+			"db_extend_samples": 10, "db_extend_interval": 1e9, "eval_samples": evalSamples, "discard_winrate": 0.02},
+		"c00": c00,
+	}
+	b, _ := json.Marshal(comps)
+	e.comps = filepath.Join(e.root, "competitions.json")
+	if err := os.WriteFile(e.comps, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.hubDir = filepath.Join(e.root, "hub")
+	if e.hub, err = dirhub.Open(e.hubDir); err != nil {
+		t.Fatal(err)
+	}
+	e.node, err = devchain.Open(ctx, devchain.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.node.Close() })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); devchain.Serve(sctx, ln, e.node) }()
+	t.Cleanup(func() { cancel(); ln.Close(); <-done })
+	e.url = "http://" + ln.Addr().String()
+	p := devchain.DefaultSubnetParams()
+	p.MaxUIDs, p.CommitRateLimit, p.WeightsRateLimit, p.MaxValidators = 32, 0, 0, 4
+	if _, err := e.node.CreateSubnet(ctx, valNetuid, p); err != nil {
+		t.Fatal(err)
+	}
+	e.validator, err = keys.FromURI("//Alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.valUID, err = e.node.Register(ctx, valNetuid, e.validator.AccountID(), e.validator.AccountID()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.node.SetStake(ctx, valNetuid, e.validator.AccountID(), 1_000_000_000_000); err != nil {
+		t.Fatal(err)
+	}
+	e.walletDir = filepath.Join(e.root, "wallets")
+	if err := keys.WriteKeyfile(ctx, filepath.Join(e.walletDir, "val", "hotkeys", "default"), e.validator, false); err != nil {
+		t.Fatal(err)
+	}
+	e.modelDir = filepath.Join(e.root, "validator")
+	e.models = filepath.Join(e.root, "models")
+	return e
+}
+
+// corpusTexts returns n Jargon File entries of at least 200 characters.
+func corpusTexts(t *testing.T, n int) []string {
+	t.Helper()
+	const jargon = "/usr/share/doc/jargon-text/jargon.txt.gz"
+	f, err := os.Open(jargon)
+	if err != nil {
+		testenv.Missing(t, "Debian package jargon-text is not installed ("+jargon+")")
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := data.ParseJargon(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, s := range entries[50:] {
+		if len([]rune(s)) >= 200 {
+			out = append(out, s)
+		}
+		if len(out) == n {
+			break
+		}
+	}
+	return out
+}
+
+func (e *valEnv) tinyConfig(vocab, hidden int) *hf.ModelConfig {
+	return &hf.ModelConfig{
+		ModelType: "llama", VocabSize: vocab, HiddenSize: hidden, IntermediateSize: 2 * hidden,
+		NumHiddenLayers: 2, NumAttentionHeads: 2, NumKeyValueHeads: 2, MaxPositionEmbeddings: 1024,
+		RopeTheta: 10000, HiddenAct: "silu", InitializerRange: 0.02, RMSNormEps: 1e-5,
+	}
+}
+
+// initModel writes a random tiny model with the competition tokenizer.
+func (e *valEnv) initModel(name string, seed uint64, mutate func(cfg *hf.ModelConfig)) string {
+	e.t.Helper()
+	vocab, err := modeldir.TokenizerVocabSize(e.tokDir)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	cfg := e.tinyConfig(vocab, 32)
+	if mutate != nil {
+		mutate(cfg)
+	}
+	dir := filepath.Join(e.models, name)
+	if err := modeldir.Init(context.Background(), dir, cfg, modeldir.InitOptions{Seed: seed, DType: safetensors.BF16, TokenizerDir: e.tokDir}); err != nil {
+		e.t.Fatal(err)
+	}
+	return dir
+}
+
+// unigramModels writes the good (unigram) and medium (tempered) models.
+func (e *valEnv) unigramModels() (good, medium string) {
+	t := e.t
+	t.Helper()
+	base := e.initModel("base", 1, nil)
+	m, err := surgeon.Load(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	V := int(m.Config.VocabSize)
+	H := m.Config.HiddenSize
+	counts := make([]float64, V)
+	for _, s := range e.texts {
+		capped, _ := eval.CapSample(s, capChars)
+		ids, err := e.tok.Encode(capped, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			counts[id]++
+		}
+	}
+	var z float64
+	for i := range counts {
+		counts[i] += 0.01
+		z += counts[i]
+	}
+	for name, tt := range m.Tensors {
+		switch {
+		case strings.HasSuffix(name, "o_proj.weight"), strings.HasSuffix(name, "down_proj.weight"):
+			clear(tt.Data)
+		case name == "model.embed_tokens.weight":
+			for i := range tt.Data {
+				tt.Data[i] = 1
+			}
+		case name == "model.norm.weight":
+			for i := range tt.Data {
+				tt.Data[i] = 1
+			}
+		case name == "lm_head.weight":
+			for v := 0; v < V; v++ {
+				lp := float32(math.Log(counts[v]/z) / float64(H))
+				for j := 0; j < H; j++ {
+					tt.Data[v*H+j] = lp
+				}
+			}
+		}
+	}
+	good = filepath.Join(e.models, "good")
+	if err := m.Save(context.Background(), good); err != nil {
+		t.Fatal(err)
+	}
+	flat := m.Clone()
+	clear(flat.Tensors["lm_head.weight"].Data)
+	mid, err := surgeon.Merge([]*surgeon.Model{m, flat}, surgeon.MergeLinear, []float64{0.5, 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	medium = filepath.Join(e.models, "medium")
+	if err := mid.Save(context.Background(), medium); err != nil {
+		t.Fatal(err)
+	}
+	return good, medium
+}
+
+// publish uploads dir as repo <name>/m of a new miner and commits its
+// model id (hash salted with the miner's hotkey) on chain. files (nil: the
+// validator's allow-list) chooses what is uploaded; hash overrides the
+// committed hash when not empty.
+func (e *valEnv) publish(name, dir string, extra map[string][]byte, hash string) *miner {
+	t := e.t
+	t.Helper()
+	ctx := context.Background()
+	key, err := keys.FromURI("//" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, err := e.node.Register(ctx, valNetuid, key.AccountID(), key.AccountID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := modelhash.Allowed(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var up []hf.UploadFile
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		up = append(up, hf.UploadFile{Path: f, Size: int64(len(b)), Content: bytes.NewReader(b)})
+	}
+	for p, b := range extra {
+		up = append(up, hf.UploadFile{Path: p, Size: int64(len(b)), Content: bytes.NewReader(b)})
+	}
+	repo := hf.RepoID{Namespace: strings.ToLower(name), Name: "m"}
+	if err := e.hub.CreateRepo(ctx, repo, false); err != nil {
+		t.Fatal(err)
+	}
+	commit, err := e.hub.Upload(ctx, repo, up, "model", hf.UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hash == "" {
+		filter, err := modelhash.AllowedFilter(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dh, err := modelhash.Dir(ctx, dir, modelhash.Options{Filter: filter})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hash = modelhash.Salt(dh, key.AccountID().String())
+	}
+	id := chain.ModelID{Namespace: repo.Namespace, Name: repo.Name, Commit: commit, Hash: hash, Competition: "c00"}
+	blk, err := e.node.As(key).Commit(ctx, valNetuid, id.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &miner{name: name, key: key, uid: uid, dir: dir, commit: commit, block: blk}
+	e.miners[name] = m
+	return m
+}
+
+// validate runs `coldint validate` and returns the step reports.
+func (e *valEnv) validate(steps int, env []string, extra ...string) ([]eval.StepReport, string, error) {
+	e.t.Helper()
+	cmd := e.command(steps, env, extra...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	return parseReports(e.t, stdout.Bytes()), stderr.String(), err
+}
+
+func (e *valEnv) command(steps int, env []string, extra ...string) *exec.Cmd {
+	args := []string{"validate", "--network", "local+" + e.url, "--netuid", fmt.Sprint(valNetuid),
+		"--competitions", e.comps, "--hall-of-fame", "", "--hub-dir", e.hubDir, "--data", e.corpus,
+		"--model-dir", e.modelDir, "--steps", fmt.Sprint(steps), "--json", "--weights-interval", "-1s",
+		"--idle-sleep", "0s", "--download-margin-gb", "0.001", "--threads", "2", "--seed", "42",
+		"--wallet.path", e.walletDir, "--wallet.name", "val", "--wallet.hotkey", "default", "--benchmark-file", ""}
+	args = append(args, extra...)
+	cmd := exec.Command(coldintBin(e.t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	return cmd
+}
+
+func parseReports(t *testing.T, out []byte) []eval.StepReport {
+	t.Helper()
+	var reps []eval.StepReport
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		var r eval.StepReport
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("parse step report: %v: %.200s", err, sc.Text())
+		}
+		reps = append(reps, r)
+	}
+	return reps
+}
+
+func uidReport(r eval.StepReport, uid chain.UID) (eval.UIDReport, bool) {
+	for _, u := range r.UIDs {
+		if u.UID == uid {
+			return u, true
+		}
+	}
+	return eval.UIDReport{}, false
+}
+
+// TestValidateDevchain is the main flow: three miners of different quality
+// and a copier, two steps, cache reuse and weights read back from the chain.
+func TestValidateDevchain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end validator run")
+	}
+	e := newValEnv(t, nil)
+	good, medium := e.unigramModels()
+	bad := e.initModel("bad", 7, nil)
+	mBad := e.publish("Bad", bad, nil, "")
+	mMed := e.publish("Medium", medium, nil, "")
+	mGood := e.publish("Good", good, nil, "")
+	mCopy := e.publish("Copier", good, nil, "")
+
+	reps, stderr, err := e.validate(2, nil)
+	t.Log(stderr)
+	if err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	if len(reps) != 2 {
+		t.Fatalf("got %d step reports, want 2", len(reps))
+	}
+	r1, r2 := reps[0], reps[1]
+	// Step 1: everything computed; good < medium < bad in mean summed loss.
+	loss := map[string]float64{}
+	for _, m := range []*miner{mGood, mMed, mBad} {
+		u, ok := uidReport(r1, m.uid)
+		if !ok {
+			t.Fatalf("step 1: uid %d (%s) not evaluated; rejected: %v", m.uid, m.name, r1.Rejected)
+		}
+		if u.Status != "ok" || u.Forward != evalSamples || u.Cached != 0 {
+			t.Errorf("step 1 uid %d (%s): status %q forward %d cached %d, want ok/%d/0", m.uid, m.name, u.Status, u.Forward, u.Cached, evalSamples)
+		}
+		loss[m.name] = float64(u.LossSumAvg)
+	}
+	t.Logf("mean summed loss: good %.2f medium %.2f bad %.2f", loss["Good"], loss["Medium"], loss["Bad"])
+	if !(loss["Good"] < loss["Medium"] && loss["Medium"] < loss["Bad"]) {
+		t.Errorf("loss order: good %.3f medium %.3f bad %.3f, want good < medium < bad", loss["Good"], loss["Medium"], loss["Bad"])
+	}
+	// The copy is discarded, never evaluated.
+	if _, ok := uidReport(r1, mCopy.uid); ok {
+		t.Errorf("step 1 evaluated the copier uid %d", mCopy.uid)
+	}
+	if why := r1.Rejected[mCopy.uid]; !strings.Contains(why, "copy") {
+		t.Errorf("copier uid %d: rejection %q, want a copy reason", mCopy.uid, why)
+	}
+	// The better model wins.
+	for _, r := range reps {
+		ug, _ := uidReport(r, mGood.uid)
+		for _, m := range []*miner{mMed, mBad} {
+			u, _ := uidReport(r, m.uid)
+			if !(ug.WinRate > u.WinRate) || !(r.Weights[mGood.uid] > r.Weights[m.uid]) {
+				t.Errorf("step %d: good win rate %.3f weight %.3f not above %s's %.3f / %.3f", r.Step, ug.WinRate, r.Weights[mGood.uid], m.name, u.WinRate, r.Weights[m.uid])
+			}
+		}
+		if r.Weights[mCopy.uid] != 0 {
+			t.Errorf("step %d: the copier got weight %v", r.Step, r.Weights[mCopy.uid])
+		}
+	}
+	// Step 2 reuses the cache: zero forward passes for the unchanged models.
+	for _, m := range []*miner{mGood, mMed, mBad} {
+		u, ok := uidReport(r2, m.uid)
+		if !ok {
+			t.Fatalf("step 2: uid %d not evaluated", m.uid)
+		}
+		if u.Forward != 0 || u.Cached != evalSamples {
+			t.Errorf("step 2 uid %d (%s): forward %d cached %d, want 0/%d", m.uid, m.name, u.Forward, u.Cached, evalSamples)
+		}
+	}
+	if r2.Forward != 0 || r2.CacheHitRate != 1 {
+		t.Errorf("step 2: %d forward samples, hit rate %v; want 0 and 1", r2.Forward, r2.CacheHitRate)
+	}
+	// Weights were set and read back from the chain: the u16 row equals the
+	// normalised final weight vector of the last step.
+	if !r2.WeightsSet {
+		t.Fatalf("step 2 did not set weights: %s", r2.WeightsError)
+	}
+	checkChainWeights(t, e.node, e.valUID, r2.Weights)
+}
+
+// checkChainWeights compares the validator's weight row on chain with the
+// u16 normalisation of want.
+func checkChainWeights(t *testing.T, r chain.Reader, valUID chain.UID, want map[chain.UID]float64) {
+	t.Helper()
+	got, err := r.Weights(context.Background(), valNetuid, valUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uids []chain.UID
+	var ws []float64
+	for u, w := range want {
+		uids = append(uids, u)
+		ws = append(ws, w)
+	}
+	nu, nv, err := chain.NormalizeWeights(uids, ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRow := map[chain.UID]uint16{}
+	for i, u := range nu {
+		wantRow[u] = nv[i]
+	}
+	gotRow := got.Map()
+	if len(gotRow) != len(wantRow) || len(gotRow) == 0 {
+		t.Fatalf("chain weights %v, want %v", gotRow, wantRow)
+	}
+	for u, v := range wantRow {
+		if gotRow[u] != v {
+			t.Errorf("chain weight of uid %d = %d, want %d (row %v)", u, gotRow[u], v, gotRow)
+		}
+	}
+}
+
+// TestValidateHostile publishes hostile models next to a good one: each is
+// rejected with a clear reason and the step goes on to score the good one.
+func TestValidateHostile(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end validator run")
+	}
+	e := newValEnv(t, nil)
+	good, _ := e.unigramModels()
+	mGood := e.publish("Good", good, nil, "")
+	ctx := context.Background()
+
+	type hostile struct {
+		name, want string
+		m          *miner
+	}
+	var hs []*hostile
+	add := func(name, want string, m *miner) { hs = append(hs, &hostile{name, want, m}) }
+
+	// Wrong hash: a valid model whose committed hash is another model's.
+	add("WrongHash", "does not match the chain hash", e.publish("WrongHash", e.initModel("wronghash", 11, nil), nil, strings.Repeat("A", 43)+"="))
+	// Oversize repo: an extra (never downloaded) file pushes the repo over model_size.
+	add("Oversize", "over model_size", e.publish("Oversize", e.initModel("oversize", 12, nil), map[string][]byte{"junk.bin": make([]byte, 41_000_000)}, ""))
+	// Disallowed architecture: phi3 in a Llama-only competition.
+	add("Phi", "not in model_types", e.publish("Phi", e.initModel("phi", 13, func(c *hf.ModelConfig) { c.ModelType = "phi3" }), nil, ""))
+	// Too many parameters: hidden 64 doubles the 100k-row embeddings (> 8M).
+	add("Huge", "exceed the limit", e.publish("Huge", e.initModel("huge", 14, func(c *hf.ModelConfig) { c.HiddenSize, c.IntermediateSize = 48, 96 }), nil, ""))
+	// A tokenizer that fails the round trip (llama2 inserts BOS) and no way
+	// back: the tokenizer is its own and it is rejected.
+	llamaTok := filepath.Join(e.models, "llamatok")
+	{
+		vocab, err := modeldir.TokenizerVocabSize(lenmlDir(t, "llama2"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := modeldir.Init(ctx, llamaTok, e.tinyConfig(vocab, 32), modeldir.InitOptions{Seed: 15, DType: safetensors.BF16, TokenizerDir: lenmlDir(t, "llama2")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("BadTok", "", e.publish("BadTok", llamaTok, nil, ""))
+	// NaN weights.
+	nanDir := filepath.Join(e.models, "nan")
+	{
+		m, err := surgeon.Load(good)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Tensors["model.norm.weight"].Data[0] = float32(math.NaN())
+		if err := m.Save(ctx, nanDir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("NaN", "NaN", e.publish("NaN", nanDir, nil, ""))
+	// Absurd config dims: config.json claims a million layers.
+	absurd := e.initModel("absurd", 16, nil)
+	{
+		b, _ := os.ReadFile(filepath.Join(absurd, "config.json"))
+		var m map[string]any
+		json.Unmarshal(b, &m)
+		m["num_hidden_layers"] = 1_000_000
+		b, _ = json.Marshal(m)
+		os.WriteFile(filepath.Join(absurd, "config.json"), b, 0o644)
+	}
+	add("Absurd", "does not load", e.publish("Absurd", absurd, nil, ""))
+	// Engine crash: the worker exits while evaluating this model (test hook).
+	crash := e.initModel("crash", 17, nil)
+	add("Crasher", "worker crashed", e.publish("Crasher", crash, nil, ""))
+
+	reps, stderr, err := e.validate(1, []string{"COLDINT_TEST_WORKER_EXIT=models--crasher--m"})
+	t.Log(stderr)
+	if err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	if len(reps) != 1 {
+		t.Fatalf("got %d reports", len(reps))
+	}
+	r := reps[0]
+	for _, h := range hs {
+		why, ok := r.Rejected[h.m.uid]
+		if !ok {
+			t.Errorf("%s (uid %d) was not rejected", h.name, h.m.uid)
+			continue
+		}
+		t.Logf("%s rejected: %s", h.name, why)
+		if !strings.Contains(why, h.want) {
+			t.Errorf("%s (uid %d): reason %q, want it to mention %q", h.name, h.m.uid, why, h.want)
+		}
+		if r.Weights[h.m.uid] != 0 {
+			t.Errorf("%s got weight %v", h.name, r.Weights[h.m.uid])
+		}
+	}
+	if why := r.Rejected[hs[4].m.uid]; !strings.Contains(why, "round-trip") && !strings.Contains(why, "round trip") {
+		t.Errorf("BadTok: reason %q, want a round-trip failure", why)
+	}
+	u, ok := uidReport(r, mGood.uid)
+	if !ok || u.Status != "ok" || r.Weights[mGood.uid] <= 0 {
+		t.Errorf("the good model was not scored after the hostile ones: %+v weight %v", u, r.Weights[mGood.uid])
+	}
+}
+
+// TestValidateKill9 kills the validator at a random moment of a step and
+// restarts it: the state loads and no model whose losses were saved before
+// the kill is computed again.
+func TestValidateKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end validator run")
+	}
+	e := newValEnv(t, nil)
+	good, medium := e.unigramModels()
+	bad := e.initModel("bad", 7, nil)
+	ms := []*miner{e.publish("Bad", bad, nil, ""), e.publish("Medium", medium, nil, ""), e.publish("Good", good, nil, "")}
+
+	// A first full run measures how long a step takes (then starts over).
+	t0 := time.Now()
+	if _, stderr, err := e.validate(1, nil, "--model-dir", filepath.Join(e.root, "probe")); err != nil {
+		t.Fatalf("probe run: %v\n%s", err, stderr)
+	}
+	full := time.Since(t0)
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("a step takes %v; kill seed %d", full, seed)
+	delay := time.Duration(rand.New(rand.NewPCG(seed, 1)).Int64N(int64(full)))
+	cmd := e.command(1, nil)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(delay)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	t.Logf("killed after %v", delay)
+
+	// What the cache held at the kill.
+	cache, err := eval.LoadCache(filepath.Join(eval.StateDir(e.modelDir), "evalstate"))
+	if err != nil {
+		t.Fatalf("eval cache after kill -9: %v", err)
+	}
+	if _, err := eval.LoadValidatorState(filepath.Join(eval.StateDir(e.modelDir), eval.ValidatorStateFile)); err != nil {
+		t.Fatalf("validator state after kill -9: %v", err)
+	}
+	unknown := map[chain.UID]int{}
+	for _, m := range ms {
+		unknown[m.uid] = evalSamples
+		filter, _ := modelhash.AllowedFilter(context.Background(), m.dir)
+		h, err := modelhash.Dir(context.Background(), m.dir, modelhash.Options{Filter: filter})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, mh := range cache.Models {
+			if mh == h && len(cache.Samples) == evalSamples {
+				n := 0
+				for _, v := range cache.Losses[i] {
+					if math.IsNaN(v) {
+						n++
+					}
+				}
+				unknown[m.uid] = n
+			}
+		}
+	}
+	t.Logf("unknown losses per uid at the kill: %v", unknown)
+
+	reps, out, err := e.validate(1, nil)
+	if err != nil {
+		t.Fatalf("restart: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "starting with a clean validator state") || strings.Contains(out, "starting with an empty eval cache") {
+		t.Errorf("restart did not load the state:\n%s", out)
+	}
+	r := reps[0]
+	for _, m := range ms {
+		u, ok := uidReport(r, m.uid)
+		if !ok {
+			t.Fatalf("uid %d not evaluated after restart; rejected %v", m.uid, r.Rejected)
+		}
+		if u.Forward != unknown[m.uid] {
+			t.Errorf("uid %d: %d forward samples after restart, want the %d unknown at the kill", m.uid, u.Forward, unknown[m.uid])
+		}
+	}
+}
