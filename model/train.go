@@ -258,6 +258,19 @@ func (tr *Trainer) Gradients(ctx context.Context) (map[string][]float32, error) 
 	return out, err
 }
 
+// Parameters returns the current weights by HF name (fused projections split
+// back), float32 row-major.
+func (tr *Trainer) Parameters(ctx context.Context) (map[string][]float32, error) {
+	out := map[string][]float32{}
+	err := tr.e.Do(ctx, func() error {
+		for _, p := range tr.params {
+			tr.splitInto(out, p, copyOut(p.t, numel(p.shape())))
+		}
+		return nil
+	})
+	return out, err
+}
+
 // splitInto stores vals of p under its HF names.
 func (tr *Trainer) splitInto(out map[string][]float32, p *param, vals []float32) {
 	if len(p.split) == 0 {

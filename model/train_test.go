@@ -1,10 +1,18 @@
 package model
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"math"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
+
+	"github.com/coldint/coldint/internal/testenv"
 
 	"github.com/coldint/coldint/hf/safetensors"
 	"github.com/coldint/coldint/model/synth"
@@ -134,4 +142,110 @@ func TestTrainerLearnsAndResumes(t *testing.T) {
 		}
 	}
 	t.Logf("losses %.4f → %.4f, resume identical", full[0], full[11])
+}
+
+// TestTrainerMatchesPyTorch is the gradient check: on the same weights and
+// batch (two rows, one padded), the loss, every gradient, the gradient norm
+// and the weights after one clipped AdamW step equal those of
+// tools/torchref/train_ref.py (autograd and torch.optim.AdamW).
+func TestTrainerMatchesPyTorch(t *testing.T) {
+	py := testenv.DebianPython(t)
+	ctx := context.Background()
+	e := testEngine(t)
+	for _, arch := range []string{"llama", "phi3"} {
+		t.Run(arch, func(t *testing.T) {
+			spec := tinyTrainSpec(arch, 11)
+			spec.Std = 0.1
+			if arch == "phi3" {
+				spec.SlidingWindow = 6
+			}
+			dir := writeModel(t, spec)
+			b := batchOf(synth.RandomIDs(21, 14, spec.Vocab), synth.RandomIDs(22, 9, spec.Vocab))
+			bj, _ := json.Marshal(map[string]any{"rows": b.Rows, "seq_len": b.SeqLen, "ids": b.IDs, "labels": b.Labels})
+			bf := filepath.Join(t.TempDir(), "batch.json")
+			if err := os.WriteFile(bf, bj, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			p := train.OptimParams{Step: 1, LR: 1e-3, WeightDecay: 0.1, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, Clip: 0.5}
+			refOut := filepath.Join(t.TempDir(), "ref.safetensors")
+			cmd := exec.Command(py, filepath.Join(testenv.Root(), "tools", "torchref", "train_ref.py"), "grad",
+				"--model", dir, "--batch", bf, "--out", refOut, "--threads", strconv.Itoa(testThreads()),
+				"--lr", fmt.Sprint(p.LR), "--weight-decay", fmt.Sprint(p.WeightDecay), "--beta1", fmt.Sprint(p.Beta1),
+				"--beta2", fmt.Sprint(p.Beta2), "--eps", fmt.Sprint(p.Eps), "--clip", fmt.Sprint(p.Clip))
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("train_ref: %v\n%s", err, stderr.String())
+			}
+			var ref struct {
+				Loss     float64 `json:"loss"`
+				GradNorm float64 `json:"grad_norm"`
+			}
+			if err := json.Unmarshal(out, &ref); err != nil {
+				t.Fatalf("train_ref output %q: %v", out, err)
+			}
+			rf, err := safetensors.Open(refOut)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rf.Close()
+
+			tr, err := e.NewTrainer(ctx, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.Close()
+			loss, err := tr.Backward(ctx, []train.Batch{b})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if relErr(loss, ref.Loss) > 1e-5 {
+				t.Fatalf("loss %.8f, PyTorch %.8f", loss, ref.Loss)
+			}
+			grads, err := tr.Gradients(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			compare := func(kind string, got map[string][]float32, tol float64) {
+				if len(got) != len(rf.Tensors())/2 {
+					t.Fatalf("%s: %d tensors, PyTorch has %d", kind, len(got), len(rf.Tensors())/2)
+				}
+				var worst float64
+				for name, g := range got {
+					want, _, err := rf.ReadFloat32(kind + "/" + name)
+					if err != nil {
+						t.Fatalf("%s %q: %v", kind, name, err)
+					}
+					var scale, diff float64
+					for i := range want {
+						scale = math.Max(scale, math.Abs(float64(want[i])))
+						diff = math.Max(diff, math.Abs(float64(g[i])-float64(want[i])))
+					}
+					rel := diff / math.Max(scale, 1e-12)
+					worst = math.Max(worst, rel)
+					if rel > tol {
+						t.Errorf("%s %q: max abs diff %.3g at scale %.3g (rel %.3g > %.0g)", kind, name, diff, scale, rel, tol)
+					}
+				}
+				t.Logf("%s: %d tensors, worst relative difference %.2g", kind, len(got), worst)
+			}
+			compare("grad", grads, 1e-4)
+			if err := tr.ZeroGrad(ctx); err != nil {
+				t.Fatal(err)
+			}
+			st, err := tr.TrainStep(ctx, []train.Batch{b}, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if relErr(st.GradNorm, ref.GradNorm) > 1e-4 || relErr(st.Loss, ref.Loss) > 1e-5 {
+				t.Fatalf("step: loss %v norm %v, PyTorch loss %v norm %v", st.Loss, st.GradNorm, ref.Loss, ref.GradNorm)
+			}
+			params, err := tr.Parameters(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			compare("param", params, 1e-5)
+		})
+	}
 }

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""PyTorch training reference for coldint's trainer (model/train*.go).
+
+It reuses torchref.py's transformers-4.44 math (LLaMA / Phi-3) with autograd:
+
+  grad  --model DIR --batch FILE.json --out FILE.safetensors [--threads N]
+        [--lr X --weight-decay X --beta1 X --beta2 X --eps X --clip X]
+        The batch file is {"rows": R, "seq_len": T, "ids": [...], "labels": [...]}
+        (row-major, label -100 = not scored). Computes the loss
+        sum(cross-entropy) / scored tokens, its gradients, and then one
+        torch.optim.AdamW step (weight decay on matrices only) after clipping
+        the global gradient norm to --clip. Writes "grad/<name>" and
+        "param/<name>" (the weights after the step) as float32 safetensors and
+        prints {"loss": x, "grad_norm": y} on stdout.
+  bench --model DIR --batch B --seq T [--steps K] [--threads N]
+        times training steps (forward, backward, clipping, AdamW) on random
+        ids and prints {"tokens_per_s": x, ...}.
+
+Run it with Debian's /usr/bin/python3 and python3-torch (1.13).
+"""
+import argparse
+import json
+import os
+import struct
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torchref  # noqa: E402
+
+
+def write_safetensors(path, tensors):
+    """Writes {name: float32 tensor} as a safetensors file."""
+    header, blobs, off = {}, [], 0
+    for name in sorted(tensors):
+        t = tensors[name].detach().to(torch.float32).contiguous()
+        b = t.numpy().tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        blobs.append(b)
+        off += len(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path + ".tmp", "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+    os.replace(path + ".tmp", path)
+
+
+def trainable(model_dir):
+    """A torchref.Model in float32 whose weights are leaves requiring grad."""
+    model = torchref.Model(model_dir, torch.float32)
+    for t in {id(v): v for v in model.w.values()}.values():
+        t.requires_grad_(True)
+    # Tied embeddings share one tensor: a single leaf collects both gradients.
+    names = {}
+    for k, v in model.w.items():
+        names.setdefault(id(v), k)
+    params = {names[id(v)]: v for v in model.w.values()}
+    return model, params
+
+
+def loss_of(model, ids, labels):
+    logits = model.logits(ids)
+    v = logits.shape[-1]
+    total = F.cross_entropy(logits.reshape(-1, v), labels.reshape(-1), ignore_index=-100, reduction="sum")
+    return total / (labels != -100).sum()
+
+
+def optimizer(params, args):
+    decay = [p for p in params.values() if p.dim() >= 2]
+    no_decay = [p for p in params.values() if p.dim() < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                              {"params": no_decay, "weight_decay": 0.0}],
+                             lr=args.lr, betas=(args.beta1, args.beta2), eps=args.eps)
+
+
+def cmd_grad(args):
+    torchref.set_threads(args.threads)
+    with open(args.batch) as f:
+        b = json.load(f)
+    model, params = trainable(args.model)
+    ids = torch.tensor(b["ids"], dtype=torch.long).view(b["rows"], b["seq_len"])
+    labels = torch.tensor(b["labels"], dtype=torch.long).view(b["rows"], b["seq_len"])
+    loss = loss_of(model, ids, labels)
+    loss.backward()
+    out = {"grad/" + k: p.grad.clone() for k, p in params.items()}
+    norm = torch.nn.utils.clip_grad_norm_(list(params.values()), args.clip) if args.clip > 0 else \
+        torch.sqrt(sum((p.grad.double() ** 2).sum() for p in params.values()))
+    opt = optimizer(params, args)
+    opt.step()
+    for k, p in params.items():
+        out["param/" + k] = p.detach().clone()
+    write_safetensors(args.out, out)
+    json.dump({"loss": loss.item(), "grad_norm": float(norm)}, sys.stdout)
+    sys.stdout.write("\n")
+
+
+def cmd_bench(args):
+    torchref.set_threads(args.threads)
+    model, params = trainable(args.model)
+    opt = optimizer(params, args)
+    g = torch.Generator().manual_seed(1)
+    vocab = model.cfg.vocab_size
+    times = []
+    for step in range(args.warmup + args.steps):
+        ids = torch.randint(0, vocab, (args.batch, args.seq), generator=g)
+        labels = torch.cat([ids[:, 1:], torch.full((args.batch, 1), -100)], dim=1)
+        t0 = time.perf_counter()
+        loss = loss_of(model, ids, labels)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(list(params.values()), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        dt = time.perf_counter() - t0
+        if step >= args.warmup:
+            times.append(dt)
+    tokens = args.batch * (args.seq - 1)
+    json.dump({"tokens_per_s": tokens / (sum(times) / len(times)), "seconds": times,
+               "threads": torch.get_num_threads(), "loss": loss.item()}, sys.stdout)
+    sys.stdout.write("\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    for name, fn in (("grad", cmd_grad), ("bench", cmd_bench)):
+        p = sub.add_parser(name)
+        p.add_argument("--model", required=True)
+        p.add_argument("--threads", type=int, default=0)
+        p.add_argument("--lr", type=float, default=1e-3)
+        p.add_argument("--weight-decay", type=float, default=0.1)
+        p.add_argument("--beta1", type=float, default=0.9)
+        p.add_argument("--beta2", type=float, default=0.95)
+        p.add_argument("--eps", type=float, default=1e-8)
+        p.add_argument("--clip", type=float, default=1.0)
+        p.set_defaults(fn=fn)
+        if name == "grad":
+            p.add_argument("--batch", required=True)
+            p.add_argument("--out", required=True)
+        else:
+            p.add_argument("--batch", type=int, default=4)
+            p.add_argument("--seq", type=int, default=512)
+            p.add_argument("--steps", type=int, default=3)
+            p.add_argument("--warmup", type=int, default=1)
+    args = ap.parse_args()
+    args.fn(args)
+
+
+if __name__ == "__main__":
+    main()
