@@ -822,8 +822,12 @@ func partLen(size, chunk, n int64) int64 {
 }
 
 func (s *Server) putPart(w http.ResponseWriter, r *http.Request, oid string, size, chunk, n int64) {
+	if chunk <= 0 {
+		s.fail(w, badRequest("lfs upload: bad chunk size"))
+		return
+	}
 	nparts := (size + chunk - 1) / chunk
-	if chunk <= 0 || n < 1 || n > nparts {
+	if n < 1 || n > nparts {
 		s.fail(w, badRequest("lfs upload: part %d out of range", n))
 		return
 	}
@@ -880,8 +884,12 @@ func (s *Server) completeMultipart(w http.ResponseWriter, r *http.Request, oid s
 		s.fail(w, badRequest("parse multipart completion: %v", err))
 		return
 	}
+	if chunk <= 0 {
+		s.fail(w, badRequest("multipart completion: bad chunk size"))
+		return
+	}
 	nparts := (size + chunk - 1) / chunk
-	if chunk <= 0 || req.OID != oid || int64(len(req.Parts)) != nparts {
+	if req.OID != oid || int64(len(req.Parts)) != nparts {
 		s.fail(w, badRequest("multipart completion: want %d parts of %q", nparts, oid))
 		return
 	}
