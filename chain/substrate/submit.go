@@ -294,6 +294,9 @@ func (c *Client) waitInclusion(ctx context.Context, xt []byte, hash [32]byte, fr
 		}
 		for ; next <= uint64(head); next++ {
 			bh, err := c.BlockHash(ctx, next)
+			if errors.Is(err, chain.ErrNotFound) {
+				continue // a height a dev node skipped (chopsticks unsafeBlockHeight)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("wait for inclusion: %w", err)
 			}

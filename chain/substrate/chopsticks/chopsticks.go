@@ -126,6 +126,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 	}
 	cmd := exec.Command(cfg.Node, script, "-c", cfgPath)
 	cmd.Dir = dir
+	setParentDeath(cmd)
 	cmd.Env = append(os.Environ(), "NO_COLOR=1", "LOG_LEVEL=info")
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
