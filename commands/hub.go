@@ -99,12 +99,14 @@ func hubServeCommand() *cli.Command {
 Git LFS batch (basic and multipart) and ndjson commits from a local folder, so a
 group can run a private competition. Point clients at it with HF_ENDPOINT=http://ADDR
 (huggingface_hub also needs HF_HUB_DISABLE_XET=1) or hubUrl in @huggingface/hub.
-With --token, writes and private repos need one of the tokens; without, the
-server is open to anyone who can reach the address.`,
+With --token, writes and private repos need one of the tokens; a token given
+as NAME:TOKEN may only write to (and read private repos of) the namespace NAME,
+so competitors cannot touch each other's repos. Without --token the server is
+open to anyone who can reach the address.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Required: true, Usage: "folder holding the hub (created if missing)"},
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8088", Usage: "listen address host:port"},
-			&cli.StringSliceFlag{Name: "token", Usage: "accepted bearer token (repeatable)"},
+			&cli.StringSliceFlag{Name: "token", Usage: "accepted bearer token, repeatable: TOKEN (admin: every namespace) or NAME:TOKEN (writes and private reads under NAME only)"},
 			&cli.StringFlag{Name: "public-url", Usage: "base URL written into upload links (default: http://<Host header>)"},
 			&cli.Int64Flag{Name: "chunk-size", Value: 8 << 20, Usage: "part size of multipart LFS uploads in bytes"},
 		},

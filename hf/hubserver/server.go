@@ -42,8 +42,11 @@ import (
 
 // Options configure a [Server].
 type Options struct {
-	// Tokens are the accepted bearer tokens. With none, the server is open:
-	// anyone who can reach it may read and write (fine on 127.0.0.1 only).
+	// Tokens are the accepted bearer tokens: "TOKEN" may write to every
+	// namespace and read every private repo; "NAME:TOKEN" only those under
+	// the namespace NAME (so competitors cannot touch each other's repos).
+	// With no tokens the server is open: anyone who can reach it may read
+	// and write (fine on 127.0.0.1 only).
 	Tokens []string
 	// ChunkSize is the part size of multipart LFS uploads; objects larger than
 	// it are uploaded in parts when the client offers "multipart".
@@ -61,12 +64,15 @@ type Options struct {
 
 // Server is an http.Handler serving a directory hub.
 type Server struct {
+	tokens []namedToken
 	hub    *dirhub.Hub
 	opts   Options
 	secret []byte
 	log    *slog.Logger
 	reqID  atomic.Uint64
 }
+
+type namedToken struct{ name, token string }
 
 // New returns a server for hub.
 func New(hub *dirhub.Hub, opts Options) (*Server, error) {
@@ -84,7 +90,21 @@ func New(hub *dirhub.Hub, opts Options) (*Server, error) {
 	if lg == nil {
 		lg = slog.Default()
 	}
-	return &Server{hub: hub, opts: opts, secret: secret, log: lg}, nil
+	srv := &Server{hub: hub, opts: opts, secret: secret, log: lg}
+	for _, t := range opts.Tokens {
+		nt := namedToken{token: t}
+		if name, tok, ok := strings.Cut(t, ":"); ok {
+			if _, err := hf.ParseRepoID(name + "/repo"); err != nil || tok == "" {
+				return nil, fmt.Errorf("create hub server: token for %q: bad namespace or empty token", name)
+			}
+			nt = namedToken{name: name, token: tok}
+		}
+		if nt.token == "" {
+			return nil, errors.New("create hub server: empty token")
+		}
+		srv.tokens = append(srv.tokens, nt)
+	}
+	return srv, nil
 }
 
 // apiError is an error with an HTTP status and a Hub error code.
@@ -236,11 +256,19 @@ func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request, p []string) {
 		s.serveCreate(w, r)
 		return
 	case n == 1 && p[0] == "whoami-v2":
-		if !s.authorized(r) || bearer(r) == "" && len(s.opts.Tokens) > 0 {
-			s.fail(w, &apiError{401, "", "Invalid credentials in Authorization header"})
+		p, err := s.who(r)
+		if err == nil && p == nil {
+			err = &apiError{401, "", "Invalid credentials in Authorization header"}
+		}
+		if err != nil {
+			s.fail(w, err)
 			return
 		}
-		writeJSON(w, 200, map[string]any{"type": "user", "name": "local", "auth": map[string]any{"type": "access_token"}})
+		name := p.name
+		if p.admin {
+			name = "admin"
+		}
+		writeJSON(w, 200, map[string]any{"type": "user", "name": name, "auth": map[string]any{"type": "access_token"}})
 		return
 	case n >= 3 && p[0] == "models":
 	default:
@@ -277,48 +305,69 @@ func bearer(r *http.Request) string {
 	return ""
 }
 
-// authorized reports whether the request carries no token or a valid one
-// (an invalid token is always refused), and writeOK whether it may write.
-func (s *Server) authorized(r *http.Request) bool {
-	tok := bearer(r)
-	if tok == "" {
-		return true
-	}
-	if len(s.opts.Tokens) == 0 {
-		return true
-	}
-	return s.validToken(tok)
+// principal is who a valid token belongs to.
+type principal struct {
+	name  string // namespace the token may write to
+	admin bool   // may write and read everywhere
 }
 
-func (s *Server) validToken(tok string) bool {
-	ok := false
-	for _, t := range s.opts.Tokens {
-		if subtle.ConstantTimeCompare([]byte(t), []byte(tok)) == 1 {
-			ok = true
+// who returns the principal of the request's token: nil without a token,
+// an admin for any token on an open server, and a 401 error for a token the
+// server does not know.
+func (s *Server) who(r *http.Request) (*principal, error) {
+	tok := bearer(r)
+	if tok == "" {
+		return nil, nil
+	}
+	if len(s.tokens) == 0 {
+		return &principal{admin: true}, nil
+	}
+	var found *principal
+	for _, t := range s.tokens {
+		if subtle.ConstantTimeCompare([]byte(t.token), []byte(tok)) == 1 {
+			found = &principal{name: t.name, admin: t.name == ""}
 		}
 	}
-	return ok
+	if found == nil {
+		return nil, &apiError{401, "", "Invalid credentials in Authorization header"}
+	}
+	return found, nil
 }
 
 // canRead: public repos to anyone (without an invalid token), private ones
-// to token holders (or to all when the server has no tokens).
-func (s *Server) canRead(r *http.Request, st *dirhub.RepoState) error {
-	if !s.authorized(r) {
-		return &apiError{401, "", "Invalid credentials in Authorization header"}
+// to their namespace's token and admin tokens (to all on an open server).
+func (s *Server) canRead(r *http.Request, repo hf.RepoID, st *dirhub.RepoState) error {
+	p, err := s.who(r)
+	if err != nil {
+		return err
 	}
-	if st.Private && len(s.opts.Tokens) > 0 && bearer(r) == "" {
+	if !st.Private || len(s.tokens) == 0 {
+		return nil
+	}
+	if p == nil {
 		return &apiError{401, "RepoNotFound", "Repository not found"}
+	}
+	if !p.admin && p.name != repo.Namespace {
+		return &apiError{404, "RepoNotFound", "Repository not found"}
 	}
 	return nil
 }
 
-func (s *Server) canWrite(r *http.Request) error {
-	if len(s.opts.Tokens) == 0 {
+// canWrite: on a server with tokens, an admin token or the token of the
+// repo's namespace.
+func (s *Server) canWrite(r *http.Request, repo hf.RepoID) error {
+	if len(s.tokens) == 0 {
 		return nil
 	}
-	tok := bearer(r)
-	if tok == "" || !s.validToken(tok) {
+	p, err := s.who(r)
+	if err != nil {
+		return err
+	}
+	if p == nil {
 		return &apiError{401, "", "Invalid credentials in Authorization header"}
+	}
+	if !p.admin && p.name != repo.Namespace {
+		return &apiError{403, "", fmt.Sprintf("this token may not write to namespace %q", repo.Namespace)}
 	}
 	return nil
 }
@@ -360,7 +409,7 @@ func (s *Server) serveInfo(w http.ResponseWriter, r *http.Request, repo hf.RepoI
 	}
 	st, err := s.hub.State(repo)
 	if err == nil {
-		err = s.canRead(r, st)
+		err = s.canRead(r, repo, st)
 	}
 	if err != nil {
 		s.fail(w, err)
@@ -413,7 +462,7 @@ func (s *Server) serveResolve(w http.ResponseWriter, r *http.Request, repo hf.Re
 	}
 	st, err := s.hub.State(repo)
 	if err == nil {
-		err = s.canRead(r, st)
+		err = s.canRead(r, repo, st)
 	}
 	if err != nil {
 		s.fail(w, err)
@@ -447,10 +496,6 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, methodNotAllowed())
 		return
 	}
-	if err := s.canWrite(r); err != nil {
-		s.fail(w, err)
-		return
-	}
 	b, err := readBody(r, maxJSONBody)
 	if err != nil {
 		s.fail(w, err)
@@ -482,6 +527,10 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	repo, err := hf.ParseRepoID(full)
 	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.canWrite(r, repo); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -529,7 +578,7 @@ func (s *Server) serveSettings(w http.ResponseWriter, r *http.Request, repo hf.R
 		s.fail(w, methodNotAllowed())
 		return
 	}
-	if err := s.canWrite(r); err != nil {
+	if err := s.canWrite(r, repo); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -569,7 +618,7 @@ func (s *Server) servePreupload(w http.ResponseWriter, r *http.Request, repo hf.
 		s.fail(w, methodNotAllowed())
 		return
 	}
-	if err := s.canWrite(r); err != nil {
+	if err := s.canWrite(r, repo); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -612,7 +661,7 @@ func (s *Server) serveCommit(w http.ResponseWriter, r *http.Request, repo hf.Rep
 		s.fail(w, methodNotAllowed())
 		return
 	}
-	if err := s.canWrite(r); err != nil {
+	if err := s.canWrite(r, repo); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -685,7 +734,7 @@ func (s *Server) serveLFSBatch(w http.ResponseWriter, r *http.Request, repo hf.R
 		s.fail(w, methodNotAllowed())
 		return
 	}
-	if err := s.canWrite(r); err != nil {
+	if err := s.canWrite(r, repo); err != nil {
 		s.fail(w, err)
 		return
 	}

@@ -3,6 +3,7 @@ package hubserver_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/coldint/coldint/hf"
 	"github.com/coldint/coldint/hf/dirhub"
+	"github.com/coldint/coldint/hf/hub"
 	"github.com/coldint/coldint/hf/hubserver"
 	"github.com/coldint/coldint/hf/hubtest"
 )
@@ -165,5 +167,63 @@ func TestUploadChecks(t *testing.T) {
 	resp, _ = call(t, "POST", ts.URL+"/api/repos/create", `{"name":"ds","organization":"tester","type":"dataset"}`, auth)
 	if resp.StatusCode != 400 {
 		t.Errorf("create dataset repo: %d", resp.StatusCode)
+	}
+}
+
+func TestNamespaceTokens(t *testing.T) {
+	ctx := context.Background()
+	dh, err := dirhub.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := hubserver.New(dh, hubserver.Options{Tokens: []string{"bad/ns:tok"}}); err == nil {
+		t.Fatal("New accepted a token for an invalid namespace")
+	}
+	srv, err := hubserver.New(dh, hubserver.Options{Tokens: []string{"alice:hf_alice", "bob:hf_bob", "hf_admin"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	client := func(tok string) *hub.Client {
+		c, err := hub.New(hub.WithEndpoint(ts.URL), hub.WithToken(tok))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	alice, bob, admin := client("hf_alice"), client("hf_bob"), client("hf_admin")
+	aRepo := hf.RepoID{Namespace: "alice", Name: "model"}
+	if err := bob.CreateRepo(ctx, aRepo, true); !errors.Is(err, hf.ErrUnauthorized) {
+		t.Fatalf("bob creating alice/model: %v", err)
+	}
+	if err := alice.CreateRepo(ctx, aRepo, true); err != nil {
+		t.Fatal(err)
+	}
+	sha, err := alice.Upload(ctx, aRepo, hubtest.UploadFiles(hubtest.Model(1, 2<<20)), "m", hf.UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Upload(ctx, aRepo, hubtest.UploadFiles(hubtest.Model(2, 10)), "evil", hf.UploadOptions{}); !errors.Is(err, hf.ErrUnauthorized) {
+		t.Errorf("bob uploading to alice/model: %v", err)
+	}
+	if err := bob.SetVisibility(ctx, aRepo, false); !errors.Is(err, hf.ErrUnauthorized) {
+		t.Errorf("bob changing alice's visibility: %v", err)
+	}
+	if _, err := bob.ModelInfo(ctx, aRepo, sha); !errors.Is(err, hf.ErrRepoNotFound) {
+		t.Errorf("bob reading alice's private repo: %v", err)
+	}
+	if _, err := admin.ModelInfo(ctx, aRepo, sha); err != nil {
+		t.Errorf("admin reading alice's private repo: %v", err)
+	}
+	if err := alice.SetVisibility(ctx, aRepo, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.Download(ctx, aRepo, sha, nil, t.TempDir(), hf.DownloadOptions{}); err != nil {
+		t.Errorf("bob downloading alice's public repo: %v", err)
+	}
+	resp, body := call(t, "GET", ts.URL+"/api/whoami-v2", "", map[string]string{"Authorization": "Bearer hf_bob"})
+	if resp.StatusCode != 200 || !strings.Contains(body, `"name":"bob"`) {
+		t.Errorf("whoami: %d %s", resp.StatusCode, body)
 	}
 }
