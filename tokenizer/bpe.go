@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -22,7 +23,14 @@ type bpe struct {
 	ignoreMerges bool
 	prefix       string
 	suffix       string
+	// SentencePiece-style words (no pre-tokenizer: a whole text is one word)
+	// are cut before each "▁" whose previous character can never merge
+	// with it: no vocabulary token holds that character followed by "▁".
+	spSplit   bool
+	noSplitAt map[rune]bool
 }
+
+const spaceMark = "▁"
 
 const noRank = ^uint32(0)
 
@@ -88,6 +96,26 @@ func newBPE(m *modelJSON, byteMode bool) (*bpe, error) {
 			b.fallbackIDs[i] = id
 		} else {
 			b.hasFallback = false
+		}
+	}
+	if !byteMode && b.prefix == "" && b.suffix == "" && !b.ignoreMerges {
+		if _, ok := orig[spaceMark]; ok {
+			b.spSplit = true
+			b.noSplitAt = map[rune]bool{}
+			for tok := range orig {
+				for i := strings.Index(tok, spaceMark); i >= 0; {
+					if i > 0 {
+						if r, _ := utf8.DecodeLastRuneInString(tok[:i]); r != '▁' {
+							b.noSplitAt[r] = true
+						}
+					}
+					j := strings.Index(tok[i+len(spaceMark):], spaceMark)
+					if j < 0 {
+						break
+					}
+					i += len(spaceMark) + j
+				}
+			}
 		}
 	}
 	if m.UnkToken != nil && *m.UnkToken != "" {
@@ -464,4 +492,24 @@ func (p *pairTable) get(k uint64) (uint64, bool) {
 			return 0, false
 		}
 	}
+}
+
+// splitPoint returns the end of the first part of w that merges cannot cross
+// (see spSplit), or len(w).
+func (b *bpe) splitPoint(w string) int {
+	for off := 1; off < len(w); {
+		i := strings.Index(w[off:], spaceMark)
+		if i < 0 {
+			return len(w)
+		}
+		i += off
+		r, n := utf8.DecodeLastRuneInString(w[:i])
+		if r != '▁' && !b.noSplitAt[r] {
+			if _, known := b.vocab[w[i-n:i]]; known {
+				return i
+			}
+		}
+		off = i + len(spaceMark)
+	}
+	return len(w)
 }

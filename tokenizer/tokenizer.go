@@ -58,9 +58,12 @@ type workspace struct {
 	arena  []int32
 }
 
+// The per-workspace cache of pre-token ids: keys up to cacheMaxKey bytes,
+// emptied when it holds cacheMaxEntries words or cacheMaxArena ids (a few MB).
 const (
-	cacheMaxKey   = 64
-	cacheMaxArena = 1 << 22
+	cacheMaxKey     = 64
+	cacheMaxEntries = 1 << 17
+	cacheMaxArena   = 1 << 20
 )
 
 // Load reads a tokenizer from a model folder (tokenizer.json and, when
@@ -421,6 +424,18 @@ func (t *Tokenizer) encodeText(ws *workspace, s string, start bool, out []int32)
 }
 
 func (t *Tokenizer) encodeWord(ws *workspace, w string, out []int32) []int32 {
+	if t.model.spSplit && len(w) > 16 {
+		for w != "" {
+			k := t.model.splitPoint(w)
+			out = t.encodeCached(ws, w[:k], out)
+			w = w[k:]
+		}
+		return out
+	}
+	return t.encodeCached(ws, w, out)
+}
+
+func (t *Tokenizer) encodeCached(ws *workspace, w string, out []int32) []int32 {
 	if len(w) > cacheMaxKey {
 		return t.model.encodeWord(w, &ws.w, out)
 	}
@@ -429,7 +444,7 @@ func (t *Tokenizer) encodeWord(ws *workspace, w string, out []int32) []int32 {
 	}
 	n := len(out)
 	out = t.model.encodeWord(w, &ws.w, out)
-	if len(ws.arena) > cacheMaxArena {
+	if len(ws.arena) > cacheMaxArena || len(ws.cache) >= cacheMaxEntries {
 		clear(ws.cache)
 		ws.arena = ws.arena[:0]
 	}
