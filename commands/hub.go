@@ -1,10 +1,12 @@
 package commands
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -355,13 +357,25 @@ func runHubUpload(c *cli.Context) error {
 			f.Close()
 			return err
 		}
-		files = append(files, hf.UploadFile{Path: filepath.ToSlash(rel), Size: st.Size(), Content: f})
+		var content io.ReaderAt = f
+		if st.Size() < 1<<20 {
+			// Small files are read now, so a folder of many files needs few descriptors.
+			b, err := io.ReadAll(f)
+			f.Close()
+			if err != nil {
+				return err
+			}
+			content = bytes.NewReader(b)
+		}
+		files = append(files, hf.UploadFile{Path: filepath.ToSlash(rel), Size: st.Size(), Content: content})
 		total += st.Size()
 		return nil
 	})
 	defer func() {
 		for _, f := range files {
-			f.Content.(*os.File).Close()
+			if c, ok := f.Content.(io.Closer); ok {
+				c.Close()
+			}
 		}
 	}()
 	if err != nil {
