@@ -571,11 +571,7 @@ func (c *Client) CreateRepo(ctx context.Context, repo hf.RepoID, private bool) e
 
 // SetVisibility implements [hf.Hub]: PUT /api/models/{repo}/settings.
 func (c *Client) SetVisibility(ctx context.Context, repo hf.RepoID, private bool) error {
-	vis := "public"
-	if private {
-		vis = "private"
-	}
-	body := map[string]any{"private": private, "visibility": vis}
+	body := map[string]any{"private": private} // as huggingface_hub's update_repo_settings
 	if err := c.sendJSON(ctx, http.MethodPut, repo, c.apiURL("/api/models/"+repoPath(repo)+"/settings", nil), body, nil, true, ""); err != nil {
 		return fmt.Errorf("set visibility of %q: %w", repo.String(), err)
 	}
