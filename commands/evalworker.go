@@ -14,14 +14,6 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// Test-only hooks of the evaluation worker: when the model folder of a job
-// contains the value of one of these variables, the worker exits with status
-// 3 (a crash) or hangs (until the validator's timeout kills it).
-const (
-	workerExitEnv = "COLDINT_TEST_WORKER_EXIT"
-	workerHangEnv = "COLDINT_TEST_WORKER_HANG"
-)
-
 // evalWorkerCommand is the hidden child process of `coldint validate`: it
 // evaluates one model (an eval.EvalJob as JSON on stdin) and writes
 // eval.WorkerMessage lines on stdout, so that a crash, hang or NaN in one
@@ -31,6 +23,14 @@ func evalWorkerCommand() *cli.Command {
 		Name:   "eval-worker",
 		Usage:  "internal: evaluate one model for `coldint validate` (JSON job on stdin, JSON lines on stdout)",
 		Hidden: true,
+		// Test-only hooks (hidden flags, so also COLDINT_TEST_EXIT_IF and
+		// COLDINT_TEST_HANG_IF, which the validator's children inherit): when
+		// the job's model folder contains the value, the worker exits with
+		// status 3 (a crash) or hangs until the validator's timeout kills it.
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "test-exit-if", Hidden: true},
+			&cli.StringFlag{Name: "test-hang-if", Hidden: true},
+		},
 		Action: func(c *cli.Context) error {
 			stdio := ioFrom(c)
 			var mu sync.Mutex
@@ -50,11 +50,11 @@ func evalWorkerCommand() *cli.Command {
 				send(eval.WorkerMessage{Final: true, Error: "parse job: " + err.Error()})
 				return nil
 			}
-			if s := os.Getenv(workerExitEnv); s != "" && strings.Contains(job.Dir, s) {
+			if s := c.String("test-exit-if"); s != "" && strings.Contains(job.Dir, s) {
 				send(eval.WorkerMessage{Done: 0, Total: len(job.Samples)})
 				os.Exit(3)
 			}
-			if s := os.Getenv(workerHangEnv); s != "" && strings.Contains(job.Dir, s) {
+			if s := c.String("test-hang-if"); s != "" && strings.Contains(job.Dir, s) {
 				select {
 				case <-c.Context.Done():
 				case <-time.After(time.Hour):

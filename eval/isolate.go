@@ -174,7 +174,8 @@ func (s *SubprocessScorer) Score(ctx context.Context, job *EvalJob, progress fun
 	cmd.Env = append(os.Environ(), s.Env...)
 	cmd.Stdin = bytes.NewReader(in)
 	cmd.Stderr = s.Stderr
-	cmd.WaitDelay = 5 * time.Second
+	cmd.WaitDelay = 2 * time.Second
+	isolateGroup(cmd)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, fmt.Errorf("evaluate %q: %w", job.Dir, err)
@@ -182,24 +183,40 @@ func (s *SubprocessScorer) Score(ctx context.Context, job *EvalJob, progress fun
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("evaluate %q: start worker: %w", job.Dir, err)
 	}
-	var final *WorkerMessage
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 1<<20), 256<<20)
-	for sc.Scan() {
-		var m WorkerMessage
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			continue // stray output
+	var got *WorkerMessage
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 1<<20), 256<<20)
+		for sc.Scan() {
+			var m WorkerMessage
+			if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+				continue // stray output
+			}
+			if m.Final {
+				mm := m
+				got = &mm
+				continue
+			}
+			if progress != nil && m.Total > 0 {
+				progress(m.Done, m.Total)
+			}
 		}
-		if m.Final {
-			mm := m
-			final = &mm
-			continue
-		}
-		if progress != nil && m.Total > 0 {
-			progress(m.Done, m.Total)
-		}
+	}()
+	select {
+	case <-read:
+	case <-cctx.Done():
+		// The worker (or a child holding its stdout) overran: the process
+		// group is killed by cmd.Cancel; stop waiting for output.
 	}
 	werr := cmd.Wait()
+	var final *WorkerMessage
+	select {
+	case <-read:
+		final = got
+	case <-time.After(time.Second):
+	}
 	switch {
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
@@ -231,12 +248,12 @@ func CheckLosses(job *EvalJob, losses []float64) error {
 			bad = append(bad, strconv.Itoa(i))
 		}
 	}
-	if len(bad) > 0 {
-		if len(bad) > 5 {
+	if n := len(bad); n > 0 {
+		if n > 5 {
 			bad = append(bad[:5], "...")
 		}
 		return fmt.Errorf("non-finite (NaN) loss on %d of %d samples (%s): non-finite weights or activations: %w",
-			len(bad), len(losses), strings.Join(bad, ","), ErrModelIssue)
+			n, len(losses), strings.Join(bad, ","), ErrModelIssue)
 	}
 	return nil
 }

@@ -819,6 +819,7 @@ func (v *Validator) evaluate(ctx context.Context, cfg *Config, rep *StepReport) 
 				continue
 			}
 			delete(v.rejected, u)
+			v.log.Info("model evaluated", "uid", u, "model", m.Label, "forward", ur.Forward, "cached", ur.Cached, "loss_sum_avg", float64(ur.LossSumAvg))
 			ur.Status = "ok"
 			losses[u] = l
 			evaluated++
@@ -869,6 +870,18 @@ func (v *Validator) evaluate(ctx context.Context, cfg *Config, rep *StepReport) 
 // evalModel computes a model's loss vector over the picked samples, using
 // and updating the cache (spec §6.7 "Loss", §6.8 "per model").
 func (v *Validator) evalModel(ctx context.Context, m *uidModel, comp *Competition, index map[chain.UID]int, picked []int, texts []string, toks map[string]*tokenized, ur *UIDReport) ([]float64, error) {
+	row, cached := index[m.UID]
+	if cached {
+		// Everything known (and no spot check due): no tokenization, no
+		// forward pass.
+		if plan := v.cache.Plan(row, picked); len(plan.Compute)+len(plan.Check) == 0 {
+			full, _ := v.cache.Merge(row, picked, plan, nil)
+			ur.Cached = len(full)
+			fillStats(ur, full, nil)
+			ur.Losses = JSONFloats(full)
+			return full, nil
+		}
+	}
 	// Tokenizer choice (§6.7).
 	t0 := v.now()
 	own := false
@@ -878,7 +891,7 @@ func (v *Validator) evalModel(ctx context.Context, m *uidModel, comp *Competitio
 	var tk *tokenized
 	var ownErr error
 	if own {
-		tk = v.tokenize(ctx, "model:"+m.Dir, m.Dir, comp, true, texts, toks)
+		tk = v.tokenize(ctx, "model:"+tokenizerKey(ctx, m.Dir), m.Dir, comp, true, texts, toks)
 		if tk.err != nil {
 			ownErr = tk.err
 			tk = nil
@@ -910,7 +923,6 @@ func (v *Validator) evalModel(ctx context.Context, m *uidModel, comp *Competitio
 		return nil, fmt.Errorf("%w: %w", err, ErrModelIssue)
 	}
 	// Plan against the cache.
-	row, cached := index[m.UID]
 	var plan RowPlan
 	if cached {
 		plan = v.cache.Plan(row, picked)
@@ -1001,6 +1013,23 @@ func (v *Validator) tokenize(ctx context.Context, key, src string, comp *Competi
 	t.rows, t.maxID = rows, maxID
 	v.log.Debug("samples tokenized", "tokenizer", key, "capped", st.Capped, "invalid", st.Invalid, "too_long", st.TooLong)
 	return t
+}
+
+// tokenizerKey identifies a model folder's tokenizer by the content of its
+// files, so models shipping the same tokenizer share one tokenization.
+func tokenizerKey(ctx context.Context, dir string) string {
+	key := ""
+	for _, f := range []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"} {
+		h, err := modelhash.File(ctx, filepath.Join(dir, f))
+		if err != nil {
+			h = "-"
+		}
+		key += h
+	}
+	if key == "---" {
+		return dir
+	}
+	return key
 }
 
 func fillStats(ur *UIDReport, full []float64, rows [][]int) {

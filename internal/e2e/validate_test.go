@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -602,7 +603,7 @@ func TestValidateHostile(t *testing.T) {
 	crash := e.initModel("crash", 17, nil)
 	add("Crasher", "worker crashed", e.publish("Crasher", crash, nil, ""))
 
-	reps, stderr, err := e.validate(1, []string{"COLDINT_TEST_WORKER_EXIT=models--crasher--m"})
+	reps, stderr, err := e.validate(1, []string{"COLDINT_TEST_EXIT_IF=models--crasher--m"})
 	t.Log(stderr)
 	if err != nil {
 		t.Fatalf("validate: %v", err)
@@ -646,25 +647,34 @@ func TestValidateKill9(t *testing.T) {
 	bad := e.initModel("bad", 7, nil)
 	ms := []*miner{e.publish("Bad", bad, nil, ""), e.publish("Medium", medium, nil, ""), e.publish("Good", good, nil, "")}
 
-	// A first full run measures how long a step takes (then starts over).
-	t0 := time.Now()
-	if _, stderr, err := e.validate(1, nil, "--model-dir", filepath.Join(e.root, "probe")); err != nil {
-		t.Fatalf("probe run: %v\n%s", err, stderr)
-	}
-	full := time.Since(t0)
+	// Kill after a random one of the step's events (a model synced or
+	// evaluated), plus a random part of a second: mid-download, mid-forward
+	// or mid-save.
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("a step takes %v; kill seed %d", full, seed)
-	delay := time.Duration(rand.New(rand.NewPCG(seed, 1)).Int64N(int64(full)))
+	rng := rand.New(rand.NewPCG(seed, 1))
+	k := 1 + rng.IntN(2*len(ms))
+	delay := time.Duration(rng.Int64N(int64(1500 * time.Millisecond)))
+	t.Logf("kill seed %d: after event %d + %v", seed, k, delay)
 	cmd := e.command(1, nil)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	pipe, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	sc := bufio.NewScanner(pipe)
+	events := 0
+	for events < k && sc.Scan() {
+		if line := sc.Text(); strings.Contains(line, `msg="model synced"`) || strings.Contains(line, `msg="model evaluated"`) {
+			events++
+		}
+	}
+	go io.Copy(io.Discard, pipe)
 	time.Sleep(delay)
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
-	t.Logf("killed after %v", delay)
+	t.Logf("killed after %d events", events)
 
 	// What the cache held at the kill.
 	cache, err := eval.LoadCache(filepath.Join(eval.StateDir(e.modelDir), "evalstate"))
