@@ -213,6 +213,7 @@ func TestChopsticks(t *testing.T) {
 	step("register_network", err)
 	t.Logf("created subnet %d", netuid)
 	nu := le16(uint16(netuid))
+	var setup [][]byte
 	for _, s := range []struct {
 		name string
 		args [][]byte
@@ -224,9 +225,12 @@ func TestChopsticks(t *testing.T) {
 		{"sudo_set_weights_min_stake", [][]byte{le64(0)}},
 		{"sudo_set_tempo", [][]byte{nu, le16(10)}},
 	} {
-		_, err := sudo.Sudo(ctx, "AdminUtils", s.name, s.args...)
+		call, err := m.BuildCall("AdminUtils", s.name, s.args...)
 		step(s.name, err)
+		setup = append(setup, call)
 	}
+	_, err = sudo.SudoBatch(ctx, setup...)
+	step("sudo batch", err)
 
 	uidC, err := sudo.Register(ctx, netuid, ks["Charlie"].AccountID())
 	step("register Charlie", err)

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/coldint/coldint/chain"
 )
@@ -42,6 +43,7 @@ type runtimeState struct {
 	specVersion uint32
 	txVersion   uint32
 	genesis     [32]byte
+	checked     time.Time
 }
 
 type nonceBook struct {
@@ -148,41 +150,66 @@ type runtimeVersion struct {
 	TransactionVersion uint32 `json:"transactionVersion"`
 }
 
+// runtimeRecheck is how long reads trust the cached runtime version before
+// asking the node again; submissions always ask.
+const runtimeRecheck = 10 * time.Second
+
+// runtimeSnapshot is the runtime facts one submission signs against.
+type runtimeSnapshot struct {
+	meta        *Metadata
+	specVersion uint32
+	txVersion   uint32
+	genesis     [32]byte
+}
+
 // runtime returns the metadata, re-reading it when the spec version changed.
 func (c *Client) runtime(ctx context.Context) (*Metadata, error) {
-	var rv runtimeVersion
-	if err := c.Call(ctx, &rv, "state_getRuntimeVersion"); err != nil {
-		return nil, err
-	}
+	rt, err := c.snapshot(ctx, false)
+	return rt.meta, err
+}
+
+func (c *Client) snapshot(ctx context.Context, force bool) (runtimeSnapshot, error) {
 	s := c.state
 	s.mu.Lock()
+	if s.meta != nil && !force && time.Since(s.checked) < runtimeRecheck {
+		rt := runtimeSnapshot{s.meta, s.specVersion, s.txVersion, s.genesis}
+		s.mu.Unlock()
+		return rt, nil
+	}
+	s.mu.Unlock()
+	var rv runtimeVersion
+	if err := c.Call(ctx, &rv, "state_getRuntimeVersion"); err != nil {
+		return runtimeSnapshot{}, err
+	}
+	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.meta != nil && s.specVersion == rv.SpecVersion {
-		return s.meta, nil
+	if s.meta != nil && s.specVersion == rv.SpecVersion && s.txVersion == rv.TransactionVersion {
+		s.checked = time.Now()
+		return runtimeSnapshot{s.meta, s.specVersion, s.txVersion, s.genesis}, nil
 	}
 	var g string
 	if err := c.Call(ctx, &g, "chain_getBlockHash", 0); err != nil {
-		return nil, err
+		return runtimeSnapshot{}, err
 	}
 	gh, err := parseHash(g)
 	if err != nil {
-		return nil, fmt.Errorf("read genesis hash: %w", err)
+		return runtimeSnapshot{}, fmt.Errorf("read genesis hash: %w", err)
 	}
 	var mh string
 	if err := c.Call(ctx, &mh, "state_getMetadata"); err != nil {
-		return nil, err
+		return runtimeSnapshot{}, err
 	}
 	mb, err := parseHex(mh)
 	if err != nil {
-		return nil, fmt.Errorf("read metadata: %w", err)
+		return runtimeSnapshot{}, fmt.Errorf("read metadata: %w", err)
 	}
 	m, err := DecodeMetadata(mb)
 	if err != nil {
-		return nil, err
+		return runtimeSnapshot{}, err
 	}
 	c.log.Debug("substrate: runtime", "spec", rv.SpecName, "version", rv.SpecVersion, "tx_version", rv.TransactionVersion, "pallets", len(m.Pallets))
-	s.meta, s.specVersion, s.txVersion, s.genesis = m, rv.SpecVersion, rv.TransactionVersion, gh
-	return m, nil
+	s.meta, s.specVersion, s.txVersion, s.genesis, s.checked = m, rv.SpecVersion, rv.TransactionVersion, gh, time.Now()
+	return runtimeSnapshot{m, rv.SpecVersion, rv.TransactionVersion, gh}, nil
 }
 
 // Metadata returns the cached runtime metadata (refreshed on runtime upgrades).
@@ -190,12 +217,8 @@ func (c *Client) Metadata(ctx context.Context) (*Metadata, error) { return c.run
 
 // RuntimeInfo returns spec version, transaction version and genesis hash.
 func (c *Client) RuntimeInfo(ctx context.Context) (spec, tx uint32, genesis [32]byte, err error) {
-	if _, err = c.runtime(ctx); err != nil {
-		return
-	}
-	c.state.mu.Lock()
-	defer c.state.mu.Unlock()
-	return c.state.specVersion, c.state.txVersion, c.state.genesis, nil
+	rt, err := c.snapshot(ctx, true)
+	return rt.specVersion, rt.txVersion, rt.genesis, err
 }
 
 func parseHex(s string) ([]byte, error) {

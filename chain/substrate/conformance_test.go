@@ -48,22 +48,10 @@ func (a *chopsticksAdmin) CreateSubnet(ctx context.Context) (chain.NetUID, error
 		}
 		calls = append(calls, call)
 	}
-	batch := le16(0)[:0]
-	batch = append(batch, compactLen(len(calls))...)
-	for _, c := range calls {
-		batch = append(batch, c...)
-	}
-	if _, err := a.sudo.Sudo(ctx, "Utility", "batch_all", batch); err != nil {
+	if _, err := a.sudo.SudoBatch(ctx, calls...); err != nil {
 		return 0, fmt.Errorf("configure subnet %d: %w", netuid, err)
 	}
 	return netuid, nil
-}
-
-func compactLen(n int) []byte {
-	if n >= 64 {
-		panic("compactLen: test helper handles < 64")
-	}
-	return []byte{byte(n << 2)}
 }
 
 func (a *chopsticksAdmin) Register(ctx context.Context, netuid chain.NetUID, hotkey chain.Hotkey) (chain.UID, error) {

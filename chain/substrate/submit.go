@@ -183,14 +183,11 @@ func (c *Client) Submit(ctx context.Context, call []byte) (*Receipt, error) {
 }
 
 func (c *Client) submitLocked(ctx context.Context, call []byte, who chain.AccountID, resync bool) (*Receipt, error) {
-	m, err := c.runtime(ctx)
+	rt, err := c.snapshot(ctx, true)
 	if err != nil {
 		return nil, fmt.Errorf("submit extrinsic: %w", err)
 	}
-	spec, txv, genesis, err := c.RuntimeInfo(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("submit extrinsic: %w", err)
-	}
+	m, spec, txv, genesis := rt.meta, rt.specVersion, rt.txVersion, rt.genesis
 	var chainNonce uint32
 	if err := c.Call(ctx, &chainNonce, "system_accountNextIndex", who.String()); err != nil {
 		return nil, fmt.Errorf("submit extrinsic: read nonce: %w", err)
@@ -394,6 +391,16 @@ func (c *Client) Sudo(ctx context.Context, pallet, name string, args ...[]byte) 
 		return nil, err
 	}
 	return c.Submit(ctx, append(idx[:], inner...))
+}
+
+// SudoBatch submits Sudo.sudo(Utility.batch_all(calls)): every call
+// (built with Metadata.BuildCall) succeeds, or none does.
+func (c *Client) SudoBatch(ctx context.Context, calls ...[]byte) (*Receipt, error) {
+	arg := scale.AppendCompact(nil, uint64(len(calls)))
+	for _, call := range calls {
+		arg = append(arg, call...)
+	}
+	return c.Sudo(ctx, "Utility", "batch_all", arg)
 }
 
 // Commit publishes data as a Raw commitment (Commitments.set_commitment).

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,8 @@ import (
 
 // DefaultBalance is the free balance (rao) given to every funded account.
 const DefaultBalance = "1000000000000000000"
+
+var listenRe = regexp.MustCompile(`RPC listening on http://(127\.0\.0\.1:\d+)`)
 
 // Config describes the node to start.
 type Config struct {
@@ -147,8 +150,13 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			if cfg.Log != nil {
 				fmt.Fprintln(cfg.Log, line)
 			}
-			if strings.Contains(line, "RPC listening") || strings.Contains(line, "listening on") {
-				once.Do(func() { close(ready) })
+			// chopsticks moves to the next port when the one asked for is
+			// taken, so the address comes from its "RPC listening on" line.
+			if m := listenRe.FindStringSubmatch(line); m != nil {
+				once.Do(func() {
+					n.URL, n.HTTPURL = "ws://"+m[1], "http://"+m[1]
+					close(ready)
+				})
 			}
 		}
 		io.Copy(io.Discard, pr)
