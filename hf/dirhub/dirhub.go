@@ -524,6 +524,47 @@ func (h *Hub) PutObject(ctx context.Context, r io.Reader, wantOID string, wantSi
 	return oid, n, nil
 }
 
+// TmpDir is a folder on the hub's filesystem for uploads in progress;
+// files prepared there can be moved into the store with [Hub.AdoptObject].
+func (h *Hub) TmpDir() string { return filepath.Join(h.root, "tmp") }
+
+// AdoptObject moves the file at p (under [Hub.TmpDir]) into the object store
+// when its content hashes to wantOID and has wantSize bytes; otherwise it
+// leaves p in place and returns an error wrapping [hf.ErrIntegrity]. This
+// stores a large upload without copying it.
+func (h *Hub) AdoptObject(ctx context.Context, p, wantOID string, wantSize int64) error {
+	if !validOID(wantOID) {
+		return fmt.Errorf("adopt object %q: not a sha256: %w", wantOID, hf.ErrIntegrity)
+	}
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("adopt object %q: %w", wantOID, err)
+	}
+	defer f.Close()
+	hs := sha256.New()
+	n, err := io.Copy(hs, ctxReader{ctx, f})
+	if err != nil {
+		return fmt.Errorf("adopt object %q: %w", wantOID, err)
+	}
+	if n != wantSize || hex.EncodeToString(hs.Sum(nil)) != wantOID {
+		return fmt.Errorf("adopt object %q: content does not hash to it or has %d bytes, not %d: %w", wantOID, n, wantSize, hf.ErrIntegrity)
+	}
+	if _, ok := h.HasObject(wantOID); ok {
+		return os.Remove(p)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("adopt object %q: %w", wantOID, err)
+	}
+	dst := h.objectPath(wantOID)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fmt.Errorf("adopt object %q: %w", wantOID, err)
+	}
+	if err := os.Rename(p, dst); err != nil {
+		return fmt.Errorf("adopt object %q: %w", wantOID, err)
+	}
+	return atomicfile.SyncDir(filepath.Dir(dst))
+}
+
 type ctxReader struct {
 	ctx context.Context
 	r   io.Reader

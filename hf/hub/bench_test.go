@@ -54,3 +54,37 @@ func BenchmarkDownloadLoopback(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkUploadLoopback uploads 4 × 32 MiB (multipart, 8 MiB parts) to a
+// hub server on 127.0.0.1.
+func BenchmarkUploadLoopback(b *testing.B) {
+	ctx := context.Background()
+	dh, err := dirhub.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, _ := hubserver.New(dh, hubserver.Options{})
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	c, err := New(WithEndpoint(ts.URL), WithToken(""))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total int64
+	b.SetBytes(4 * 32 << 20)
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		repo := hf.RepoID{Namespace: "bench", Name: "up" + string(rune('a'+i%26)) + string(rune('a'+i/26%26))}
+		dh.CreateRepo(ctx, repo, false)
+		var files []hubtest.File
+		for j := 0; j < 4; j++ {
+			files = append(files, hubtest.File{Path: "shard" + string(rune('a'+j)) + ".safetensors", Data: hubtest.RandomBytes(uint64(i*4+j+1000), 32<<20)})
+		}
+		b.StartTimer()
+		if _, err := c.Upload(ctx, repo, hubtest.UploadFiles(files), "m", hf.UploadOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		total += 4 * 32 << 20
+	}
+	_ = total
+}

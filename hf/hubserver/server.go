@@ -15,7 +15,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
-	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -24,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -861,8 +859,16 @@ func (s *Server) serveLFSUpload(w http.ResponseWriter, r *http.Request, p []stri
 	}
 }
 
+func isHex32(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
 func (s *Server) partDir(oid string, size, chunk int64) string {
-	return filepath.Join(s.hub.Root(), "tmp", fmt.Sprintf("mp-%s-%d-%d", oid, size, chunk))
+	return filepath.Join(s.hub.TmpDir(), fmt.Sprintf("mp-%s-%d-%d", oid, size, chunk))
 }
 
 func partLen(size, chunk, n int64) int64 {
@@ -886,29 +892,32 @@ func (s *Server) putPart(w http.ResponseWriter, r *http.Request, oid string, siz
 		s.fail(w, err)
 		return
 	}
-	tmp, err := os.CreateTemp(dir, "part-*.tmp")
+	// The part's region is about to be rewritten: forget earlier uploads of it.
+	old, _ := filepath.Glob(filepath.Join(dir, fmt.Sprintf("%05d.*", n)))
+	for _, m := range old {
+		os.Remove(m)
+	}
+	// Parts are written in place into one file, so completion needs no copy.
+	f, err := os.OpenFile(filepath.Join(dir, "data"), os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	md := md5.New()
-	got, err := io.Copy(io.MultiWriter(tmp, md), io.LimitReader(r.Body, want+1))
+	defer f.Close()
+	md := sha256.New() // the part's ETag: 32 hex digits of its sha256
+	got, err := io.Copy(io.MultiWriter(io.NewOffsetWriter(f, (n-1)*chunk), md), io.LimitReader(r.Body, want))
 	if err != nil {
 		s.fail(w, fmt.Errorf("read part: %w", err))
 		return
 	}
-	if got != want {
-		s.fail(w, badRequest("lfs upload: part %d has %d bytes, want %d", n, got, want))
+	if extra, _ := r.Body.Read(make([]byte, 1)); got != want || extra > 0 {
+		s.fail(w, badRequest("lfs upload: part %d must have %d bytes", n, want))
 		return
 	}
-	if err := tmp.Close(); err != nil {
-		s.fail(w, err)
-		return
-	}
-	etag := hex.EncodeToString(md.Sum(nil))
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, fmt.Sprintf("%05d.%s", n, etag))); err != nil {
+	// No fsync here: completion hashes the whole file and syncs it before
+	// storing, so a part lost in a crash fails that check instead.
+	etag := hex.EncodeToString(md.Sum(nil)[:16])
+	if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%05d.%s", n, etag)), nil, 0o644); err != nil {
 		s.fail(w, err)
 		return
 	}
@@ -944,38 +953,25 @@ func (s *Server) completeMultipart(w http.ResponseWriter, r *http.Request, oid s
 	}
 	sort.Slice(req.Parts, func(i, j int) bool { return req.Parts[i].PartNumber < req.Parts[j].PartNumber })
 	dir := s.partDir(oid, size, chunk)
-	var files []*os.File
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
-	readers := make([]io.Reader, 0, nparts)
 	for i, part := range req.Parts {
 		if part.PartNumber != int64(i+1) {
 			s.fail(w, badRequest("multipart completion: parts must be 1..%d", nparts))
 			return
 		}
 		etag := strings.Trim(strings.TrimPrefix(part.ETag, "W/"), `"`)
-		f, err := os.Open(filepath.Join(dir, fmt.Sprintf("%05d.%s", i+1, etag)))
-		if errors.Is(err, fs.ErrNotExist) {
-			s.fail(w, badRequest("multipart completion: part %d with etag %q was not uploaded", i+1, part.ETag))
-			return
-		} else if err != nil {
-			s.fail(w, err)
+		if !isHex32(etag) {
+			s.fail(w, badRequest("multipart completion: bad etag %q for part %d", part.ETag, i+1))
 			return
 		}
-		files = append(files, f)
-		readers = append(readers, f)
+		if _, err := os.Stat(filepath.Join(dir, fmt.Sprintf("%05d.%s", i+1, etag))); err != nil {
+			s.fail(w, badRequest("multipart completion: part %d with etag %q was not uploaded", i+1, part.ETag))
+			return
+		}
 	}
-	if _, _, err := s.hub.PutObject(r.Context(), io.MultiReader(readers...), oid, size); err != nil {
+	if err := s.hub.AdoptObject(r.Context(), filepath.Join(dir, "data"), oid, size); err != nil {
 		s.fail(w, err)
 		return
 	}
-	for _, f := range files {
-		f.Close()
-	}
-	files = nil
 	os.RemoveAll(dir)
 	writeJSON(w, 200, map[string]any{"oid": oid, "size": size})
 }

@@ -1,12 +1,17 @@
 package hubserver_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -225,5 +230,107 @@ func TestNamespaceTokens(t *testing.T) {
 	resp, body := call(t, "GET", ts.URL+"/api/whoami-v2", "", map[string]string{"Authorization": "Bearer hf_bob"})
 	if resp.StatusCode != 200 || !strings.Contains(body, `"name":"bob"`) {
 		t.Errorf("whoami: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestMultipartChecks(t *testing.T) {
+	ts, dh, _ := setup(t)
+	data := hubtest.RandomBytes(77, 2<<20+100)
+	sum := sha256.Sum256(data)
+	oid := hex.EncodeToString(sum[:])
+	batch := `{"operation":"upload","transfers":["basic","multipart"],"objects":[{"oid":"` + oid + `","size":` + strconv.Itoa(len(data)) + `}]}`
+	resp, body := call(t, "POST", ts.URL+"/tester/m.git/info/lfs/objects/batch", batch, auth)
+	if resp.StatusCode != 200 {
+		t.Fatalf("batch: %d %s", resp.StatusCode, body)
+	}
+	var br struct {
+		Transfer string `json:"transfer"`
+		Objects  []struct {
+			Actions struct {
+				Upload struct {
+					Href   string            `json:"href"`
+					Header map[string]string `json:"header"`
+				} `json:"upload"`
+			} `json:"actions"`
+		} `json:"objects"`
+	}
+	json.Unmarshal([]byte(body), &br)
+	up := br.Objects[0].Actions.Upload
+	if br.Transfer != "multipart" || up.Header["chunk_size"] != "1048576" || up.Header["00003"] == "" || up.Header["00004"] != "" {
+		t.Fatalf("batch answer %s", body)
+	}
+	put := func(n int, b []byte) (int, string) {
+		resp, _ := call(t, "PUT", up.Header[fmt.Sprintf("%05d", n)], string(b), nil)
+		return resp.StatusCode, resp.Header.Get("ETag")
+	}
+	part := func(n int) []byte { return data[(n-1)<<20 : min(n<<20, len(data))] }
+	if code, _ := put(1, part(1)[:100]); code != 400 {
+		t.Errorf("short part: %d", code)
+	}
+	if code, _ := put(1, append(bytes.Clone(part(1)), 'x')); code != 400 {
+		t.Errorf("long part: %d", code)
+	}
+	var etags []string
+	for n := 1; n <= 3; n++ {
+		code, et := put(n, part(n))
+		if code != 200 || et == "" {
+			t.Fatalf("part %d: %d %q", n, code, et)
+		}
+		etags = append(etags, et)
+	}
+	complete := func(tags []string) int {
+		var parts []string
+		for i, e := range tags {
+			parts = append(parts, fmt.Sprintf(`{"partNumber":%d,"etag":%q}`, i+1, e))
+		}
+		resp, _ := call(t, "POST", up.Href, `{"oid":"`+oid+`","parts":[`+strings.Join(parts, ",")+`]}`, nil)
+		return resp.StatusCode
+	}
+	if code := complete(etags[:2]); code != 400 {
+		t.Errorf("completion with a missing part: %d", code)
+	}
+	if code := complete([]string{etags[0], etags[2], etags[1]}); code != 400 {
+		t.Errorf("completion with swapped etags: %d", code)
+	}
+	// A failed re-upload of part 2 after its success voids it.
+	if code, _ := put(2, part(2)[:10]); code != 400 {
+		t.Errorf("short re-upload: %d", code)
+	}
+	if code := complete(etags); code != 400 {
+		t.Errorf("completion after a failed re-upload: %d", code)
+	}
+	if code, et := put(2, part(2)); code != 200 || et != etags[1] {
+		t.Fatalf("re-upload of part 2: %d %q", code, et)
+	}
+	if code := complete(etags); code != 200 {
+		t.Fatalf("completion: %d", code)
+	}
+	if size, ok := dh.HasObject(oid); !ok || size != int64(len(data)) {
+		t.Fatalf("object not stored: %v %d", ok, size)
+	}
+	// Parts whose bytes do not hash to the oid are refused at completion.
+	bad := bytes.Clone(data)
+	bad[5] ^= 1
+	sum2 := sha256.Sum256(append(data, 'z'))
+	oid2 := hex.EncodeToString(sum2[:])
+	batch = `{"operation":"upload","transfers":["multipart"],"objects":[{"oid":"` + oid2 + `","size":` + strconv.Itoa(len(data)+1) + `}]}`
+	_, body = call(t, "POST", ts.URL+"/tester/m.git/info/lfs/objects/batch", batch, auth)
+	json.Unmarshal([]byte(body), &br)
+	up = br.Objects[0].Actions.Upload
+	bad = append(bad, 'z')
+	etags = nil
+	for n := 1; n <= 3; n++ {
+		code, et := put(n, bad[(n-1)<<20:min(n<<20, len(bad))])
+		if code != 200 {
+			t.Fatalf("bad part %d: %d", n, code)
+		}
+		etags = append(etags, et)
+	}
+	oid = oid2
+	if code := complete(etags); code != 422 {
+		t.Errorf("completion of wrong content: %d", code)
+	}
+	if _, ok := dh.HasObject(oid2); ok {
+		t.Errorf("wrong content stored")
 	}
 }
