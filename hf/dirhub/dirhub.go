@@ -536,6 +536,10 @@ func (h *Hub) AdoptObject(ctx context.Context, p, wantOID string, wantSize int64
 	if !validOID(wantOID) {
 		return fmt.Errorf("adopt object %q: not a sha256: %w", wantOID, hf.ErrIntegrity)
 	}
+	if size, ok := h.HasObject(wantOID); ok && size == wantSize {
+		os.Remove(p) // stored already (a concurrent upload of the same content)
+		return nil
+	}
 	f, err := os.OpenFile(p, os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("adopt object %q: %w", wantOID, err)
