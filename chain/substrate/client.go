@@ -351,7 +351,10 @@ func (c *Client) Storage(ctx context.Context, at *[32]byte, pallet, item string,
 	return v, true, nil
 }
 
-// Keys lists every storage key under prefix (paged, bounded by ctx).
+// maxKeys bounds Keys so a wide prefix cannot exhaust memory.
+const maxKeys = 1 << 20
+
+// Keys lists every storage key under prefix (paged, bounded by ctx and maxKeys).
 func (c *Client) Keys(ctx context.Context, prefix []byte, at *[32]byte) ([][]byte, error) {
 	const page = 1000
 	var out [][]byte
@@ -381,6 +384,9 @@ func (c *Client) Keys(ctx context.Context, prefix []byte, at *[32]byte) ([][]byt
 		}
 		if len(keys) < page {
 			return out, nil
+		}
+		if len(out) >= maxKeys {
+			return nil, fmt.Errorf("list storage keys under 0x%x: more than %d keys", prefix, maxKeys)
 		}
 		start = keys[len(keys)-1]
 	}

@@ -122,10 +122,14 @@ func (t *httpTransport) call(ctx context.Context, method string, params []any) (
 	if err != nil {
 		return nil, fmt.Errorf("rpc %s: read response: %w: %w", method, ErrConnection, err)
 	}
-	if resp.StatusCode != http.StatusOK && len(b) == 0 {
-		return nil, fmt.Errorf("rpc %s: http status %s: %w", method, resp.Status, ErrConnection)
+	r, err := decodeResponse(method, b)
+	if err != nil && resp.StatusCode != http.StatusOK {
+		var re *RPCError
+		if !errors.As(err, &re) {
+			return nil, fmt.Errorf("rpc %s: http status %s: %w", method, resp.Status, ErrConnection)
+		}
 	}
-	return decodeResponse(method, b)
+	return r, err
 }
 
 func (t *httpTransport) close() error { t.client.CloseIdleConnections(); return nil }
