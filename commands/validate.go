@@ -141,9 +141,11 @@ func runValidate(c *cli.Context) error {
 		opts.Hotkey = hk.AccountID()
 		opts.Setter = cc.As(hk)
 		if mg, err := cc.Reader.Metagraph(ctx, opts.Netuid); err == nil {
-			if _, ok := mg.ByHotkey(opts.Hotkey); !ok {
+			nr, ok := mg.ByHotkey(opts.Hotkey)
+			if !ok {
 				return fmt.Errorf("validate: hotkey %s is not registered on subnet %d: %w", hk.AccountID(), netuid, chain.ErrNotRegistered)
 			}
+			opts.Loader.UID = int(nr.UID) // per-UID competitions override (spec §4.1)
 		}
 	}
 	var bar *progress

@@ -934,7 +934,17 @@ func (v *Validator) evalModel(ctx context.Context, m *uidModel, comp *Competitio
 	positions := append(append([]int(nil), plan.Compute...), plan.Check...)
 	computed := map[int]float64{}
 	if len(positions) > 0 {
-		job := &EvalJob{Dir: m.Dir, MaxMemory: v.opts.MaxMemory, Threads: v.opts.Threads, Samples: make([][]int32, len(positions))}
+		// Sliced evaluation only for the exact Sliced* class listed in
+		// model_types (spec §4.2); any other model must fit the budget.
+		maxMem := v.opts.MaxMemory
+		if maxMem > 0 && !comp.AllowsSliced("Sliced"+ClassName(m.Info.ModelType)) {
+			if f32 := 4 * m.Info.Params; f32 > maxMem {
+				return nil, fmt.Errorf("model needs %d bytes of float32 weights, over the %d byte memory budget, and competition %q does not list Sliced%s: %w",
+					f32, maxMem, comp.Name, ClassName(m.Info.ModelType), ErrModelIssue)
+			}
+			maxMem = 0
+		}
+		job := &EvalJob{Dir: m.Dir, MaxMemory: maxMem, Threads: v.opts.Threads, Samples: make([][]int32, len(positions))}
 		for k, p := range positions {
 			if r := tk.rows[p]; r != nil {
 				s := make([]int32, len(r))

@@ -11,9 +11,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,10 +26,13 @@ import (
 	"github.com/coldint/coldint/chain"
 	"github.com/coldint/coldint/chain/devchain"
 	"github.com/coldint/coldint/chain/keys"
+	"github.com/coldint/coldint/chain/substrate"
+	"github.com/coldint/coldint/chain/substrate/chopsticks"
 	"github.com/coldint/coldint/data"
 	"github.com/coldint/coldint/eval"
 	"github.com/coldint/coldint/hf"
 	"github.com/coldint/coldint/hf/dirhub"
+	"github.com/coldint/coldint/hf/hubserver"
 	"github.com/coldint/coldint/hf/modeldir"
 	"github.com/coldint/coldint/hf/modelhash"
 	"github.com/coldint/coldint/hf/safetensors"
@@ -53,6 +59,10 @@ const (
 	evalSamples = 40
 	capChars    = 400
 )
+
+// envSamples is the sample DB size and eval_samples of new environments
+// (the bench changes it).
+var envSamples = evalSamples
 
 var (
 	binOnce sync.Once
@@ -90,6 +100,12 @@ type valEnv struct {
 	root      string
 	node      *devchain.Chain
 	url       string
+	netuid    chain.NetUID
+	reader    chain.Reader
+	network   string                               // --network of the validator
+	hubArgs   []string                             // how the validator reaches the hub
+	register  func(key *keys.Pair) chain.UID       // registers a miner
+	signed    func(key *keys.Pair) chain.Committer // the chain as written by key
 	hub       *dirhub.Hub
 	hubDir    string
 	corpus    string
@@ -114,9 +130,8 @@ type miner struct {
 	block  chain.BlockNumber
 }
 
-func newValEnv(t *testing.T, compExtra map[string]any) *valEnv {
+func newValEnvBase(t *testing.T, compExtra map[string]any) *valEnv {
 	t.Helper()
-	ctx := context.Background()
 	e := &valEnv{t: t, root: t.TempDir(), miners: map[string]*miner{}}
 	e.tokDir = lenmlDir(t, "gpt35turbo")
 	tok, err := tokenizer.Load(e.tokDir)
@@ -124,7 +139,7 @@ func newValEnv(t *testing.T, compExtra map[string]any) *valEnv {
 		t.Fatal(err)
 	}
 	e.tok = tok
-	e.texts = corpusTexts(t, 120)
+	e.texts = corpusTexts(t, max(120, 2*envSamples))
 	e.corpus = filepath.Join(e.root, "corpus.jsonl")
 	var buf bytes.Buffer
 	recs := make([]data.Record, len(e.texts))
@@ -146,8 +161,8 @@ func newValEnv(t *testing.T, compExtra map[string]any) *valEnv {
 		c00[k] = v
 	}
 	comps := map[string]any{
-		"default": map[string]any{"rows_per_page": 10, "db_min_samples": evalSamples, "db_max_samples": 400,
-			"db_extend_samples": 10, "db_extend_interval": 1e9, "eval_samples": evalSamples, "discard_winrate": 0.02},
+		"default": map[string]any{"rows_per_page": 10, "db_min_samples": envSamples, "db_max_samples": 4 * envSamples,
+			"db_extend_samples": 10, "db_extend_interval": 1e9, "eval_samples": envSamples, "discard_winrate": 0.02},
 		"c00": c00,
 	}
 	b, _ := json.Marshal(comps)
@@ -159,6 +174,20 @@ func newValEnv(t *testing.T, compExtra map[string]any) *valEnv {
 	if e.hub, err = dirhub.Open(e.hubDir); err != nil {
 		t.Fatal(err)
 	}
+	e.walletDir = filepath.Join(e.root, "wallets")
+	e.modelDir = filepath.Join(e.root, "validator")
+	e.models = filepath.Join(e.root, "models")
+	e.hubArgs = []string{"--hub-dir", e.hubDir}
+	return e
+}
+
+// newValEnv is newValEnvBase on an embedded devchain served over HTTP, with
+// //Alice as the staked validator.
+func newValEnv(t *testing.T, compExtra map[string]any) *valEnv {
+	t.Helper()
+	ctx := context.Background()
+	e := newValEnvBase(t, compExtra)
+	var err error
 	e.node, err = devchain.Open(ctx, devchain.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -188,12 +217,18 @@ func newValEnv(t *testing.T, compExtra map[string]any) *valEnv {
 	if err := e.node.SetStake(ctx, valNetuid, e.validator.AccountID(), 1_000_000_000_000); err != nil {
 		t.Fatal(err)
 	}
-	e.walletDir = filepath.Join(e.root, "wallets")
 	if err := keys.WriteKeyfile(ctx, filepath.Join(e.walletDir, "val", "hotkeys", "default"), e.validator, false); err != nil {
 		t.Fatal(err)
 	}
-	e.modelDir = filepath.Join(e.root, "validator")
-	e.models = filepath.Join(e.root, "models")
+	e.netuid, e.reader, e.network = valNetuid, e.node, "local+"+e.url
+	e.register = func(key *keys.Pair) chain.UID {
+		uid, err := e.node.Register(ctx, valNetuid, key.AccountID(), key.AccountID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return uid
+	}
+	e.signed = func(key *keys.Pair) chain.Committer { return e.node.As(key) }
 	return e
 }
 
@@ -329,10 +364,7 @@ func (e *valEnv) publish(name, dir string, extra map[string][]byte, hash string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	uid, err := e.node.Register(ctx, valNetuid, key.AccountID(), key.AccountID())
-	if err != nil {
-		t.Fatal(err)
-	}
+	uid := e.register(key)
 	files, err := modelhash.Allowed(ctx, dir)
 	if err != nil {
 		t.Fatal(err)
@@ -368,7 +400,7 @@ func (e *valEnv) publish(name, dir string, extra map[string][]byte, hash string)
 		hash = modelhash.Salt(dh, key.AccountID().String())
 	}
 	id := chain.ModelID{Namespace: repo.Namespace, Name: repo.Name, Commit: commit, Hash: hash, Competition: "c00"}
-	blk, err := e.node.As(key).Commit(ctx, valNetuid, id.String())
+	blk, err := e.signed(key).Commit(ctx, e.netuid, id.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,11 +420,12 @@ func (e *valEnv) validate(steps int, env []string, extra ...string) ([]eval.Step
 }
 
 func (e *valEnv) command(steps int, env []string, extra ...string) *exec.Cmd {
-	args := []string{"validate", "--network", "local+" + e.url, "--netuid", fmt.Sprint(valNetuid),
-		"--competitions", e.comps, "--hall-of-fame", "", "--hub-dir", e.hubDir, "--data", e.corpus,
+	args := []string{"validate", "--network", e.network, "--netuid", fmt.Sprint(e.netuid),
+		"--competitions", e.comps, "--hall-of-fame", "", "--data", e.corpus,
 		"--model-dir", e.modelDir, "--steps", fmt.Sprint(steps), "--json", "--weights-interval", "-1s",
 		"--idle-sleep", "0s", "--download-margin-gb", "0.001", "--threads", "2", "--seed", "42",
 		"--wallet.path", e.walletDir, "--wallet.name", "val", "--wallet.hotkey", "default", "--benchmark-file", ""}
+	args = append(args, e.hubArgs...)
 	args = append(args, extra...)
 	cmd := exec.Command(coldintBin(e.t), args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -500,14 +533,14 @@ func TestValidateDevchain(t *testing.T) {
 	if !r2.WeightsSet {
 		t.Fatalf("step 2 did not set weights: %s", r2.WeightsError)
 	}
-	checkChainWeights(t, e.node, e.valUID, r2.Weights)
+	checkChainWeights(t, e.reader, e.netuid, e.valUID, r2.Weights)
 }
 
 // checkChainWeights compares the validator's weight row on chain with the
 // u16 normalisation of want.
-func checkChainWeights(t *testing.T, r chain.Reader, valUID chain.UID, want map[chain.UID]float64) {
+func checkChainWeights(t *testing.T, r chain.Reader, netuid chain.NetUID, valUID chain.UID, want map[chain.UID]float64) {
 	t.Helper()
-	got, err := r.Weights(context.Background(), valNetuid, valUID)
+	got, err := r.Weights(context.Background(), netuid, valUID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -723,4 +756,201 @@ func TestValidateKill9(t *testing.T) {
 			t.Errorf("uid %d: %d forward samples after restart, want the %d unknown at the kill", m.uid, u.Forward, unknown[m.uid])
 		}
 	}
+}
+
+// TestValidateChopsticks runs the main flow against the real subtensor
+// runtime (spec 218 under chopsticks) and a `coldint hub serve` server: the
+// better model wins, the copy is discarded, the second step is served from
+// the cache and the weights read back from the runtime match.
+func TestValidateChopsticks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end validator run on chopsticks")
+	}
+	genesis := filepath.Join(testenv.Shared(t), "chain", "subtensor-spec218-raw.json")
+	if _, err := os.Stat(genesis); err != nil {
+		testenv.Missing(t, "genesis "+genesis+" is absent")
+	}
+	nm := testenv.NodeModules(t, "chain")
+	nodeBin := testenv.Node(t)
+	if _, err := os.Stat(chopsticks.Script(nm)); err != nil {
+		testenv.Missing(t, "chopsticks is not installed (make setup-chain)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	e := newValEnvBase(t, nil)
+	names := []string{"Alice", "Owner", "Charlie", "Dave", "Eve", "Ferdie", "Bob"}
+	ks := map[string]*keys.Pair{}
+	var funded []chain.AccountID
+	for _, n := range names {
+		p, err := keys.FromURI("//" + n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ks[n] = p
+		funded = append(funded, p.AccountID())
+	}
+	node, err := chopsticks.Start(ctx, chopsticks.Config{Genesis: genesis, NodeModules: nm, Node: nodeBin, Sudo: ks["Alice"].AccountID(), Funded: funded})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Stop()
+	c, err := substrate.Dial(ctx, node.URL, substrate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sudo := c.WithSigner(ks["Alice"])
+	if _, err := sudo.Sudo(ctx, "AdminUtils", "sudo_set_network_rate_limit", u64le(0)); err != nil {
+		t.Fatal(err)
+	}
+	netuid, err := sudo.RegisterNetwork(ctx, ks["Owner"].AccountID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := c.Metadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nu := u16le(uint16(netuid))
+	var setup [][]byte
+	for _, s := range []struct {
+		name string
+		args [][]byte
+	}{
+		{"sudo_set_weights_set_rate_limit", [][]byte{nu, u64le(0)}},
+		{"sudo_set_network_registration_allowed", [][]byte{nu, {1}}},
+		{"sudo_set_target_registrations_per_interval", [][]byte{nu, u16le(100)}},
+		{"sudo_set_max_registrations_per_block", [][]byte{nu, u16le(100)}},
+		{"sudo_set_weights_min_stake", [][]byte{u64le(0)}},
+	} {
+		call, err := md.BuildCall("AdminUtils", s.name, s.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		setup = append(setup, call)
+	}
+	if _, err := sudo.SudoBatch(ctx, setup...); err != nil {
+		t.Fatal(err)
+	}
+	e.netuid, e.reader, e.network = netuid, c, node.URL
+	e.register = func(key *keys.Pair) chain.UID {
+		uid, err := sudo.Register(ctx, netuid, key.AccountID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return uid
+	}
+	e.signed = func(key *keys.Pair) chain.Committer { return c.WithSigner(key) }
+	e.validator = ks["Eve"]
+	e.valUID = e.register(e.validator)
+	if err := keys.WriteKeyfile(ctx, filepath.Join(e.walletDir, "val", "hotkeys", "default"), e.validator, false); err != nil {
+		t.Fatal(err)
+	}
+	// The validator reads models through `coldint hub serve`'s server.
+	srv, err := hubserver.New(e.hub, hubserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv}
+	go hs.Serve(ln)
+	defer hs.Close()
+	e.hubArgs = []string{"--hub-endpoint", "http://" + ln.Addr().String()}
+
+	good, medium := e.unigramModels()
+	bad := e.initModel("bad", 7, nil)
+	mBad := e.publish("Charlie", bad, nil, "")
+	mMed := e.publish("Dave", medium, nil, "")
+	mGood := e.publish("Ferdie", good, nil, "")
+	mCopy := e.publish("Bob", good, nil, "")
+
+	reps, stderr, err := e.validate(2, nil)
+	t.Log(stderr)
+	if err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	if len(reps) != 2 {
+		t.Fatalf("got %d step reports, want 2", len(reps))
+	}
+	r1, r2 := reps[0], reps[1]
+	if why := r1.Rejected[mCopy.uid]; !strings.Contains(why, "copy") {
+		t.Errorf("copier uid %d: rejection %q, want a copy reason", mCopy.uid, why)
+	}
+	ug, _ := uidReport(r1, mGood.uid)
+	for _, m := range []*miner{mMed, mBad} {
+		u, ok := uidReport(r1, m.uid)
+		if !ok || ug.Status != "ok" || u.Status != "ok" {
+			t.Fatalf("step 1: good %+v, %s %+v", ug, m.name, u)
+		}
+		if !(ug.WinRate > u.WinRate) || !(r2.Weights[mGood.uid] > r2.Weights[m.uid]) {
+			t.Errorf("good (win %.3f) does not beat %s (win %.3f)", ug.WinRate, m.name, u.WinRate)
+		}
+		if u2, _ := uidReport(r2, m.uid); u2.Forward != 0 {
+			t.Errorf("step 2 uid %d: %d forward samples, want 0", m.uid, u2.Forward)
+		}
+	}
+	if !r2.WeightsSet {
+		t.Fatalf("step 2 did not set weights: %s", r2.WeightsError)
+	}
+	checkChainWeights(t, c, netuid, e.valUID, r2.Weights)
+}
+
+func u16le(v uint16) []byte { return []byte{byte(v), byte(v >> 8)} }
+func u64le(v uint64) []byte {
+	b := make([]byte, 8)
+	for i := range b {
+		b[i] = byte(v >> (8 * i))
+	}
+	return b
+}
+
+// TestValidateBench is `make bench-validate` (skipped unless VALIDATE_BENCH
+// is set): N tiny models × S samples through the real engine on a devchain,
+// one step from scratch and one from the cache, with the time of each phase.
+func TestValidateBench(t *testing.T) {
+	if os.Getenv("VALIDATE_BENCH") == "" {
+		t.Skip("set VALIDATE_BENCH=1 (make bench-validate)")
+	}
+	n, s := envInt("VALIDATE_BENCH_MODELS", 4), envInt("VALIDATE_BENCH_SAMPLES", 40)
+	envSamples = s
+	defer func() { envSamples = evalSamples }()
+	e := newValEnv(t, map[string]any{"pool_size": n, "pend_size": n})
+	for i := 0; i < n; i++ {
+		e.publish(fmt.Sprintf("Bench%d", i), e.initModel(fmt.Sprintf("bench%d", i), uint64(100+i), nil), nil, "")
+	}
+	start := time.Now()
+	reps, stderr, err := e.validate(2, nil, "--log-level", "warn")
+	if err != nil {
+		t.Fatalf("validate: %v\n%s", err, stderr)
+	}
+	wall := time.Since(start)
+	if len(reps) != 2 {
+		t.Fatalf("%d reports", len(reps))
+	}
+	load, _ := os.ReadFile("/proc/loadavg")
+	fmt.Printf("bench-validate: %d tiny models (llama 2x32, vocab 100k) x %d samples, %d cores, load %s\n", n, s, runtime.NumCPU(), strings.Fields(string(load) + " ?")[0])
+	for _, r := range reps {
+		fmt.Printf("bench-validate: step %d  %6.2f s total:", r.Step, r.StepTime)
+		for _, ph := range []string{"chain", "download", "hash", "samples", "tokenize", "forward", "score"} {
+			fmt.Printf("  %s %.2f s", ph, r.Timing[ph])
+		}
+		fmt.Printf("\nbench-validate: step %d  forward samples %d, cached %d, cache hit rate %.3f", r.Step, r.Forward, r.Cached, r.CacheHitRate)
+		if r.Timing["forward"] > 0 && r.Forward > 0 {
+			fmt.Printf(", %.1f ms per forward sample (incl. worker start)", 1000*r.Timing["forward"]/float64(r.Forward))
+		}
+		fmt.Println()
+	}
+	if reps[1].StepTime > 0 {
+		fmt.Printf("bench-validate: ratio step1/step2 (cold vs cached) = %.1fx; process wall %.1f s\n", reps[0].StepTime/reps[1].StepTime, wall.Seconds())
+	}
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
 }
