@@ -49,6 +49,9 @@ func commandList() []*cli.Command {
 		tokenizeCommand(),
 		validateCommand(),
 		evalWorkerCommand(),
+		mineCommand(),
+		serveCommand(),
+		generateCommand(),
 		versionCommand(),
 	}
 }
