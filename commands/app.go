@@ -49,7 +49,6 @@ func commandList() []*cli.Command {
 		tokenizeCommand(),
 		validateCommand(),
 		evalWorkerCommand(),
-		mineCommand(),
 		serveCommand(),
 		generateCommand(),
 		versionCommand(),
