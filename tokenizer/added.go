@@ -157,9 +157,9 @@ func (t *trie) split(s string, tokens []addedToken, start bool, out []segment) [
 	return out
 }
 
+// isRegexWord is Rust regex's \w: Alphabetic, M, Nd, Pc and Join_Control.
 func isRegexWord(r rune) bool {
-	return unicode.IsLetter(r) || unicode.IsMark(r) || unicode.Is(unicode.Nd, r) || unicode.Is(unicode.Pc, r) ||
-		r == 0x200C || r == 0x200D || unicode.In(r, unicode.Other_Alphabetic, unicode.Nl)
+	return class(r)&cWord != 0
 }
 
 func endsWithWord(s string) bool {

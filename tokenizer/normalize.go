@@ -80,11 +80,16 @@ func (lowercaseNormalizer) normalize(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	for _, r := range s {
-		if r == 0x130 {
+		switch {
+		case r == 0x130:
 			b.WriteString("i\u0307")
-			continue
+		case r >= 0x10d50 && r <= 0x10d65: // Garay (Unicode 16), unknown to Go 15.0
+			b.WriteRune(r + 0x20)
+		case lower16[r] != 0:
+			b.WriteRune(lower16[r])
+		default:
+			b.WriteRune(unicode.ToLower(r))
 		}
-		b.WriteRune(unicode.ToLower(r))
 	}
 	return b.String()
 }
@@ -100,6 +105,9 @@ func (st stripNormalizer) normalize(s string) string {
 	}
 	return s
 }
+
+// lower16 holds the other lowercase mappings Unicode 16 added.
+var lower16 = map[rune]rune{0x1c89: 0x1c8a, 0xa7cb: 0x264, 0xa7cc: 0xa7cd, 0xa7da: 0xa7db, 0xa7dc: 0x19b}
 
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {

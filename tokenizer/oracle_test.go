@@ -131,6 +131,12 @@ var stressPieces = []string{
 	"▁", "▁▁", "<0x0A>", "<unk>", "<s>", "</s>", "<b>", "<body>", "<a>", "<pad>", "<|", "|>",
 	"https://example.com/a/b?c=d", "foo.bar()", "x = 1\n", "    return x\n", "if (a && b) {\n\treturn;\n}",
 	"\x01", "\x1b[0m", "\x7f", "\ufeff", "\ufffd",
+	// Every kind of space and category edge: Ogham space, thin/narrow/math
+	// spaces, file/unit separators, Lm, Mc, Me, Nl, Pc, Cf, private use.
+	"\u1680", "\u2009", "\u202f", "\u205f", "\x1c", "\x1f", "ʰ", "ः", "a\u20dd", "Ⅻ", "‿", "\u200d", "\u00ad", "\ue000",
+	// Recent Unicode: 15.0 (🫨, Cyrillic modifier letter, CJK Ext. H), 15.1, 16.0 (Garay, legacy computing).
+	"🫨", "\U0001e030", "\U00031350", "\u2ffc", "\U00010d4a", "\U0001cc00", "x\U0001e030y", "1\U0001e4f0",
+	"\U00011380\U000113b8", "A\U00010d40\U00010d41\U00010d42\U00010d43", "\U00016d43\U00016d40", "\U0002ebf0\U0002ebf1", "\U000105c0", "a\u0897", "\U00010d50\U00010d70'S",
 }
 
 // stressTexts builds n random texts from stressPieces, real words and the

