@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -29,7 +30,32 @@ func (u unicodeNormalizer) normalize(s string) string {
 	if isASCII(s) {
 		return s
 	}
+	if strings.Contains(s, "\U00011930") || strings.Contains(s, "\U00011938") {
+		return u.normalizeOld(s)
+	}
 	return u.form.String(s)
+}
+
+// normalizeOld emulates the older tables of HF's normalizer, which predate
+// the one canonical decomposition added since Unicode 12.1:
+// U+11938 = U+11935 U+11930 (Unicode 13). The text is cut before each
+// U+11930 so that it never composes, and U+11938 is kept as it is.
+func (u unicodeNormalizer) normalizeOld(s string) string {
+	var b strings.Builder
+	start := 0
+	for i, r := range s {
+		switch r {
+		case 0x11930:
+			b.WriteString(u.form.String(s[start:i]))
+			start = i
+		case 0x11938:
+			b.WriteString(u.form.String(s[start:i]))
+			b.WriteRune(r)
+			start = i + utf8.RuneLen(r)
+		}
+	}
+	b.WriteString(u.form.String(s[start:]))
+	return b.String()
 }
 
 type prependNormalizer struct{ prefix string }
