@@ -150,17 +150,6 @@ func newBPE(m *modelJSON, byteMode bool) (*bpe, error) {
 	return b, nil
 }
 
-// maxID returns the largest id in the model vocabulary, or -1.
-func (b *bpe) maxID() int32 {
-	mx := int32(-1)
-	for _, id := range b.vocab {
-		if id > mx {
-			mx = id
-		}
-	}
-	return mx
-}
-
 // word is a scratch buffer for one BPE word.
 type word struct {
 	ids   []int32

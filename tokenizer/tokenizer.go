@@ -143,7 +143,10 @@ func fromBytes(tokenizerJSON, configJSON []byte) (t *Tokenizer, err error) {
 	}
 
 	// Id table: model vocabulary, then added tokens (which win on decode).
-	maxID := int(t.model.maxID())
+	maxID := -1
+	for _, id := range m.Vocab {
+		maxID = max(maxID, int(id))
+	}
 	if maxID > 1<<22 {
 		return nil, fmt.Errorf("parse model: token id %d is too large", maxID)
 	}

@@ -96,3 +96,24 @@ func TestLoadErrors(t *testing.T) {
 		t.Error("a broken tokenizer_config.json loaded")
 	}
 }
+
+// TestByteLevelOddVocab loads a byte-level vocabulary holding a token outside
+// the byte alphabet with the largest id: it must load and decode.
+func TestByteLevelOddVocab(t *testing.T) {
+	data := `{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2,"™odd":3},"merges":["a b"]},
+		"pre_tokenizer":{"type":"ByteLevel","add_prefix_space":false,"use_regex":true},"decoder":{"type":"ByteLevel"}}`
+	tk, err := FromBytes([]byte(data), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.MaxID() != 3 {
+		t.Errorf("MaxID = %d, want 3", tk.MaxID())
+	}
+	ids, _ := tk.Encode("ab", false)
+	if len(ids) != 1 || ids[0] != 2 {
+		t.Errorf("Encode(ab) = %v, want [2]", ids)
+	}
+	if s := tk.DecodeRaw([]int{2, 3}, false); s != "ab™odd" {
+		t.Errorf("DecodeRaw = %q", s)
+	}
+}
