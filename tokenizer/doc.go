@@ -1,10 +1,32 @@
 // Package tokenizer is a pure-Go implementation of Hugging Face tokenizer.json
-// tokenizers (BPE models with their normalizers, pre-tokenizers,
-// post-processors, decoders and added tokens). It aims at id-for-id parity
-// with the HF tokenizers Rust library, which the tests run live as an oracle,
-// and at being several times faster than it.
+// tokenizers, id for id equal to the HF tokenizers Rust library (which the
+// tests run live as an oracle, through its npm binding) and several times
+// faster than it.
 //
-// Load a tokenizer from a model folder or a tokenizer.json file with [Load],
-// then call [Tokenizer.Encode], [Tokenizer.Decode] or [Tokenizer.EncodeBatch].
-// A Tokenizer is safe for concurrent use.
+// Load a tokenizer from a model folder or a tokenizer.json file with [Load]
+// (or [FromBytes]), then call [Tokenizer.Encode], [Tokenizer.EncodeBatch]
+// (parallel on all cores) and [Tokenizer.Decode]. A Tokenizer is safe for
+// concurrent use.
+//
+// Supported: BPE models (merges as "a b" or ["a","b"], ignore_merges,
+// byte_fallback, fuse_unk, unk_token, continuing_subword_prefix,
+// end_of_word_suffix); normalizers Sequence, NFC, NFD, NFKC, NFKD, Prepend,
+// Replace, Lowercase, Strip; pre-tokenizers Sequence, Split (String or Regex,
+// every behavior, invert), ByteLevel, Metaspace, Whitespace, WhitespaceSplit,
+// Digits, Punctuation; post-processors TemplateProcessing, RobertaProcessing,
+// BertProcessing, ByteLevel, Sequence; decoders ByteLevel, Metaspace, Replace,
+// ByteFallback, Fuse, Strip, BPEDecoder, WordPiece, Sequence; added tokens
+// with special, lstrip, rstrip, single_word and normalized. Other types are
+// load errors.
+//
+// The GPT-2, cl100k/Llama-3, Qwen2 and o200k pre-tokenizer regexes run as
+// hand-coded scanners with Oniguruma's semantics (look-ahead included) and
+// Unicode 16.0 character classes, as in the Rust library; other regexes run
+// on github.com/dlclark/regexp2, whose classes follow Go's Unicode tables
+// (15.0). NFC/NFD follow the Rust library's older tables; NFKC/NFKD may
+// differ from it on the ~130 compatibility mappings added since Unicode 12.1.
+//
+// Decode follows transformers: the decoder chain, then
+// clean_up_tokenization_spaces when tokenizer_config.json sets it;
+// [Tokenizer.DecodeRaw] is the Rust library's output.
 package tokenizer
