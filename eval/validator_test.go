@@ -433,3 +433,45 @@ func FuzzJSONFloat(f *testing.F) {
 		}
 	})
 }
+
+func TestValidatorCleanup(t *testing.T) {
+	e := newVEnv(t, nil)
+	e.miner("Ann", 1)
+	now := time.Now()
+	clock := func() time.Time { return now }
+	// A 1-byte store limit: everything not referenced by an active UID and
+	// older than 300 s must go.
+	v := e.validator(func(o *eval.Options) { o.StoreSizeGB = 1e-9; o.Now = clock; o.Setter = nil })
+	ctx := context.Background()
+	if _, err := v.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(e.modelDir, "models--old--gone", "snapshots", strings.Repeat("a", 40))
+	os.MkdirAll(stale, 0o755)
+	os.WriteFile(filepath.Join(stale, "model.safetensors"), make([]byte, 1000), 0o644)
+	fresh := filepath.Join(e.modelDir, "models--new--busy", "snapshots", strings.Repeat("b", 40))
+	os.MkdirAll(fresh, 0o755)
+	os.WriteFile(filepath.Join(fresh, "model.safetensors"), make([]byte, 1000), 0o644)
+	old := now.Add(-time.Hour)
+	os.Chtimes(filepath.Join(stale, "model.safetensors"), old, old)
+	// An hour later the active model's files are old too: only the
+	// reference keeps them; "fresh" was just touched.
+	now = now.Add(time.Hour)
+	os.Chtimes(filepath.Join(fresh, "model.safetensors"), now, now)
+	r, err := v.Step(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("stale unreferenced snapshot kept: %v", err)
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("snapshot younger than 300 s deleted: %v", err)
+	}
+	if u := report(r, e.miners[0].uid); u == nil || u.Status != "ok" {
+		t.Errorf("the active model was not evaluated after cleanup: %+v %v", u, r.Rejected)
+	}
+	if snaps, _ := filepath.Glob(filepath.Join(e.modelDir, "models--ann--m", "snapshots", "*", "model.safetensors")); len(snaps) != 1 {
+		t.Errorf("the active model's snapshot was deleted: %v", snaps)
+	}
+}

@@ -56,7 +56,7 @@ import (
 
 const (
 	valNetuid   = chain.NetUID(7)
-	evalSamples = 40
+	evalSamples = 20
 	capChars    = 400
 )
 
@@ -922,7 +922,7 @@ func TestValidateBench(t *testing.T) {
 		e.publish(fmt.Sprintf("Bench%d", i), e.initModel(fmt.Sprintf("bench%d", i), uint64(100+i), nil), nil, "")
 	}
 	start := time.Now()
-	reps, stderr, err := e.validate(2, nil, "--log-level", "warn")
+	reps, stderr, err := e.validate(2, []string{"COLDINT_LOG_LEVEL=warn"})
 	if err != nil {
 		t.Fatalf("validate: %v\n%s", err, stderr)
 	}
