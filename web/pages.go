@@ -122,7 +122,7 @@ func (s *Server) pagePlayground(w http.ResponseWriter, r *http.Request) {
 const templates = `
 {{define "head"}}<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}} · coldint</title>
+<title>{{.Title}} · coldint</title><link rel="icon" href="data:,">
 <style>
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2430;background:#f6f7f9}
 header{background:#1d2430;color:#fff;padding:.6em 1.5em;display:flex;gap:1.5em;align-items:baseline}
