@@ -1,12 +1,19 @@
-// Package eval is the pure-Go core of the coldint validator (subnet 29,
-// reference behaviour v1.0.16, see ../shared/spec/coldint.md §4–§6): the
-// competitions config and hall of fame (§4, §5), commitment dedup (§6.3),
-// visit scheduling (§6.4), the eval cache / sample DB with copy detection
-// (§6.8), and scoring from per-sample losses to weights (§6.9–§6.11).
+// Package eval is the coldint validator (subnet 29, reference behaviour
+// v1.0.16, see ../shared/spec/coldint.md §4–§6): the competitions config and
+// hall of fame (§4, §5), commitment dedup (§6.3), visit scheduling (§6.4),
+// model sync with hash and constraint checks (§6.5, sync.go), the eval cache
+// / sample DB with copy detection (§6.8), scoring from per-sample losses to
+// weights (§6.9–§6.11), weight setting with commit-reveal (§6.12), state
+// persistence (§6.14) and disk cleanup (§6.15).
 //
-// The package does no inference and no chain or hub I/O beyond fetching the
-// two config files: the engine, chain client and hub are wired in by callers.
-// It builds with CGO_ENABLED=0 and never imports the engine (model/) or gotch.
+// [Validator] ties these together over interfaces: a chain.Reader and
+// chain.WeightSetter, an hf.Hub, a data.Source and a [Scorer]. The package
+// does no inference itself: the engine runs behind a Scorer, normally a
+// [SubprocessScorer] that evaluates each model in a child process (`coldint
+// eval-worker`) with a hard timeout, so a crash, hang or NaN in one model
+// cannot stop the validator; [RandomScorer] gives the fake losses of
+// `--device random`. The package builds with CGO_ENABLED=0 and never imports
+// the engine (model/) or gotch.
 //
 // The quirks listed in spec §12 are fixed rather than copied; each fix is
 // documented where it is made, with a comment starting "Quirk fix".
