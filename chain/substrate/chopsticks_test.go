@@ -186,6 +186,24 @@ func TestChopsticks(t *testing.T) {
 			eqHex(t, k.Pallet+"."+k.Item, key, k.Key)
 			checked++
 		}
+		for _, k := range v.Live.StorageKeyCheck {
+			pallet, item, _ := strings.Cut(k.Item, ".")
+			e, err := m.Storage(pallet, item)
+			if k.Status != "same" {
+				continue
+			}
+			if err != nil {
+				t.Errorf("%s: %v", k.Item, err)
+				continue
+			}
+			var names []string
+			for _, h := range e.Hashers {
+				names = append(names, h.String())
+			}
+			if strings.Join(names, ",") != strings.Join(k.Hashers, ",") {
+				t.Errorf("%s hashers %v, vector says %v", k.Item, names, k.Hashers)
+			}
+		}
 		if checked < 30 {
 			t.Errorf("only %d storage keys found in metadata", checked)
 		}

@@ -102,8 +102,12 @@ type liveVectors struct {
 		Hashers []string `json:"hashers_218"`
 	} `json:"storage_key_check"`
 	CallCheck    map[string]bool `json:"call_check"`
-	HandBuiltSW  handBuilt       `json:"hand_built_set_weights"`
-	HandBuiltSC  handBuilt       `json:"hand_built_set_commitment"`
+	PayloadCheck struct {
+		PolkadotJS   string `json:"polkadot_js"`
+		SameAsManual bool   `json:"same_as_manual"`
+	} `json:"payload_check"`
+	HandBuiltSW  handBuilt `json:"hand_built_set_weights"`
+	HandBuiltSC  handBuilt `json:"hand_built_set_commitment"`
 	CommitmentOf struct {
 		Key     string `json:"key"`
 		Value   string `json:"value"`
@@ -470,6 +474,17 @@ func TestLiveVectorsOffline(t *testing.T) {
 			t.Errorf("hand-built extra %x, want %x", xt[off:off+len(extra)], extra)
 		}
 	}
+	// polkadot.js built the same payload as the first signing vector.
+	if !l.PayloadCheck.SameAsManual || l.PayloadCheck.PolkadotJS != v.Signing.Vectors[0].Payload {
+		t.Errorf("payload_check: polkadot.js payload differs from signing vector 0")
+	}
+	// CommitmentOf key of Charlie on netuid 2 (Identity, Twox64Concat).
+	charlieID := mustAccount(t, "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y")
+	key, err := StorageKey("Commitments", "CommitmentOf", []Hasher{IdentityHasher, Twox64ConcatHasher}, u16le(2), charlieID[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	eqHex(t, "CommitmentOf key", key, l.CommitmentOf.Key)
 	// CommitmentOf raw value.
 	r, err := DecodeRegistration(unhex(t, l.CommitmentOf.Value))
 	if err != nil {
