@@ -226,7 +226,8 @@ func TestValidatorRandomSteps(t *testing.T) {
 		e.miner(n, uint64(i+1))
 	}
 	ctx := context.Background()
-	v := e.validator(nil)
+	stepJSON := filepath.Join(e.root, "step.json")
+	v := e.validator(func(o *eval.Options) { o.SaveStepJSON = stepJSON })
 	r1, err := v.Step(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -234,6 +235,10 @@ func TestValidatorRandomSteps(t *testing.T) {
 	r2, err := v.Step(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	var saved eval.StepReport
+	if b, err := os.ReadFile(stepJSON); err != nil || json.Unmarshal(b, &saved) != nil || saved.Step != 2 || len(saved.UIDs) != 3 || len(saved.UIDs[0].Losses) != 20 {
+		t.Errorf("--save-step-json: %v, step %d with %d uids", err, saved.Step, len(saved.UIDs))
 	}
 	var sumWR float64
 	for _, m := range e.miners {
