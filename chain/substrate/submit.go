@@ -15,8 +15,10 @@ import (
 	"github.com/coldint/coldint/chain/scale"
 )
 
-// PollInterval is how often inclusion is checked after a submission.
-var PollInterval = 250 * time.Millisecond
+// PollInterval is the wait between two inclusion checks after a
+// submission, once the first 5 s (checked every 100 ms, as dev nodes build a
+// block within a second) have passed; real chains make a block every 12 s.
+var PollInterval = time.Second
 
 // Event is one decoded System.Events record.
 type Event struct {
@@ -282,7 +284,9 @@ func (m *Metadata) receiptError(r *Receipt) error {
 // extrinsic appears, the era expires or ctx ends.
 func (c *Client) waitInclusion(ctx context.Context, xt []byte, hash [32]byte, from, expires uint64) (*Receipt, error) {
 	next := from + 1
-	t := time.NewTicker(PollInterval)
+	start := time.Now()
+	wait := 100 * time.Millisecond
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	for {
 		head, err := c.BlockNumber(ctx)
@@ -330,6 +334,10 @@ func (c *Client) waitInclusion(ctx context.Context, xt []byte, hash [32]byte, fr
 		case <-ctx.Done():
 			return nil, fmt.Errorf("wait for inclusion of 0x%x: %w", hash, ctx.Err())
 		case <-t.C:
+			if time.Since(start) > 5*time.Second {
+				wait = PollInterval
+			}
+			t.Reset(wait)
 		}
 	}
 }
