@@ -180,4 +180,10 @@ func TestPoolError(t *testing.T) {
 			t.Errorf("%s: %v", c.data, err)
 		}
 	}
+	for _, code := range []int{1013, 1014} {
+		err := poolError(&RPCError{Method: "author_submitExtrinsic", Code: code, Message: "Priority is too low"})
+		if !errors.Is(err, errBadNonce) {
+			t.Errorf("code %d: %v", code, err)
+		}
+	}
 }

@@ -155,6 +155,8 @@ func poolError(err error) error {
 	}
 	lower := strings.ToLower(text)
 	switch {
+	case re.Code == 1013 || re.Code == 1014: // already imported / priority too low: the nonce is taken
+		return fmt.Errorf("%w: %w: %w", chain.ErrTxRejected, errBadNonce, err)
 	case strings.Contains(lower, "payment"):
 		return fmt.Errorf("%w: %w: %w", chain.ErrTxRejected, chain.ErrInsufficientBalance, err)
 	case strings.Contains(lower, "stale"), strings.Contains(lower, "future"):
