@@ -156,16 +156,22 @@ func poolError(err error) error {
 	lower := strings.ToLower(text)
 	switch {
 	case re.Code == 1013 || re.Code == 1014: // already imported / priority too low: the nonce is taken
-		return fmt.Errorf("%w: %w: %w", chain.ErrTxRejected, errBadNonce, err)
+		return fmt.Errorf("%w: %w: %w", chain.ErrTxRejected, errNonceLow, err)
 	case strings.Contains(lower, "payment"):
 		return fmt.Errorf("%w: %w: %w", chain.ErrTxRejected, chain.ErrInsufficientBalance, err)
-	case strings.Contains(lower, "stale"), strings.Contains(lower, "future"):
-		return fmt.Errorf("%w: %w: %w", chain.ErrTxRejected, errBadNonce, err)
+	case strings.Contains(lower, "stale"):
+		return fmt.Errorf("%w: %w: %w", chain.ErrTxRejected, errNonceLow, err)
+	case strings.Contains(lower, "future"):
+		return fmt.Errorf("%w: %w: %w", chain.ErrTxRejected, errNonceHigh, err)
 	}
 	return fmt.Errorf("%w: %w", chain.ErrTxRejected, err)
 }
 
-var errBadNonce = errors.New("nonce out of order")
+var (
+	errBadNonce  = errors.New("nonce out of order")
+	errNonceLow  = fmt.Errorf("%w: already used", errBadNonce)
+	errNonceHigh = fmt.Errorf("%w: ahead of the account", errBadNonce)
+)
 
 // Submit signs call with the client's signer, submits it, waits for its
 // inclusion and returns the receipt. A failed dispatch (including a failed
@@ -178,15 +184,18 @@ func (c *Client) Submit(ctx context.Context, call []byte) (*Receipt, error) {
 	l := c.nonces.lock(who)
 	l.Lock()
 	defer l.Unlock()
-	r, err := c.submitLocked(ctx, call, who, false)
-	if errors.Is(err, errBadNonce) {
-		c.log.Debug("substrate: resyncing nonce", "account", who.String(), "err", err)
-		r, err = c.submitLocked(ctx, call, who, true)
+	r, err := c.submitLocked(ctx, call, who)
+	for try := 0; try < 3 && errors.Is(err, errBadNonce); try++ {
+		c.log.Debug("substrate: retrying with another nonce", "account", who.String(), "err", err)
+		r, err = c.submitLocked(ctx, call, who)
 	}
 	return r, err
 }
 
-func (c *Client) submitLocked(ctx context.Context, call []byte, who chain.AccountID, resync bool) (*Receipt, error) {
+// submitLocked submits once. The nonce is the larger of the node's
+// system_accountNextIndex and the local counter; a "nonce used" rejection
+// moves the local counter past it, a "nonce ahead" rejection drops it.
+func (c *Client) submitLocked(ctx context.Context, call []byte, who chain.AccountID) (*Receipt, error) {
 	rt, err := c.snapshot(ctx, true)
 	if err != nil {
 		return nil, fmt.Errorf("submit extrinsic: %w", err)
@@ -198,7 +207,7 @@ func (c *Client) submitLocked(ctx context.Context, call []byte, who chain.Accoun
 	}
 	c.nonces.mu.Lock()
 	nonce := chainNonce
-	if local, ok := c.nonces.next[who]; ok && local > nonce && !resync {
+	if local, ok := c.nonces.next[who]; ok && local > nonce {
 		nonce = local
 	}
 	c.nonces.mu.Unlock()
@@ -223,7 +232,16 @@ func (c *Client) submitLocked(ctx context.Context, call []byte, who chain.Accoun
 	hash := ExtrinsicHash(xt)
 	var got string
 	if err := c.callOnce(ctx, &got, "author_submitExtrinsic", hexOf(xt)); err != nil {
-		return nil, fmt.Errorf("submit extrinsic %s: %w", callName(m, call), poolError(err))
+		err = poolError(err)
+		c.nonces.mu.Lock()
+		switch {
+		case errors.Is(err, errNonceLow):
+			c.nonces.next[who] = nonce + 1
+		case errors.Is(err, errNonceHigh):
+			delete(c.nonces.next, who)
+		}
+		c.nonces.mu.Unlock()
+		return nil, fmt.Errorf("submit extrinsic %s: %w", callName(m, call), err)
 	}
 	c.nonces.mu.Lock()
 	c.nonces.next[who] = nonce + 1
@@ -232,6 +250,11 @@ func (c *Client) submitLocked(ctx context.Context, call []byte, who chain.Accoun
 
 	r, err := c.waitInclusion(ctx, xt, hash, cur, birth+era.Period)
 	if err != nil {
+		// The extrinsic may still be pending or may have been dropped; the
+		// node's pool-aware next index knows better than the local counter.
+		c.nonces.mu.Lock()
+		delete(c.nonces.next, who)
+		c.nonces.mu.Unlock()
 		return nil, fmt.Errorf("submit extrinsic %s: %w", callName(m, call), err)
 	}
 	if err := m.receiptError(r); err != nil {
