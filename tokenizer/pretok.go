@@ -240,6 +240,22 @@ type splitPre struct {
 }
 
 func (sp splitPre) apply(in, out []piece, ws *workspace) []piece {
+	// A scanner matches everywhere, so Isolated and inverted Removed both
+	// give exactly its matches.
+	if sm, ok := sp.m.(scanMatcher); ok && (sp.b == bIsolated || (sp.b == bRemoved && sp.invert)) {
+		for _, p := range in {
+			s := p.s
+			for i := 0; i < len(s); {
+				n := sm.scan(s[i:])
+				if n <= 0 {
+					_, n = utf8.DecodeRuneInString(s[i:])
+				}
+				out = append(out, piece{s: s[i : i+n], start: p.start && i == 0})
+				i += n
+			}
+		}
+		return out
+	}
 	for _, p := range in {
 		out = splitPiece(p, sp.m, sp.b, sp.invert, out, ws)
 	}

@@ -136,6 +136,9 @@ func fromBytes(tokenizerJSON, configJSON []byte) (t *Tokenizer, err error) {
 		if err != nil {
 			return nil, err
 		}
+		if bl, ok := p.(byteLevelPre); ok && !bl.addPrefixSpace && !bl.useRegex && !bl.mapChars {
+			continue // keeps raw bytes as they are: nothing to do
+		}
 		t.pre = append(t.pre, p)
 	}
 	if t.dec, err = parseDecoder(f.Decoder, 0); err != nil {
