@@ -49,8 +49,10 @@ func commandList() []*cli.Command {
 		tokenizeCommand(),
 		validateCommand(),
 		evalWorkerCommand(),
+		mineCommand(),
 		serveCommand(),
 		generateCommand(),
+		demoCommand(),
 		versionCommand(),
 	}
 }

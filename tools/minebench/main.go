@@ -1,0 +1,128 @@
+// Command minebench measures coldint's training throughput (model.Trainer:
+// forward, backward, gradient clipping and AdamW) against the PyTorch
+// reference (tools/torchref/train_ref.py: the transformers math with
+// autograd and torch.optim.AdamW) on the same ~110M-parameter LLaMA, batch,
+// sequence length and thread count, and prints both in tokens/s and their
+// ratio.
+//
+// Usage: go run ./tools/minebench [-threads N] [-batch 2] [-seq 256] [-steps 2] [-dir .build/bench/mine]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/coldint/coldint/model"
+	"github.com/coldint/coldint/model/synth"
+	"github.com/coldint/coldint/train"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "minebench:", err)
+		os.Exit(1)
+	}
+}
+
+func defaultThreads() int {
+	if n, err := strconv.Atoi(os.Getenv("OMP_NUM_THREADS")); err == nil && n > 0 {
+		return n
+	}
+	return runtime.NumCPU()
+}
+
+func run() error {
+	threads := flag.Int("threads", defaultThreads(), "threads for coldint and PyTorch")
+	batch := flag.Int("batch", 2, "rows per step")
+	seq := flag.Int("seq", 256, "tokens per row")
+	steps := flag.Int("steps", 2, "timed steps (after one warm-up step)")
+	dir := flag.String("dir", ".build/bench/mine", "folder for the generated model")
+	python := flag.String("python", "/usr/bin/python3", "Python with torch for the reference")
+	skipRef := flag.Bool("skip-ref", false, "do not run the PyTorch reference")
+	flag.Parse()
+	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	ctx := context.Background()
+
+	spec := synth.Spec{Arch: "llama", Layers: 12, Hidden: 768, Heads: 12, Intermediate: 2048, Vocab: 32000, Tie: true, Std: 0.02, Seed: 7}
+	mdir := filepath.Join(*dir, "llama110m")
+	if _, err := os.Stat(filepath.Join(mdir, ".complete")); err != nil {
+		os.RemoveAll(mdir)
+		if err := synth.Write(mdir, spec); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(mdir, ".complete"), nil, 0o644); err != nil {
+			return err
+		}
+	}
+	cfg := spec.Config()
+	fmt.Printf("mine bench: LLaMA %.0fM params (%d layers, hidden %d, vocab %d, tied), batch %d × seq %d, %d threads, f32 + AdamW\n",
+		float64(cfg.ParamCount())/1e6, cfg.NumHiddenLayers, cfg.HiddenSize, cfg.VocabSize, *batch, *seq, *threads)
+
+	eng, err := model.NewEngine(*threads)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	tr, err := eng.NewTrainer(ctx, mdir)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	B, T := *batch, *seq
+	p := train.OptimParams{LR: 1e-4, WeightDecay: 0.1, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, Clip: 1}
+	var total time.Duration
+	for i := 0; i <= *steps; i++ {
+		b := train.Batch{Rows: B, SeqLen: T, IDs: make([]int32, B*T), Labels: make([]int32, B*T)}
+		for r := 0; r < B; r++ {
+			ids := synth.RandomIDs(uint64(100*i+r), T, cfg.VocabSize)
+			copy(b.IDs[r*T:], ids)
+			for t := 0; t < T; t++ {
+				if t+1 < T {
+					b.Labels[r*T+t] = ids[t+1]
+				} else {
+					b.Labels[r*T+t] = train.IgnoreLabel
+				}
+			}
+		}
+		p.Step = i + 1
+		start := time.Now()
+		if _, err := tr.TrainStep(ctx, []train.Batch{b}, p); err != nil {
+			return err
+		}
+		if i > 0 { // the first step is a warm-up
+			total += time.Since(start)
+		}
+	}
+	tokens := float64(B * (T - 1))
+	ours := tokens / (total.Seconds() / float64(*steps))
+	fmt.Printf("coldint:  %8.1f tokens/s\n", ours)
+	if *skipRef {
+		return nil
+	}
+	cmd := exec.Command(*python, "tools/torchref/train_ref.py", "bench", "--model", mdir, "--batch", strconv.Itoa(B),
+		"--seq", strconv.Itoa(T), "--steps", strconv.Itoa(*steps), "--warmup", "1", "--threads", strconv.Itoa(*threads))
+	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS="+strconv.Itoa(*threads))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return fmt.Errorf("run train_ref bench: %w", err)
+	}
+	var res struct {
+		TokensPerS float64 `json:"tokens_per_s"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return fmt.Errorf("parse train_ref output %q: %w", out, err)
+	}
+	fmt.Printf("pytorch:  %8.1f tokens/s\n", res.TokensPerS)
+	fmt.Printf("ratio coldint/pytorch = %.2fx (goal >= 1.2x)\n", ours/res.TokensPerS)
+	return nil
+}
