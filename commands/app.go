@@ -52,7 +52,6 @@ func commandList() []*cli.Command {
 		mineCommand(),
 		serveCommand(),
 		generateCommand(),
-		demoCommand(),
 		versionCommand(),
 	}
 }
