@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"sort"
@@ -47,6 +48,15 @@ type Leaderboard struct {
 	Steps       int     `json:"steps"`
 	Rows        []Row   `json:"rows"`
 	History     History `json:"history"`
+	// Rejected are the UIDs the newest step turned away, with the reason
+	// (copies, hash mismatches, failed downloads).
+	Rejected []Rejected `json:"rejected"`
+}
+
+// Rejected is a UID that a step did not evaluate, and why.
+type Rejected struct {
+	UID    chain.UID `json:"uid"`
+	Reason string    `json:"reason"`
 }
 
 // History is the per-UID series over the steps (x: step index).
@@ -111,6 +121,15 @@ type HistogramBin struct {
 	Count int     `json:"count"`
 }
 
+// lossPT is a per-token loss for display: nil when unknown (0, reported
+// for a step served from the eval cache) or infinite.
+func lossPT(v float64) *float64 {
+	if v <= 0 {
+		return nil
+	}
+	return finite(v)
+}
+
 func finite(v float64) *float64 {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return nil
@@ -140,15 +159,21 @@ func (s *snapshot) leaderboard(name string) Leaderboard {
 		}
 	}
 	lb.Steps = len(idx)
+	lb.Rejected = []Rejected{}
 	if len(idx) > 0 {
-		lb.Block = s.steps[idx[len(idx)-1]].Report.Block
+		last := s.steps[idx[len(idx)-1]].Report
+		lb.Block = last.Block
+		for u, why := range last.Rejected {
+			lb.Rejected = append(lb.Rejected, Rejected{UID: u, Reason: why})
+		}
+		sort.Slice(lb.Rejected, func(i, j int) bool { return lb.Rejected[i].UID < lb.Rejected[j].UID })
 	}
 	for _, e := range s.models {
 		if e.Competition != name || e.Last == nil {
 			continue
 		}
 		r := Row{UID: e.UID, Hotkey: e.Hotkey, Model: e.Label, Block: e.Block,
-			Loss: finite(float64(e.Last.LossPTAvg)), LossSum: finite(float64(e.Last.LossSumAvg)),
+			Loss: lossPT(e.LossPT), LossSum: finite(float64(e.Last.LossSumAvg)),
 			WinRate: e.Last.WinRate, Weight: e.Last.Weight, Status: e.Last.Status,
 			Step: s.steps[e.LastStep].Report.Step, Link: fmt.Sprintf("/models/%d", e.UID)}
 		if e.Meta != nil {
@@ -195,7 +220,7 @@ func (s *snapshot) leaderboard(name string) Leaderboard {
 					Loss: make([]*float64, len(idx)), WinRate: make([]*float64, len(idx)), Weight: make([]*float64, len(idx))})
 			}
 			hs := &lb.History.Series[p]
-			hs.Loss[k] = finite(float64(u.LossPTAvg))
+			hs.Loss[k] = lossPT(float64(u.LossPTAvg))
 			hs.WinRate[k] = finite(u.WinRate)
 			hs.Weight[k] = finite(u.Weight)
 		}
@@ -234,4 +259,22 @@ func histogram(vals []float64, n int) []HistogramBin {
 		bins[k].Count++
 	}
 	return bins
+}
+
+// Leaderboards reads the state folder dir as the server does and returns the
+// leaderboard of every competition (for terminal reports such as `coldint demo`).
+func Leaderboards(ctx context.Context, dir string) ([]Leaderboard, error) {
+	root, err := resolveRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := load(ctx, root)
+	if err != nil {
+		return nil, err
+	}
+	var out []Leaderboard
+	for _, n := range snap.competitions() {
+		out = append(out, snap.leaderboard(n))
+	}
+	return out, nil
 }

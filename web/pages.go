@@ -166,6 +166,7 @@ input[type=number]{width:6em}button{font:inherit;padding:.3em 1em}
 <td class="num">{{f4 .Loss}}</td><td class="num">{{pct .WinRate}}</td><td class="num">{{printf "%.4f" .Weight}}</td><td><a href="/playground?model={{.UID}}">try</a></td></tr>
 {{else}}<tr><td colspan="10" class="muted">no evaluated models yet</td></tr>{{end}}
 </tbody></table>
+{{if .LB.Rejected}}<p id="rejected">Not evaluated in the last step: {{range .LB.Rejected}}<span>uid {{.UID}} ({{.Reason}})</span> {{end}}</p>{{end}}
 <div class="card">{{.LossChart}}</div><div class="card">{{.WinChart}}</div>
 <p><a href="/api/competitions/{{.LB.Competition}}/leaderboard">JSON</a></p>
 {{template "foot" .}}{{end}}

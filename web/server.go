@@ -303,7 +303,7 @@ func (s *Server) modelView(ctx context.Context, snap *snapshot, e *modelEntry) M
 		for _, u := range st.Report.UIDs {
 			if u.UID == e.UID && (u.Hotkey == "" || u.Hotkey == e.Hotkey) {
 				m.History = append(m.History, HistoryModelPt{Step: st.Report.Step, Block: st.Report.Block,
-					Loss: finite(float64(u.LossPTAvg)), WinRate: u.WinRate, Weight: u.Weight})
+					Loss: lossPT(float64(u.LossPTAvg)), WinRate: u.WinRate, Weight: u.Weight})
 			}
 		}
 	}

@@ -203,6 +203,22 @@ func TestAPI(t *testing.T) {
 	}
 }
 
+func TestCachedStepKeepsLastLoss(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "state")
+	models := []webfixture.Model{{UID: 7, Hotkey: "5G", Repo: hf.RepoID{Namespace: "g", Name: "m"}, Commit: "c1", Loss: 2}}
+	if err := webfixture.Write(context.Background(), root, webfixture.Options{Models: models, Steps: 3, CachedLastStep: true}); err != nil {
+		t.Fatal(err)
+	}
+	lbs, err := web.Leaderboards(context.Background(), root)
+	if err != nil || len(lbs) != 1 || len(lbs[0].Rows) != 1 {
+		t.Fatalf("leaderboards %+v, %v", lbs, err)
+	}
+	row, h := lbs[0].Rows[0], lbs[0].History.Series[0]
+	if row.Loss == nil || *row.Loss != 2*0.98 || h.Loss[2] != nil || *h.Loss[1] != 2*0.98 || row.Step != 3 {
+		t.Fatalf("row %+v history %v: want the step-2 loss and a gap at step 3", row, h.Loss)
+	}
+}
+
 func TestPages(t *testing.T) {
 	f := newFixture(t, &echoGen{})
 	tests := []struct{ path, want string }{
@@ -210,6 +226,7 @@ func TestPages(t *testing.T) {
 		{"/competitions/c00", `id="leaderboard"`},
 		{"/competitions/c00", `<svg class="chart"`},
 		{"/competitions/c00", `5Charlie&lt;sc`},
+		{"/competitions/c00", `uid 99 (copy: the same content`},
 		{"/models/1", `<span class="ok">verified</span>`},
 		{"/models/2", `<span class="bad">mismatch</span>`},
 		{"/models/1", `loss distribution`},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -47,6 +48,9 @@ type modelEntry struct {
 	Meta        *eval.ModelMetadata
 	Last        *eval.UIDReport // in the newest step that evaluated it
 	LastStep    int
+	// LossPT is the newest positive per-token loss: a step whose samples
+	// all came from the eval cache reports 0 there.
+	LossPT float64
 }
 
 // resolveRoot returns the absolute, symlink-free state folder.
@@ -156,6 +160,9 @@ func load(ctx context.Context, root string) (*snapshot, error) {
 				e.Block = u.Block
 			}
 			e.Last, e.LastStep = u, i
+			if v := float64(u.LossPTAvg); v > 0 || math.IsInf(v, 1) {
+				e.LossPT = v
+			}
 		}
 	}
 	if s.state != nil {

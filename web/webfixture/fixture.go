@@ -42,6 +42,9 @@ type Options struct {
 	Models      []Model
 	Steps       int // default 3
 	Seed        uint64
+	// CachedLastStep makes the last step report a per-token loss of 0, as
+	// the validator does when every sample came from its eval cache.
+	CachedLastStep bool
 }
 
 // CompetitionsJSON is a competitions.json with one competition name.
@@ -91,7 +94,8 @@ func Write(ctx context.Context, root string, opts Options) error {
 	rng := rand.New(rand.NewPCG(opts.Seed, 1))
 	for s := 1; s <= opts.Steps; s++ {
 		rep := eval.StepReport{Step: s, Timestamp: 1.7e9 + float64(60*s), Block: uint64(100 + 10*s),
-			Competitions: []string{opts.Competition}, Weights: map[chain.UID]float64{}, Evaluated: len(opts.Models)}
+			Competitions: []string{opts.Competition}, Weights: map[chain.UID]float64{}, Evaluated: len(opts.Models),
+			Rejected: map[chain.UID]string{99: "copy: the same content was first served by 5Other at block 3"}}
 		best, bestLoss := -1, math.Inf(1)
 		for i, m := range opts.Models {
 			l := m.Loss * (1 - 0.02*float64(s-1))
@@ -109,10 +113,14 @@ func Write(ctx context.Context, root string, opts Options) error {
 			if i == best {
 				w, win = 1, 0.9
 			}
+			pt := l
+			if opts.CachedLastStep && s == opts.Steps {
+				pt = 0
+			}
 			id := st.HKMetadata[m.Hotkey].ID
 			rep.UIDs = append(rep.UIDs, eval.UIDReport{UID: m.UID, Competition: opts.Competition, Label: id.Label(), Hotkey: m.Hotkey,
 				Block: uint64(st.HKMetadata[m.Hotkey].Block), NSamples: len(losses), LossSumAvg: eval.JSONFloat(l * 60),
-				LossPTAvg: eval.JSONFloat(l), WinRate: win, Weight: w, Status: "ok", Losses: losses})
+				LossPTAvg: eval.JSONFloat(pt), WinRate: win, Weight: w, Status: "ok", Losses: losses})
 			rep.Weights[m.UID] = w
 			if s == opts.Steps {
 				cs.Weights[m.UID] = w

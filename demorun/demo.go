@@ -1,0 +1,590 @@
+package demorun
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/coldint/coldint/chain"
+	"github.com/coldint/coldint/chain/devchain"
+	"github.com/coldint/coldint/chain/keys"
+	"github.com/coldint/coldint/data"
+	"github.com/coldint/coldint/eval"
+	"github.com/coldint/coldint/hf"
+	"github.com/coldint/coldint/hf/dirhub"
+	"github.com/coldint/coldint/hf/hub"
+	"github.com/coldint/coldint/hf/hubserver"
+	"github.com/coldint/coldint/hf/modeldir"
+	"github.com/coldint/coldint/hf/safetensors"
+	"github.com/coldint/coldint/internal/atomicfile"
+	"github.com/coldint/coldint/surgeon"
+	"github.com/coldint/coldint/train/publish"
+	"github.com/coldint/coldint/web"
+)
+
+// Competition is the demo's competition name.
+const Competition = "c00"
+
+// TrainJob is one miner's training run.
+type TrainJob struct {
+	Init      string   // starting model folder
+	Out       string   // run folder; the trained model goes to Out/model
+	Tokenizer string   // tokenizer folder, copied into the model
+	Texts     []string // training documents
+	Steps     int
+	SeqLen    int
+	Batch     int
+	LR        float64
+	Seed      uint64
+}
+
+// TrainResult is what a training run reports.
+type TrainResult struct {
+	Model     string  // the trained model folder
+	LossStart float64 // held-out loss per token before training
+	LossEnd   float64 // and after
+	Tokens    int64
+}
+
+// Trainer trains a model (the command layer implements it with the engine).
+type Trainer interface {
+	Train(ctx context.Context, job TrainJob) (TrainResult, error)
+}
+
+// Options configure [Run].
+type Options struct {
+	Dir        string // the demo folder (created; earlier demo contents are replaced)
+	Miners     int    // 2..8 (default 3)
+	Steps      int    // validator steps (default 3)
+	TrainSteps int    // optimizer steps of the first miner (default 60)
+	Trainer    Trainer
+	Scorer     eval.Scorer
+	Threads    int
+	// Exe is the coldint binary named in the printed commands.
+	Exe    string
+	Out    io.Writer // the human report
+	Logger *slog.Logger
+}
+
+// Result summarises a demo run.
+type Result struct {
+	Dir         string            `json:"dir"`
+	Netuid      chain.NetUID      `json:"netuid"`
+	Miners      []MinerResult     `json:"miners"`
+	Steps       int               `json:"steps"`
+	Leaderboard []web.Row         `json:"leaderboard"`
+	Commands    map[string]string `json:"commands"`
+}
+
+// MinerResult is what one miner did.
+type MinerResult struct {
+	Name    string    `json:"name"`
+	UID     chain.UID `json:"uid"`
+	Hotkey  string    `json:"hotkey"`
+	How     string    `json:"how"`
+	Model   string    `json:"model"`
+	Repo    string    `json:"repo"`
+	Commit  string    `json:"commit"`
+	Block   uint64    `json:"block"`
+	LossEnd float64   `json:"train_loss_end,omitempty"`
+}
+
+// demo folders replaced by a new run.
+var demoParts = []string{"chain", "hub", "corpus", "tokenizer", "wallets", "miners", "validator", "steps", "competitions.json", "demo.json", "README.txt"}
+
+type runner struct {
+	o   Options
+	out io.Writer
+	log *slog.Logger
+	t0  time.Time
+}
+
+func (r *runner) say(format string, args ...any) {
+	fmt.Fprintf(r.out, "[%5.1fs] "+format+"\n", append([]any{time.Since(r.t0).Seconds()}, args...)...)
+}
+
+// Run runs the demo.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Miners == 0 {
+		o.Miners = 3
+	}
+	if o.Steps == 0 {
+		o.Steps = 3
+	}
+	if o.TrainSteps == 0 {
+		o.TrainSteps = 60
+	}
+	switch {
+	case o.Miners < 2 || o.Miners > 8:
+		return nil, fmt.Errorf("run demo: miners %d must be between 2 and 8", o.Miners)
+	case o.Steps < 1 || o.Steps > 50:
+		return nil, fmt.Errorf("run demo: steps %d must be between 1 and 50", o.Steps)
+	case o.TrainSteps < 1:
+		return nil, fmt.Errorf("run demo: train steps %d must be positive", o.TrainSteps)
+	case o.Trainer == nil || o.Scorer == nil:
+		return nil, errors.New("run demo: no trainer or scorer")
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Exe == "" {
+		o.Exe = "coldint"
+	}
+	dir, err := filepath.Abs(o.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("run demo: %w", err)
+	}
+	o.Dir = dir
+	r := &runner{o: o, out: o.Out, log: o.Logger, t0: time.Now()}
+	return r.run(ctx)
+}
+
+func (r *runner) run(ctx context.Context) (*Result, error) {
+	d := r.o.Dir
+	for _, p := range demoParts {
+		if err := os.RemoveAll(filepath.Join(d, p)); err != nil {
+			return nil, fmt.Errorf("run demo: clear %q: %w", p, err)
+		}
+	}
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		return nil, fmt.Errorf("run demo: %w", err)
+	}
+	res := &Result{Dir: d, Commands: map[string]string{}}
+	r.say("demo folder %s", d)
+
+	// Tokenizer and corpus.
+	tokDir := filepath.Join(d, "tokenizer")
+	if err := WriteByteTokenizer(tokDir); err != nil {
+		return nil, err
+	}
+	corpusDir := filepath.Join(d, "corpus")
+	man, err := data.BuildCorpus(ctx, data.CorpusOptions{Out: corpusDir, Sources: []string{"jargon", "devil"}, ShardDocs: 1000, Seed: 29})
+	if errors.Is(err, data.ErrMissingPackage) {
+		return nil, fmt.Errorf("run demo: %w (install the corpus packages with `make setup-data`: jargon-text dict-devil)", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	texts, err := readCorpus(ctx, corpusDir)
+	if err != nil {
+		return nil, err
+	}
+	r.say("built the public-domain corpus: %d documents (Jargon File, Devil's Dictionary) in corpus/", man.Docs)
+
+	// Competitions.
+	compsPath := filepath.Join(d, "competitions.json")
+	comps := map[string]any{
+		"default": map[string]any{"rows_per_page": 10, "db_min_samples": 48, "db_max_samples": 400,
+			"db_extend_samples": 16, "db_extend_interval": 1e9, "eval_samples": 48, "discard_winrate": 0.02},
+		Competition: map[string]any{"reward": 1.0, "dataset": "local-public-domain", "model_types": []string{"LlamaForCausalLM"},
+			"model_size": 64 << 20, "parameters": 2_000_000, "tokenizer": tokDir, "free_tokenizer": false,
+			"max_sequence_len": 512, "cap_sample_len": 400, "pool_size": 4, "pend_size": 10},
+	}
+	if err := writeJSON(compsPath, comps); err != nil {
+		return nil, err
+	}
+
+	// Chain.
+	chainPath := filepath.Join(d, "chain", "devchain.log")
+	if err := os.MkdirAll(filepath.Dir(chainPath), 0o755); err != nil {
+		return nil, err
+	}
+	node, err := devchain.Open(ctx, devchain.Options{Path: chainPath, Logger: r.log})
+	if err != nil {
+		return nil, err
+	}
+	defer node.Close()
+	p := devchain.DefaultSubnetParams()
+	p.MaxUIDs, p.CommitRateLimit, p.WeightsRateLimit, p.MaxValidators = 64, 0, 0, 4
+	netuid, err := node.CreateSubnet(ctx, 0, p)
+	if err != nil {
+		return nil, err
+	}
+	res.Netuid = netuid
+	r.say("started the embedded chain (chain/devchain.log) and created subnet %d with competitions.json (competition %s)", netuid, Competition)
+
+	// Hub server.
+	hubDir := filepath.Join(d, "hub")
+	dh, err := dirhub.Open(hubDir)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	hubURL := "http://" + ln.Addr().String()
+	const hubToken = "demo-admin-token"
+	hs, err := hubserver.New(dh, hubserver.Options{Tokens: []string{hubToken}, PublicURL: hubURL, Logger: r.log})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	httpSrv := &http.Server{Handler: hs, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = httpSrv.Serve(ln) }()
+	defer httpSrv.Close()
+	minerHub, err := hub.New(hub.WithEndpoint(hubURL), hub.WithToken(hubToken))
+	if err != nil {
+		return nil, err
+	}
+	valHub, err := hub.New(hub.WithEndpoint(hubURL), hub.WithToken(""))
+	if err != nil {
+		return nil, err
+	}
+	r.say("started the local hub server at %s (store in hub/)", hubURL)
+
+	// Wallets and registrations.
+	walletDir := filepath.Join(d, "wallets")
+	val, err := keys.FromURI("//Alice")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := node.Register(ctx, netuid, val.AccountID(), val.AccountID()); err != nil {
+		return nil, err
+	}
+	if err := node.SetStake(ctx, netuid, val.AccountID(), 1_000_000_000_000); err != nil {
+		return nil, err
+	}
+	if err := keys.WriteKeyfile(ctx, filepath.Join(walletDir, "validator", "hotkeys", "default"), val, true); err != nil {
+		return nil, err
+	}
+	type miner struct {
+		name string
+		key  *keys.Pair
+		uid  chain.UID
+	}
+	var miners []miner
+	for i := 1; i <= r.o.Miners; i++ {
+		name := fmt.Sprintf("miner%d", i)
+		k, err := keys.FromURI("//" + name)
+		if err != nil {
+			return nil, err
+		}
+		uid, err := node.Register(ctx, netuid, k.AccountID(), k.AccountID())
+		if err != nil {
+			return nil, err
+		}
+		if err := keys.WriteKeyfile(ctx, filepath.Join(walletDir, name, "hotkeys", "default"), k, true); err != nil {
+			return nil, err
+		}
+		miners = append(miners, miner{name, k, uid})
+	}
+	r.say("registered the validator (//Alice, staked) and %d miners (wallets in wallets/)", len(miners))
+
+	// Training data: the miners see every other document; the validator
+	// samples from the whole corpus.
+	var trainTexts []string
+	for i, t := range texts {
+		if i%2 == 0 {
+			trainTexts = append(trainTexts, t)
+		}
+	}
+
+	// Miners.
+	minersDir := filepath.Join(d, "miners")
+	cfg := &hf.ModelConfig{ModelType: "llama", Architectures: []string{"LlamaForCausalLM"}, VocabSize: 257, HiddenSize: 64,
+		IntermediateSize: 176, NumHiddenLayers: 2, NumAttentionHeads: 4, NumKeyValueHeads: 4, MaxPositionEmbeddings: 1024,
+		RopeTheta: 10000, HiddenAct: "silu", InitializerRange: 0.02, RMSNormEps: 1e-5}
+	var firstModel string
+	for i, m := range miners {
+		mdir := filepath.Join(minersDir, m.name)
+		var model, how string
+		var tr TrainResult
+		switch {
+		case i == 0:
+			init := filepath.Join(mdir, "init")
+			if err := modeldir.Init(ctx, init, cfg, modeldir.InitOptions{Seed: 1, DType: safetensors.F32, TokenizerDir: tokDir}); err != nil {
+				return nil, err
+			}
+			r.say("%s: training a fresh %d-layer LLaMA (hidden %d, %d parameters) for %d steps…", m.name, cfg.NumHiddenLayers, cfg.HiddenSize, cfg.ParamCount(), r.o.TrainSteps)
+			tr, err = r.o.Trainer.Train(ctx, TrainJob{Init: init, Out: filepath.Join(mdir, "run"), Tokenizer: tokDir, Texts: trainTexts,
+				Steps: r.o.TrainSteps, SeqLen: 128, Batch: 8, LR: 3e-3, Seed: 1})
+			if err != nil {
+				return nil, fmt.Errorf("run demo: %s: %w", m.name, err)
+			}
+			model, how = tr.Model, fmt.Sprintf("trained from scratch, %d steps", r.o.TrainSteps)
+			firstModel = model
+		case i == 1:
+			// Surgery: grow the first miner's model by one (identity) layer,
+			// then train on.
+			sm, err := surgeon.Load(firstModel)
+			if err != nil {
+				return nil, err
+			}
+			grown, err := surgeon.AddLayers(sm, sm.Config.NumHiddenLayers, 1)
+			if err != nil {
+				return nil, err
+			}
+			init := filepath.Join(mdir, "surgery")
+			if err := grown.Save(ctx, init); err != nil {
+				return nil, err
+			}
+			if err := modeldir.CopyTokenizer(tokDir, init); err != nil {
+				return nil, err
+			}
+			steps := max(1, r.o.TrainSteps/2)
+			r.say("%s: surgery on %s's model (add-layers: %d → %d layers, function-preserving), then %d more steps…", m.name, miners[0].name,
+				sm.Config.NumHiddenLayers, grown.Config.NumHiddenLayers, steps)
+			tr, err = r.o.Trainer.Train(ctx, TrainJob{Init: init, Out: filepath.Join(mdir, "run"), Tokenizer: tokDir, Texts: trainTexts,
+				Steps: steps, SeqLen: 128, Batch: 8, LR: 1.5e-3, Seed: 2})
+			if err != nil {
+				return nil, fmt.Errorf("run demo: %s: %w", m.name, err)
+			}
+			model, how = tr.Model, fmt.Sprintf("surgery (add a layer) on %s's model + %d steps", miners[0].name, steps)
+		case i == 2:
+			model = filepath.Join(mdir, "model")
+			if err := copyModel(firstModel, model); err != nil {
+				return nil, err
+			}
+			how = "a byte-for-byte copy of " + miners[0].name + "'s model (published later)"
+			r.say("%s: copied %s's model unchanged", m.name, miners[0].name)
+		default:
+			init := filepath.Join(mdir, "init")
+			if err := modeldir.Init(ctx, init, cfg, modeldir.InitOptions{Seed: uint64(i + 1), DType: safetensors.F32, TokenizerDir: tokDir}); err != nil {
+				return nil, err
+			}
+			steps := max(1, r.o.TrainSteps/4)
+			r.say("%s: training a fresh model for only %d steps…", m.name, steps)
+			tr, err = r.o.Trainer.Train(ctx, TrainJob{Init: init, Out: filepath.Join(mdir, "run"), Tokenizer: tokDir, Texts: trainTexts,
+				Steps: steps, SeqLen: 128, Batch: 8, LR: 3e-3, Seed: uint64(i + 1)})
+			if err != nil {
+				return nil, fmt.Errorf("run demo: %s: %w", m.name, err)
+			}
+			model, how = tr.Model, fmt.Sprintf("trained from scratch, %d steps", steps)
+		}
+		if tr.Model != "" {
+			r.say("%s: held-out loss per token %.3f → %.3f", m.name, tr.LossStart, tr.LossEnd)
+		}
+		repo := hf.RepoID{Namespace: m.name, Name: "tiny-llama"}
+		st, err := publish.Run(ctx, publish.Options{Dir: model, Repo: repo, Competition: Competition, Netuid: netuid,
+			Hotkey: m.key.AccountID(), Hub: minerHub, Chain: node.As(m.key), StateFile: filepath.Join(mdir, "publish.json"),
+			WorkDir: filepath.Join(mdir, "verify"), ReadBackDelay: 50 * time.Millisecond, RateLimitDelay: time.Second,
+			Message: "coldint demo: " + how})
+		if err != nil {
+			return nil, fmt.Errorf("run demo: publish %s: %w", m.name, err)
+		}
+		mr := MinerResult{Name: m.name, UID: m.uid, Hotkey: m.key.AccountID().String(), How: how, Model: rel(d, model),
+			Repo: repo.String(), Commit: st.Commit, Block: st.Block, LossEnd: tr.LossEnd}
+		res.Miners = append(res.Miners, mr)
+		r.say("%s (uid %d): published %s@%.8s and committed it on chain at block %d", m.name, m.uid, repo, st.Commit, st.Block)
+		if _, err := node.Advance(ctx, 1); err != nil {
+			return nil, err
+		}
+	}
+
+	// Validator.
+	src, err := data.OpenLocal(ctx, []string{corpusDir}, data.LocalOptions{})
+	if err != nil {
+		return nil, err
+	}
+	valDir := filepath.Join(d, "validator")
+	stepsDir := filepath.Join(d, "steps")
+	if err := os.MkdirAll(stepsDir, 0o755); err != nil {
+		return nil, err
+	}
+	v, err := eval.New(eval.Options{Chain: node, Setter: node.As(val), Hotkey: val.AccountID(), Netuid: netuid, Hub: valHub,
+		Source: src, Scorer: r.o.Scorer, Loader: eval.NewLoader(compsPath, ""), ModelDir: valDir, Threads: r.o.Threads,
+		WeightInterval: -1, ChainInterval: -1, DownloadMargin: 1 << 20, StoreSizeGB: -0.001, Seed: 42, Logger: r.log,
+		FreeDisk: func(string) (int64, error) { return 1 << 40, nil }})
+	if err != nil {
+		return nil, err
+	}
+	for s := 1; s <= r.o.Steps; s++ {
+		r.say("validator step %d of %d: sync chain and hub, sample the corpus, evaluate, score, set weights…", s, r.o.Steps)
+		rep, err := v.Step(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("run demo: validator step %d: %w", s, err)
+		}
+		if err := writeJSON(filepath.Join(stepsDir, fmt.Sprintf("step-%03d.json", s)), rep); err != nil {
+			return nil, err
+		}
+		var parts []string
+		for _, u := range rep.UIDs {
+			parts = append(parts, fmt.Sprintf("uid %d loss %.3f win %.0f%% weight %.2f", u.UID, float64(u.LossPTAvg), 100*u.WinRate, u.Weight))
+		}
+		for u, why := range rep.Rejected {
+			parts = append(parts, fmt.Sprintf("uid %d rejected (%s)", u, why))
+		}
+		r.say("  block %d, %d evaluated, weights set: %v; %s", rep.Block, rep.Evaluated, rep.WeightsSet, strings.Join(parts, "; "))
+		res.Steps = s
+		if _, err := node.Advance(ctx, 5); err != nil {
+			return nil, err
+		}
+	}
+
+	// Leaderboard.
+	lbs, err := web.Leaderboards(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	for _, lb := range lbs {
+		if lb.Competition != Competition {
+			continue
+		}
+		res.Leaderboard = lb.Rows
+		fmt.Fprintf(r.out, "\nLeaderboard of %s after %d validator steps (block %d):\n", lb.Competition, lb.Steps, lb.Block)
+		tw := tabwriter.NewWriter(r.out, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "#\tUID\tminer\tmodel\tcommit\tblock\tloss/token\twin rate\tweight")
+		for _, row := range lb.Rows {
+			name := ""
+			for _, m := range res.Miners {
+				if m.UID == row.UID {
+					name = m.Name
+				}
+			}
+			loss := "inf"
+			if row.Loss != nil {
+				loss = fmt.Sprintf("%.4f", *row.Loss)
+			}
+			fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%.8s\t%d\t%s\t%.0f%%\t%.3f\n", row.Rank, row.UID, name, row.Repo, row.Commit, row.Block, loss, 100*row.WinRate, row.Weight)
+		}
+		tw.Flush()
+		for _, rj := range lb.Rejected {
+			fmt.Fprintf(r.out, "uid %d not evaluated: %s\n", rj.UID, rj.Reason)
+		}
+	}
+	chainW, err := node.Weights(ctx, netuid, 0)
+	if err == nil && len(chainW) > 0 {
+		var parts []string
+		for _, w := range chainW {
+			parts = append(parts, fmt.Sprintf("uid %d: %d", w.UID, w.Value))
+		}
+		fmt.Fprintf(r.out, "Weights on chain from the validator (uid 0): %s\n", strings.Join(parts, ", "))
+	}
+
+	exe := r.o.Exe
+	best := res.Miners[0].Model
+	if len(res.Leaderboard) > 0 {
+		for _, m := range res.Miners {
+			if m.UID == res.Leaderboard[0].UID {
+				best = m.Model
+			}
+		}
+	}
+	res.Commands = map[string]string{
+		"web":      fmt.Sprintf("%s serve --state %s", exe, d),
+		"generate": fmt.Sprintf("%s generate --model %s --prompt 'The hacker' --temperature 0.8 --top-k 40 --seed 1", exe, filepath.Join(d, best)),
+		"validate": fmt.Sprintf("%s validate --network file:%s --netuid %d --competitions %s --hall-of-fame '' --hub-dir %s --data %s --model-dir %s --wallet.path %s --wallet.name validator --steps 1 --save-step-json %s/steps/step-extra.json --weights-interval -1s --idle-sleep 0s --download-margin-gb 0.001",
+			exe, chainPath, netuid, compsPath, hubDir, corpusDir, valDir, walletDir, d),
+		"chain":       fmt.Sprintf("%s chain serve --network file:%s   # or inspect with: %s chain --network file:%s ...", exe, chainPath, exe, chainPath),
+		"hub":         fmt.Sprintf("%s hub serve --dir %s", exe, hubDir),
+		"inspect":     fmt.Sprintf("%s model inspect %s", exe, filepath.Join(d, best)),
+		"leaderboard": fmt.Sprintf("curl -s http://127.0.0.1:8080/api/competitions/%s/leaderboard   # while `serve` runs", Competition),
+	}
+	if err := writeJSON(filepath.Join(d, "demo.json"), res); err != nil {
+		return nil, err
+	}
+	if err := r.writeReadme(res); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(r.out, "\nEverything is in %s (README.txt says what is where). Try next:\n", d)
+	for _, k := range []string{"web", "generate", "inspect", "validate"} {
+		fmt.Fprintf(r.out, "  %s\n", res.Commands[k])
+	}
+	return res, nil
+}
+
+func (r *runner) writeReadme(res *Result) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "coldint demo folder (written %s)\n\n", time.Now().UTC().Format(time.RFC3339))
+	b.WriteString("chain/devchain.log    the embedded chain's block log (subnet, registrations, commitments, weights)\n")
+	b.WriteString("hub/                  the local hub's store (the miners' published repos)\n")
+	b.WriteString("corpus/               the public-domain corpus (jsonl.gz shards + manifest.json)\n")
+	b.WriteString("tokenizer/            the byte-level tokenizer of the competition\n")
+	b.WriteString("competitions.json     the subnet's competitions\n")
+	b.WriteString("wallets/              dev keys of the validator and the miners (//Alice, //minerN: public test seeds)\n")
+	b.WriteString("miners/<name>/        each miner's starting model, training run and publish state\n")
+	b.WriteString("validator/            the validator's downloaded models and vali-state/\n")
+	b.WriteString("steps/                one JSON report per validator step\n")
+	b.WriteString("demo.json             this run's summary\n\nMiners:\n")
+	for _, m := range res.Miners {
+		fmt.Fprintf(&b, "  %s uid %d: %s; %s@%s (block %d); model in %s\n", m.Name, m.UID, m.How, m.Repo, m.Commit, m.Block, m.Model)
+	}
+	b.WriteString("\nCommands:\n")
+	for _, k := range []string{"web", "generate", "inspect", "validate", "hub", "leaderboard"} {
+		fmt.Fprintf(&b, "  %s\n", res.Commands[k])
+	}
+	return atomicfile.WriteFile(filepath.Join(res.Dir, "README.txt"), []byte(b.String()), 0o644)
+}
+
+func rel(base, p string) string {
+	if r, err := filepath.Rel(base, p); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return p
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write %q: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, b, 0o644)
+}
+
+// readCorpus reads every document of a corpus folder.
+func readCorpus(ctx context.Context, dir string) ([]string, error) {
+	shards, err := filepath.Glob(filepath.Join(dir, "*.jsonl.gz"))
+	if err != nil || len(shards) == 0 {
+		return nil, fmt.Errorf("read corpus %q: no shards", dir)
+	}
+	src, err := data.OpenLocal(ctx, shards, data.LocalOptions{})
+	if err != nil {
+		return nil, err
+	}
+	splits, err := src.Splits(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var texts []string
+	for _, s := range splits {
+		rows, err := src.Rows(ctx, data.Page{Config: s.Config, Split: s.Split, Offset: 0, Length: int(s.NumRows)})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			texts = append(texts, r.Text)
+		}
+	}
+	return texts, nil
+}
+
+// copyModel copies a model folder's regular files.
+func copyModel(src, dst string) error {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return err
+	}
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			return err
+		}
+		if err := atomicfile.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
