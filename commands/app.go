@@ -52,6 +52,7 @@ func commandList() []*cli.Command {
 		mineCommand(),
 		serveCommand(),
 		generateCommand(),
+		demoCommand(),
 		versionCommand(),
 	}
 }
