@@ -376,6 +376,14 @@ func TestChopsticks(t *testing.T) {
 		t.Errorf("http read-back %+v %v", got, err)
 	}
 
+	// Two clients signing as Alice, one right after the other: the second
+	// has no local nonce and must cope with a lagging next index.
+	for i, cl := range []*Client{sudo, hc.WithSigner(ks["Alice"]), sudo} {
+		if _, err := cl.Sudo(ctx, "AdminUtils", "sudo_set_tempo", nu, le16(10)); err != nil {
+			t.Errorf("sudo from client %d: %v", i, err)
+		}
+	}
+
 	// RPC errors come back as *RPCError.
 	var rpcErr *RPCError
 	if err := c.Call(ctx, nil, "no_such_method"); !errors.As(err, &rpcErr) {
