@@ -117,3 +117,46 @@ func TestByteLevelOddVocab(t *testing.T) {
 		t.Errorf("DecodeRaw = %q", s)
 	}
 }
+
+// TestConcurrentEncode checks that parallel encoding (EncodeBatch and plain
+// goroutines sharing one Tokenizer) gives the sequential results; run it
+// with -race.
+func TestConcurrentEncode(t *testing.T) {
+	for _, data := range [][]byte{tinyByteLevel(), tinySentencePiece(), tinyMixed()} {
+		tk := mustTiny(t, data)
+		var texts []string
+		for i := 0; i < 400; i++ {
+			texts = append(texts, strings.Repeat(fuzzSeeds[i%len(fuzzSeeds)]+" ", 1+i%7))
+		}
+		want := make([][]int, len(texts))
+		for i, s := range texts {
+			want[i], _ = tk.Encode(s, i%2 == 0)
+		}
+		got, err := tk.EncodeBatch(texts, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan [][]int, 4)
+		for g := 0; g < 4; g++ {
+			go func() {
+				res := make([][]int, len(texts))
+				for i, s := range texts {
+					res[i], _ = tk.Encode(s, i%2 == 0)
+				}
+				done <- res
+			}()
+		}
+		for i := range texts {
+			w, _ := tk.Encode(texts[i], false)
+			if !reflect.DeepEqual(got[i], w) {
+				t.Fatalf("EncodeBatch differs on %q", texts[i])
+			}
+		}
+		for g := 0; g < 4; g++ {
+			res := <-done
+			if !reflect.DeepEqual(res, want) {
+				t.Fatal("concurrent Encode differs from sequential")
+			}
+		}
+	}
+}
