@@ -5,19 +5,26 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coldint/coldint/chain"
 	"github.com/coldint/coldint/chain/devchain"
+	"github.com/coldint/coldint/chain/keys"
+	"github.com/coldint/coldint/chain/substrate"
+	"github.com/coldint/coldint/chain/substrate/chopsticks"
 	"github.com/coldint/coldint/commands"
 	"github.com/coldint/coldint/data"
 	"github.com/coldint/coldint/hf"
 	"github.com/coldint/coldint/hf/dirhub"
 	"github.com/coldint/coldint/hf/hub"
+	"github.com/coldint/coldint/hf/hubserver"
 	"github.com/coldint/coldint/hf/modeldir"
 	"github.com/coldint/coldint/hf/modelhash"
 	"github.com/coldint/coldint/hf/safetensors"
@@ -341,4 +348,170 @@ func TestMinePublishDevchain(t *testing.T) {
 	if pr.Samples != 30 || !(pr.Loss < pr.Best) || !(pr.WinRate > 0.5) {
 		t.Fatalf("precheck %+v: the longer-trained model should beat the published one", pr)
 	}
+
+	// --from-best starts from the published model, downloaded pinned and
+	// hash-checked: its first held-out loss is the trained one, not ln(V).
+	run3 := filepath.Join(t.TempDir(), "run3")
+	fb := trainArgs("", corpus, run3, 3)
+	fb = append(fb[:4], fb[6:]...) // drop --init
+	fb = append(fb, "--from-best", "--competition", "c00", "--netuid", "3", "--dir", hubDir)
+	stdout, _ = coldint(t, ctx, false, append(fb, net...)...)
+	var fr trainResult
+	if err := json.Unmarshal([]byte(stdout), &fr); err != nil {
+		t.Fatalf("from-best output %q: %v", stdout, err)
+	}
+	first, _, err := train.LoadState(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := first.Evals[len(first.Evals)-1].Loss; math.Abs(fr.EvalStart-want) > 0.05 || want > 9.5 {
+		t.Fatalf("--from-best started at held-out loss %.4f, the published model ended at %.4f", fr.EvalStart, want)
+	}
+}
+
+// TestMinePublishChopsticks runs `coldint mine publish` against the real
+// subtensor runtime (spec 218 under chopsticks) and a `coldint hub serve`
+// server, verifies the commitment as a validator does, and checks that a
+// second commitment inside the runtime's rate limit fails with a clear
+// message while the first stays in place.
+func TestMinePublishChopsticks(t *testing.T) {
+	if testing.Short() {
+		t.Skip("publish on chopsticks")
+	}
+	genesis := filepath.Join(testenv.Shared(t), "chain", "subtensor-spec218-raw.json")
+	if _, err := os.Stat(genesis); err != nil {
+		testenv.Missing(t, "genesis "+genesis+" is absent")
+	}
+	nm := testenv.NodeModules(t, "chain")
+	nodeBin := testenv.Node(t)
+	if _, err := os.Stat(chopsticks.Script(nm)); err != nil {
+		testenv.Missing(t, "chopsticks is not installed (make setup-chain)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
+	defer cancel()
+	ks := map[string]*keys.Pair{}
+	var funded []chain.AccountID
+	for _, n := range []string{"Alice", "Owner", "MinerCS"} {
+		p, err := keys.FromURI("//" + n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ks[n] = p
+		funded = append(funded, p.AccountID())
+	}
+	node, err := chopsticks.Start(ctx, chopsticks.Config{Genesis: genesis, NodeModules: nm, Node: nodeBin, Sudo: ks["Alice"].AccountID(), Funded: funded})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Stop()
+	c, err := substrate.Dial(ctx, node.URL, substrate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sudo := c.WithSigner(ks["Alice"])
+	if _, err := sudo.Sudo(ctx, "AdminUtils", "sudo_set_network_rate_limit", u64le(0)); err != nil {
+		t.Fatal(err)
+	}
+	netuid, err := sudo.RegisterNetwork(ctx, ks["Owner"].AccountID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := c.Metadata(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nu := u16le(uint16(netuid))
+	var setup [][]byte
+	for _, s := range []struct {
+		name string
+		args [][]byte
+	}{
+		{"sudo_set_network_registration_allowed", [][]byte{nu, {1}}},
+		{"sudo_set_target_registrations_per_interval", [][]byte{nu, u16le(100)}},
+		{"sudo_set_max_registrations_per_block", [][]byte{nu, u16le(100)}},
+	} {
+		call, err := md.BuildCall("AdminUtils", s.name, s.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		setup = append(setup, call)
+	}
+	if _, err := sudo.SudoBatch(ctx, setup...); err != nil {
+		t.Fatal(err)
+	}
+	miner := ks["MinerCS"]
+	if _, err := sudo.Register(ctx, netuid, miner.AccountID()); err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	wallets := filepath.Join(tmp, "wallets")
+	if err := keys.WriteKeyfile(ctx, filepath.Join(wallets, "miner", "hotkeys", "hk"), miner, false); err != nil {
+		t.Fatal(err)
+	}
+	h, err := dirhub.Open(filepath.Join(tmp, "hub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := hubserver.New(h, hubserver.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv}
+	go hs.Serve(ln)
+	defer hs.Close()
+	endpoint := "http://" + ln.Addr().String()
+
+	modelDir := tinyLlama(t)
+	args := []string{"--log-level", "warn", "mine", "publish", "--model", modelDir, "--repo", "miner/cs", "--competition", "c00",
+		"--netuid", strconv.Itoa(int(netuid)), "--network", node.URL, "--endpoint", endpoint, "--read-back-delay", "200ms",
+		"--wallet.path", wallets, "--wallet.name", "miner", "--wallet.hotkey", "hk", "--json"}
+	stdout, _ := coldint(t, ctx, false, args...)
+	var st struct {
+		Done    string `json:"done"`
+		ModelID string `json:"model_id"`
+		Block   uint64 `json:"block"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &st); err != nil || st.Done != "public" {
+		t.Fatalf("publish output %q: %v", stdout, err)
+	}
+	cm, err := c.Commitment(ctx, netuid, miner.AccountID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := chain.ParseModelID(cm.Data)
+	if err != nil || id.String() != st.ModelID || uint64(cm.Block) != st.Block {
+		t.Fatalf("runtime commitment %+v (%v), publish state %+v", cm, err, st)
+	}
+	client, err := hub.New(hub.WithEndpoint(endpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, _, err := hub.DownloadModel(ctx, client, hf.RepoID{Namespace: id.Namespace, Name: id.Name}, id.Commit, filepath.Join(tmp, "vali"), 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dh, err := modelhash.Dir(ctx, snap, modelhash.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := modelhash.Salt(dh, miner.Address()); got != id.Hash {
+		t.Fatalf("validator hash %s, committed %s", got, id.Hash)
+	}
+	// A second commitment inside the rate limit (100 blocks on spec 218).
+	other := chain.ModelID{Namespace: "miner", Name: "cs", Commit: strings.Repeat("a", 40), Hash: id.Hash, Competition: "c00"}
+	_, stderr := coldint(t, ctx, true, "mine", "commit", "--model-id", other.String(), "--netuid", strconv.Itoa(int(netuid)),
+		"--network", node.URL, "--commit-rounds", "2", "--rate-limit-delay", "10ms", "--read-back-delay", "10ms",
+		"--wallet.path", wallets, "--wallet.name", "miner", "--wallet.hotkey", "hk")
+	if !strings.Contains(stderr, "rate limited") {
+		t.Fatalf("rate-limited commit: %s", tail(stderr, 1500))
+	}
+	if cm2, err := c.Commitment(ctx, netuid, miner.AccountID()); err != nil || cm2 != cm {
+		t.Fatalf("commitment after the refused commit: %+v, %v (was %+v)", cm2, err, cm)
+	}
+	t.Logf("published %s on the subtensor runtime (netuid %d, block %d); rate-limited re-commit refused", id.Label(), netuid, cm.Block)
 }
