@@ -332,3 +332,22 @@ func TestPublishRejectsLongIDAndOtherState(t *testing.T) {
 		t.Fatalf("state of another competition reused: %v", err)
 	}
 }
+
+// FuzzLoadState feeds arbitrary bytes to the state parser: it returns a
+// state or an error, never panics, and a returned state names a known step.
+func FuzzLoadState(f *testing.F) {
+	f.Add([]byte(`{"format":1,"repo":"a/b","done":"upload","commit":"abc"}`))
+	f.Add([]byte(`{"format":2}`))
+	f.Add([]byte(`{"format":1,"done":"nope"}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(t.TempDir(), "state.json")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		st, err := LoadState(p)
+		if err == nil && (st == nil || stepIndex(st.Done) < 0) {
+			t.Fatalf("accepted state %+v", st)
+		}
+	})
+}
