@@ -97,7 +97,9 @@ type Model struct {
 	Geometry    *modeldir.Info `json:"geometry,omitempty"`
 	// HashState is "verified", "mismatch", "unknown" (no commitment) or
 	// "missing" (not downloaded).
-	HashState string           `json:"hash_state"`
+	HashState string `json:"hash_state"`
+	// Loss is the newest known per-token loss (null: none or infinite).
+	Loss      *float64         `json:"loss"`
 	Last      *eval.UIDReport  `json:"last,omitempty"`
 	Losses    []float64        `json:"losses,omitempty"` // finite per-sample losses of the last step
 	Histogram []HistogramBin   `json:"histogram,omitempty"`

@@ -177,7 +177,7 @@ input[type=number]{width:6em}button{font:inherit;padding:.3em 1em}
 <tr><th>competition</th><td><a href="/competitions/{{.M.Competition}}">{{.M.Competition}}</a></td></tr>
 <tr><th>repo</th><td>{{.M.Repo}}</td></tr><tr><th>commit</th><td><code>{{.M.Commit}}</code></td></tr><tr><th>block</th><td>{{.M.Block}}</td></tr>
 <tr><th>hash</th><td id="hash-state">{{if eq .M.HashState "verified"}}<span class="ok">verified</span>{{else if eq .M.HashState "mismatch"}}<span class="bad">mismatch</span>{{else}}<span class="muted">{{.M.HashState}}</span>{{end}} <code class="muted">{{.M.Hash}}</code></td></tr>
-{{with .M.Last}}<tr><th>last evaluation</th><td>loss/token {{printf "%.4f" .LossPTAvg}}, win rate {{pct .WinRate}}, weight {{printf "%.4f" .Weight}}, {{.NSamples}} samples, status {{.Status}}</td></tr>{{end}}
+{{with .M.Last}}<tr><th>last evaluation</th><td>loss/token {{f4 $.M.Loss}}, win rate {{pct .WinRate}}, weight {{printf "%.4f" .Weight}}, {{.NSamples}} samples, status {{.Status}}</td></tr>{{end}}
 {{with .M.Problem}}<tr><th>note</th><td class="muted">{{.}}</td></tr>{{end}}
 </table></div>
 {{with .M.Geometry}}<h2>Geometry</h2><table id="geometry">

@@ -259,7 +259,8 @@ func (s *Server) dirHash(ctx context.Context, dir string) (string, error) {
 }
 
 func (s *Server) modelView(ctx context.Context, snap *snapshot, e *modelEntry) Model {
-	m := Model{UID: e.UID, Hotkey: e.Hotkey, Competition: e.Competition, Label: e.Label, Block: e.Block, Last: e.Last, HashState: "unknown"}
+	m := Model{UID: e.UID, Hotkey: e.Hotkey, Competition: e.Competition, Label: e.Label, Block: e.Block, Last: e.Last,
+		HashState: "unknown", Loss: lossPT(e.LossPT)}
 	if e.Meta != nil {
 		m.Repo, m.Commit, m.Hash = e.Meta.ID.RepoID(), e.Meta.ID.Commit, e.Meta.ID.Hash
 		if m.Block == 0 {

@@ -230,6 +230,7 @@ func TestPages(t *testing.T) {
 		{"/models/1", `<span class="ok">verified</span>`},
 		{"/models/2", `<span class="bad">mismatch</span>`},
 		{"/models/1", `loss distribution`},
+		{"/models/1", `loss/token 2.8800,`},
 		{"/playground?model=2", `<option value="2" selected>`},
 	}
 	for _, tt := range tests {
