@@ -23,8 +23,8 @@
 // hand-coded scanners with Oniguruma's semantics (look-ahead included) and
 // Unicode 16.0 character classes, as in the Rust library; other regexes run
 // on github.com/dlclark/regexp2, whose classes follow Go's Unicode tables
-// (15.0). NFC/NFD follow the Rust library's older tables; NFKC/NFKD may
-// differ from it on the ~130 compatibility mappings added since Unicode 12.1.
+// (15.0). The Unicode normalizers follow the Rust library's older
+// normalization tables (before Unicode 12.0): later decompositions are left out.
 //
 // Decode follows transformers: the decoder chain, then
 // clean_up_tokenization_spaces when tokenizer_config.json sets it;

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+	"golang.org/x/text/unicode/rangetable"
 )
 
 // normalizer rewrites one text segment.
@@ -30,25 +32,43 @@ func (u unicodeNormalizer) normalize(s string) string {
 	if isASCII(s) {
 		return s
 	}
-	if strings.Contains(s, "\U00011930") || strings.Contains(s, "\U00011938") {
-		return u.normalizeOld(s)
+	for _, r := range s {
+		if r >= 0x1000 && (r == 0x11930 || newDecomp()[r]) {
+			return u.normalizeOld(s)
+		}
 	}
 	return u.form.String(s)
 }
 
-// normalizeOld emulates the older tables of HF's normalizer, which predate
-// the one canonical decomposition added since Unicode 12.1:
-// U+11938 = U+11935 U+11930 (Unicode 13). The text is cut before each
-// U+11930 so that it never composes, and U+11938 is kept as it is.
+// newDecomp holds the characters assigned after Unicode 11.0 that have a
+// (canonical or compatibility) decomposition. HF's normalizer
+// (unicode-normalization-alignments) uses Unicode tables from before 12.0,
+// where these characters have none; x/text (15.0) has them.
+var newDecomp = sync.OnceValue(func() map[rune]bool {
+	m := map[rune]bool{}
+	old := rangetable.Assigned("11.0.0")
+	rangetable.Visit(rangetable.Assigned(norm.Version), func(r rune) {
+		if !unicode.Is(old, r) {
+			if s := string(r); norm.NFKD.String(s) != s {
+				m[r] = true
+			}
+		}
+	})
+	return m
+})
+
+// normalizeOld emulates those older tables: characters of newDecomp are kept
+// as they are, and the text is cut before each U+11930 so that U+11935
+// U+11930 never composes to U+11938 (Unicode 13).
 func (u unicodeNormalizer) normalizeOld(s string) string {
 	var b strings.Builder
 	start := 0
 	for i, r := range s {
-		switch r {
-		case 0x11930:
+		switch {
+		case r == 0x11930:
 			b.WriteString(u.form.String(s[start:i]))
 			start = i
-		case 0x11938:
+		case newDecomp()[r]:
 			b.WriteString(u.form.String(s[start:i]))
 			b.WriteRune(r)
 			start = i + utf8.RuneLen(r)

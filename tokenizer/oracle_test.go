@@ -137,7 +137,7 @@ var stressPieces = []string{
 	// Recent Unicode: 15.0 (🫨, Cyrillic modifier letter, CJK Ext. H), 15.1, 16.0 (Garay, legacy computing).
 	"🫨", "\U0001e030", "\U00031350", "\u2ffc", "\U00010d4a", "\U0001cc00", "x\U0001e030y", "1\U0001e4f0",
 	"\U00011380\U000113b8", "A\U00010d40\U00010d41\U00010d42\U00010d43", "\U00016d43\U00016d40", "\U0002ebf0\U0002ebf1", "\U000105c0", "a\u0897", "\U00010d50\U00010d70'S",
-	"\U00011935\U00011930", "\U00011938\u0301", "\U00011935\u0301\U00011930", "\u0041\u030a", "\u1e9b\u0323",
+	"\U00011935\U00011930", "\U00011938\u0301", "\u32ff", "\U0001f16c", "\U0001fbf0", "\U0001f23b", "\U00010781", "\U00011935\u0301\U00011930", "\u0041\u030a", "\u1e9b\u0323",
 }
 
 // stressTexts builds n random texts from stressPieces, real words and the
