@@ -480,3 +480,51 @@ func TestValidatorCleanup(t *testing.T) {
 		t.Errorf("the active model's snapshot was deleted: %v", snaps)
 	}
 }
+
+// memScorer is RandomScorer recording the memory budget of each job.
+type memScorer struct{ budgets []int64 }
+
+func (s *memScorer) Score(ctx context.Context, job *eval.EvalJob, p func(int, int)) ([]float64, error) {
+	s.budgets = append(s.budgets, job.MaxMemory)
+	return eval.RandomScorer{}.Score(ctx, job, p)
+}
+
+func TestValidatorSlicedBudget(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		types     []string
+		maxMem    int64
+		wantMem   int64
+		wantIssue string
+	}{
+		{"sliced allowed", []string{"LlamaForCausalLM", "SlicedLlamaForCausalLM"}, 1 << 20, 1 << 20, ""},
+		{"not listed, too big", []string{"LlamaForCausalLM"}, 1 << 20, 0, "does not list SlicedLlamaForCausalLM"},
+		{"not listed, fits", []string{"LlamaForCausalLM"}, 1 << 30, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newVEnv(t, nil)
+			b, _ := os.ReadFile(e.comps)
+			var comps map[string]map[string]any
+			json.Unmarshal(b, &comps)
+			comps["c00"]["model_types"] = tc.types
+			b, _ = json.Marshal(comps)
+			os.WriteFile(e.comps, b, 0o644)
+			m := e.miner("Ann", 1)
+			sc := &memScorer{}
+			v := e.validator(func(o *eval.Options) { o.Scorer = sc; o.MaxMemory = tc.maxMem; o.Setter = nil })
+			r, err := v.Step(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantIssue != "" {
+				if !strings.Contains(r.Rejected[m.uid], tc.wantIssue) || len(sc.budgets) != 0 {
+					t.Fatalf("rejection %q after %d jobs, want %q before any job", r.Rejected[m.uid], len(sc.budgets), tc.wantIssue)
+				}
+				return
+			}
+			if len(sc.budgets) != 1 || sc.budgets[0] != tc.wantMem {
+				t.Fatalf("job budgets %v, want [%d] (rejected %v)", sc.budgets, tc.wantMem, r.Rejected)
+			}
+		})
+	}
+}
