@@ -10,7 +10,7 @@ import (
 // attnChunk is the number of query rows per attention block. Blocks only
 // multiply against the keys they can see, which skips most of the masked
 // upper triangle, and keep the score matrix small.
-var attnChunk int64 = 256
+var attnChunk int64 = 128
 
 // lossRows is the number of positions whose logits are materialised at once.
 const lossRowsBytes = 32 << 20
@@ -52,14 +52,12 @@ func (m *Model) rmsNorm(x, w *ts.Tensor) *ts.Tensor {
 	defer a.free()
 	sq := a.t(x.Square(false))
 	ss := a.t(sq.SumDimIntlist([]int64{-1}, true, gotch.Float, false))
-	check(ss.DivScalar_(m.normD))
-	check(ss.AddScalar_(m.eps))
-	check(ss.Rsqrt_())
-	y := must(x.Mul(ss, false))
-	if err := y.Mul_(w); err != nil {
-		drop(y)
-		check(err)
-	}
+	inPlace(ss, func() error { return ss.DivScalar_(m.normD) })
+	inPlace(ss, func() error { return ss.AddScalar_(m.eps) })
+	inPlace(ss, ss.Rsqrt_)
+	y := a.t(x.Mul(ss, false))
+	inPlace(y, func() error { return y.Mul_(w) })
+	a.list = a.list[:len(a.list)-1] // y is the result
 	return y
 }
 
@@ -70,11 +68,9 @@ func applyRope(x, cos, sinSigned *ts.Tensor, hd int64) *ts.Tensor {
 	x1 := a.t(x.Narrow(2, 0, hd/2, false))
 	x2 := a.t(x.Narrow(2, hd/2, hd/2, false))
 	sw := a.t(ts.Cat([]*ts.Tensor{x2, x1}, 2))
-	out := must(x.Mul(cos, false))
-	if err := out.Addcmul_(sw, sinSigned); err != nil {
-		drop(out)
-		check(err)
-	}
+	out := a.t(x.Mul(cos, false))
+	inPlace(out, func() error { return out.Addcmul_(sw, sinSigned) })
+	a.list = a.list[:len(a.list)-1] // out is the result
 	return out
 }
 
@@ -116,15 +112,22 @@ func (m *Model) attention(x *ts.Tensor, lw *layerWeights, T int64, r *rope) {
 		}
 		var b arena
 		qc := b.t(b.t(qg.Narrow(2, s, n, false)).Reshape([]int64{nkv, g * n, hd}, false))
-		kc := b.t(kt.Narrow(2, ks, e-ks, false))
-		sc := b.t(qc.Bmm(kc, false)) // [nkv, g·n, e-ks]
+		// Scores per key/value head with plain matrix products: libtorch 1.13's
+		// bmm is 2-3x slower than mm for these shapes (contraction over head_dim).
+		sc := b.add(emptyFloat(nkv, g*n, e-ks)) // [nkv, g·n, e-ks]
+		for j := int64(0); j < nkv; j++ {
+			qj := b.t(qc.Select(0, j, false))
+			kj := b.t(b.t(kt.Select(0, j, false)).Narrow(1, ks, e-ks, false))
+			oj := b.t(sc.Select(0, j, false))
+			b.t(qj.MmOut(oj, kj, false))
+		}
 		sc4 := b.t(sc.View([]int64{nkv, g, n, e - ks}, false))
 		if m.window > 0 && e-1-ks > m.window {
 			mask := b.add(windowMask(s, n, ks, e, m.window))
-			check(sc4.MaskedFill_(mask, negInf))
+			inPlace(sc4, func() error { return sc4.MaskedFill_(mask, negInf) })
 		} else {
 			diag := b.t(sc4.Narrow(3, s-ks, n, false))
-			check(diag.MaskedFill_(m.causalMask(n), negInf))
+			inPlace(diag, func() error { return diag.MaskedFill_(m.causalMask(n), negInf) })
 		}
 		p := b.t(sc.Softmax(-1, gotch.Float, false))
 		sc.Drop()
@@ -141,7 +144,7 @@ func (m *Model) attention(x *ts.Tensor, lw *layerWeights, T int64, r *rope) {
 		att = a.t(a.t(ts.Cat(outs, 0)).View([]int64{T, nh * hd}, false))
 	}
 	drop(outs...)
-	check(x.Addmm_(att, lw.oT))
+	inPlace(x, func() error { return x.Addmm_(att, lw.oT) })
 }
 
 // causalMask returns the cached [n, n] mask that is true above the diagonal.
@@ -186,9 +189,9 @@ func (m *Model) mlp(x *ts.Tensor, lw *layerWeights) {
 	gate := a.t(gu.Narrow(1, 0, in, false))
 	up := a.t(gu.Narrow(1, in, in, false))
 	act := a.t(gate.Silu(false))
-	check(act.Mul_(up))
+	inPlace(act, func() error { return act.Mul_(up) })
 	gu.Drop()
-	check(x.Addmm_(act, lw.downT))
+	inPlace(x, func() error { return x.Addmm_(act, lw.downT) })
 }
 
 // embed returns the embeddings [T, H] of ids.

@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/sugarme/gotch"
+	lib "github.com/sugarme/gotch/libtch"
 	"github.com/sugarme/gotch/ts"
 )
 
@@ -36,6 +37,18 @@ func drop(list ...*ts.Tensor) {
 		if t != nil {
 			_ = t.Drop()
 		}
+	}
+}
+
+// inPlace runs a gotch in-place operation (a method ending in "_") on t and
+// panics with its error. gotch's in-place wrappers give t a new libtorch
+// handle and never free the old one, which keeps the tensor's storage alive
+// for good (in gotch v0.9.1 every in-place op leaks); inPlace frees it.
+func inPlace(t *ts.Tensor, op func() error) {
+	old := t.Ctensor()
+	check(op())
+	if cur := t.Ctensor(); old != nil && cur != old {
+		lib.AtFree(lib.Ctensor(old))
 	}
 }
 

@@ -314,16 +314,17 @@ def cmd_bench(args):
     if args.ids:
         with open(args.ids) as f:
             ids = json.loads(f.readline())["ids"]
-    times, loss = [], None
+    times, cpu, loss = [], [], None
     with torch.no_grad():
         for it in range(args.warmup + args.iters):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             loss = model.loss(ids)
-            dt = time.perf_counter() - t0
+            dt, dc = time.perf_counter() - t0, time.process_time() - c0
             if it >= args.warmup:
                 times.append(dt)
+                cpu.append(dc)
     best = min(times)
-    json.dump({"tokens_per_s": len(ids) / best, "seconds": times, "loss": loss,
+    json.dump({"tokens_per_s": len(ids) / best, "seconds": times, "cpu_seconds": cpu, "loss": loss,
                "threads": torch.get_num_threads(), "dtype": args.dtype}, sys.stdout)
     sys.stdout.write("\n")
 
