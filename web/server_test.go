@@ -54,7 +54,7 @@ type fixture struct {
 	gen     *echoGen
 }
 
-func tinyModel(t *testing.T, dir string, seed uint64) {
+func tinyModel(t testing.TB, dir string, seed uint64) {
 	t.Helper()
 	cfg := &hf.ModelConfig{ModelType: "llama", VocabSize: 50, HiddenSize: 16, IntermediateSize: 24,
 		NumHiddenLayers: 2, NumAttentionHeads: 4, NumKeyValueHeads: 2, HiddenAct: "silu", RMSNormEps: 1e-5,
@@ -64,7 +64,7 @@ func tinyModel(t *testing.T, dir string, seed uint64) {
 	}
 }
 
-func newFixture(t *testing.T, gen web.Generator) *fixture {
+func newFixture(t testing.TB, gen web.Generator) *fixture {
 	t.Helper()
 	base := t.TempDir()
 	f := &fixture{root: filepath.Join(base, "state"), outside: filepath.Join(base, "outside")}
@@ -108,7 +108,7 @@ func newFixture(t *testing.T, gen web.Generator) *fixture {
 	return f
 }
 
-func mustLink(t *testing.T, target, link string) {
+func mustLink(t testing.TB, target, link string) {
 	t.Helper()
 	if err := os.Symlink(target, link); err != nil {
 		t.Fatal(err)
