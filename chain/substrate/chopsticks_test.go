@@ -384,6 +384,15 @@ func TestChopsticks(t *testing.T) {
 		}
 	}
 
+	hp, err := c.Hyperparams(ctx, netuid)
+	step("hyperparams", err)
+	if hp.Tempo != 10 || hp.WeightsVersionKey != 1017 || hp.WeightsRateLimit != 0 || hp.CommitRevealEnabled || hp.SubnetworkN != 3 || hp.MaxAllowedUids < 3 {
+		t.Errorf("hyperparams = %+v", hp)
+	}
+	if _, err := c.Hyperparams(ctx, 999); !errors.Is(err, chain.ErrUnknownNetuid) {
+		t.Errorf("hyperparams of 999: %v", err)
+	}
+
 	// RPC errors come back as *RPCError.
 	var rpcErr *RPCError
 	if err := c.Call(ctx, nil, "no_such_method"); !errors.As(err, &rpcErr) {
