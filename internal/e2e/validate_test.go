@@ -635,8 +635,11 @@ func TestValidateHostile(t *testing.T) {
 	// Engine crash: the worker exits while evaluating this model (test hook).
 	crash := e.initModel("crash", 17, nil)
 	add("Crasher", "worker crashed", e.publish("Crasher", crash, nil, ""))
+	// Engine hang: the worker never answers and is killed at --eval-timeout.
+	hang := e.initModel("hang", 18, nil)
+	add("Hanger", "timeout", e.publish("Hanger", hang, nil, ""))
 
-	reps, stderr, err := e.validate(1, []string{"COLDINT_TEST_EXIT_IF=models--crasher--m"})
+	reps, stderr, err := e.validate(1, []string{"COLDINT_TEST_EXIT_IF=models--crasher--m", "COLDINT_TEST_HANG_IF=models--hanger--m"}, "--eval-timeout", "40s")
 	t.Log(stderr)
 	if err != nil {
 		t.Fatalf("validate: %v", err)
