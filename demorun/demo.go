@@ -413,7 +413,11 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		}
 		var parts []string
 		for _, u := range rep.UIDs {
-			parts = append(parts, fmt.Sprintf("uid %d loss %.3f win %.0f%% weight %.2f", u.UID, float64(u.LossPTAvg), 100*u.WinRate, u.Weight))
+			loss := fmt.Sprintf("loss/token %.3f", float64(u.LossPTAvg))
+			if u.LossPTAvg == 0 && u.Cached > 0 {
+				loss = "losses from the eval cache"
+			}
+			parts = append(parts, fmt.Sprintf("uid %d %s, win rate %.0f%%, weight %.2f", u.UID, loss, 100*u.WinRate, u.Weight))
 		}
 		for u, why := range rep.Rejected {
 			parts = append(parts, fmt.Sprintf("uid %d rejected (%s)", u, why))
@@ -479,8 +483,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		"generate": fmt.Sprintf("%s generate --model %s --prompt 'The hacker' --temperature 0.8 --top-k 40 --seed 1", exe, filepath.Join(d, best)),
 		"validate": fmt.Sprintf("%s validate --network file:%s --netuid %d --competitions %s --hall-of-fame '' --hub-dir %s --data %s --model-dir %s --wallet.path %s --wallet.name validator --steps 1 --save-step-json %s/steps/step-extra.json --weights-interval -1s --idle-sleep 0s --download-margin-gb 0.001",
 			exe, chainPath, netuid, compsPath, hubDir, corpusDir, valDir, walletDir, d),
-		"chain":       fmt.Sprintf("%s chain serve --network file:%s   # or inspect with: %s chain --network file:%s ...", exe, chainPath, exe, chainPath),
-		"hub":         fmt.Sprintf("%s hub serve --dir %s", exe, hubDir),
+		"chain":       fmt.Sprintf("%s chain serve --db %s --block-time 0   # then use --network local", exe, chainPath),
+		"hub":         fmt.Sprintf("%s hub serve --root %s", exe, hubDir),
+		"mine":        fmt.Sprintf("%s mine train --init %s --data %s --steps 20 --seq-len 128 --lr 1e-3 --out %s", exe, filepath.Join(d, best), corpusDir, filepath.Join(d, "miners", "more")),
 		"inspect":     fmt.Sprintf("%s model inspect %s", exe, filepath.Join(d, best)),
 		"leaderboard": fmt.Sprintf("curl -s http://127.0.0.1:8080/api/competitions/%s/leaderboard   # while `serve` runs", Competition),
 	}
@@ -514,7 +519,7 @@ func (r *runner) writeReadme(res *Result) error {
 		fmt.Fprintf(&b, "  %s uid %d: %s; %s@%s (block %d); model in %s\n", m.Name, m.UID, m.How, m.Repo, m.Commit, m.Block, m.Model)
 	}
 	b.WriteString("\nCommands:\n")
-	for _, k := range []string{"web", "generate", "inspect", "validate", "hub", "leaderboard"} {
+	for _, k := range []string{"web", "generate", "inspect", "validate", "mine", "chain", "hub", "leaderboard"} {
 		fmt.Fprintf(&b, "  %s\n", res.Commands[k])
 	}
 	return atomicfile.WriteFile(filepath.Join(res.Dir, "README.txt"), []byte(b.String()), 0o644)
