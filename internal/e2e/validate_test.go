@@ -428,7 +428,12 @@ func (e *valEnv) command(steps int, env []string, extra ...string) *exec.Cmd {
 	args = append(args, e.hubArgs...)
 	args = append(args, extra...)
 	cmd := exec.Command(coldintBin(e.t), args...)
-	cmd.Env = append(os.Environ(), env...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "COLDINT_TEST_REQUIRE_DEPS=") { // a test-harness variable, not a coldint flag
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, env...)
 	return cmd
 }
 
