@@ -40,4 +40,4 @@ $(TOK_TEXTS)/.stamp:
 	touch $@
 
 bench-tokenizer: setup-tokenizer ## tokens/s of coldint vs the HF tokenizers Rust library
-	COLDINT_TOKENIZER_BENCH=1 go test -run '^TestBenchVsRust$$' -count=1 -v -timeout 20m ./tokenizer/ | grep -E '^(bench|---|ok|FAIL)'
+	set -o pipefail; COLDINT_TOKENIZER_BENCH=1 go test -run '^TestBenchVsRust$$' -count=1 -v -timeout 20m ./tokenizer/ | grep -E '^(bench|---|ok|FAIL)'
