@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -219,7 +220,11 @@ func TestOracleParity(t *testing.T) {
 			specials = sample(rng, specials, 40)
 			words := strings.Fields(strings.Join(sample(rng, lines, 400), " "))
 			texts := append(sample(rng, paras, 1500), sample(rng, lines, 1500)...)
-			texts = append(texts, stressTexts(rng, 1500, words, specials)...)
+			nStress := 1500
+			if v, err := strconv.Atoi(os.Getenv("COLDINT_TOKENIZER_STRESS")); err == nil && v > 0 {
+				nStress = v // a longer run on demand
+			}
+			texts = append(texts, stressTexts(rng, nStress, words, specials)...)
 			for i, s := range texts {
 				if !utf8.ValidString(s) {
 					texts[i] = strings.ToValidUTF8(s, "\uFFFD")
