@@ -94,3 +94,39 @@ func TestBenchVsRust(t *testing.T) {
 			name, tokens, goOne/1e3, rsOne/1e3, rsCalls/1e3, goOne/rsOne, goAll/1e3, rsAll/1e3, goAll/rsAll, loadGo.Seconds(), one.LoadSeconds)
 	}
 }
+
+// BenchmarkLoad measures loading each npm tokenizer (go test -bench Load).
+func BenchmarkLoad(b *testing.B) {
+	for _, name := range oracleNames {
+		b.Run(name, func(b *testing.B) {
+			dir := oracleDir(b, name)
+			for i := 0; i < b.N; i++ {
+				if _, err := Load(dir); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkEncode measures single-goroutine Encode on Debian documents.
+func BenchmarkEncode(b *testing.B) {
+	texts := benchTexts(b, 1<<20)
+	for _, name := range oracleNames {
+		b.Run(name, func(b *testing.B) {
+			tk, err := Load(oracleDir(b, name))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			n := 0
+			for i := 0; i < b.N; i++ {
+				for _, x := range texts {
+					ids, _ := tk.Encode(x, false)
+					n += len(ids)
+				}
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "tok/s")
+		})
+	}
+}
