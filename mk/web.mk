@@ -30,3 +30,11 @@ $(WEB_NPM)/.stamp: tools/webtest/package.json $(WEB_APT_STAMP)
 	cd $(WEB_NPM) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --ignore-scripts --no-audit --no-fund --loglevel=error
 	test -f $(WEB_NPM)/node_modules/playwright-core/package.json
 	touch $@
+
+.PHONY: bench-web
+BENCH += bench-web
+
+bench-web: setup-torch ## generation speed: KV-cache decoding vs full recomputation per token (peer)
+	@go test ./model/ -run '^$$' -bench '^BenchmarkGenerate$$' -benchtime 3x -count 1 | tee $(BUILD)/bench-web.txt
+	@awk '/kvcache/ {for (i=1;i<=NF;i++) if ($$(i+1)=="tokens/s") k=$$i} /recompute/ {for (i=1;i<=NF;i++) if ($$(i+1)=="tokens/s") r=$$i} \
+		END {if (k && r) printf "bench-web: %.0f tokens/s with the KV cache, %.0f recomputing: %.1fx\n", k, r, k/r}' $(BUILD)/bench-web.txt

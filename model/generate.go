@@ -15,6 +15,8 @@ type GenerateOptions struct {
 	MaxTokens int
 	// StopIDs end the generation when sampled (the token is not reported).
 	StopIDs []int32
+	// noCache forces full recomputation at every token (tests).
+	noCache bool
 }
 
 // ErrStop may be returned by a Generate callback to end the generation
@@ -76,17 +78,18 @@ func (m *Model) Generate(ctx context.Context, prompt []int32, opts GenerateOptio
 	if window <= 0 {
 		window = 2048
 	}
-	seq := append([]int32(nil), prompt...)
+	dec := m.newDecoder(window)
+	if opts.noCache {
+		dec.cache = nil
+	}
+	defer dec.close()
+	feed := prompt
 	var out []int32
 	for len(out) < opts.MaxTokens {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		in := seq
-		if len(in) > window {
-			in = in[len(in)-window:]
-		}
-		logits, err := m.NextLogits(ctx, in)
+		logits, err := dec.next(ctx, feed)
 		if err != nil {
 			return out, fmt.Errorf("generate: %w", err)
 		}
@@ -94,7 +97,7 @@ func (m *Model) Generate(ctx context.Context, prompt []int32, opts GenerateOptio
 		if stop[id] {
 			break
 		}
-		seq = append(seq, id)
+		feed = []int32{id}
 		out = append(out, id)
 		if onToken != nil {
 			if err := onToken(id); err != nil {

@@ -261,3 +261,112 @@ func TestGenerate(t *testing.T) {
 		}
 	})
 }
+
+func TestGenerateKVCache(t *testing.T) {
+	e := testEngine(t)
+	ctx := context.Background()
+	for _, spec := range []synth.Spec{
+		{Arch: "llama", Layers: 2, Hidden: 32, Heads: 4, KVHeads: 2, Intermediate: 64, Vocab: 97, Seed: 21},
+		{Arch: "phi3", Layers: 2, Hidden: 32, Heads: 4, KVHeads: 4, Intermediate: 48, Vocab: 61, Seed: 22},
+	} {
+		t.Run(spec.Arch, func(t *testing.T) {
+			m, err := e.Load(ctx, writeModel(t, spec), LoadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			if !m.cacheable() {
+				t.Fatal("a resident model without a window should use the cache")
+			}
+			prompt := synth.RandomIDs(5, 7, spec.Vocab)
+			// Logits step by step: cached vs full recomputation.
+			d := m.newDecoder(1 << 20)
+			defer d.close()
+			seq := slices.Clone(prompt)
+			feed := prompt
+			for i := 0; i < 8; i++ {
+				got, err := d.next(ctx, feed)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, err := m.NextLogits(ctx, seq)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for j := range want {
+					if diff := math.Abs(float64(got[j] - want[j])); diff > 1e-4*(1+math.Abs(float64(want[j]))) {
+						t.Fatalf("step %d logit %d: cached %v, full %v", i, j, got[j], want[j])
+					}
+				}
+				id := argmax(want)
+				seq = append(seq, id)
+				feed = []int32{id}
+			}
+			// Past a 10-token window both paths see the last 10 tokens.
+			dc, du := m.newDecoder(10), m.newDecoder(10)
+			du.cache = nil
+			defer dc.close()
+			feed = prompt
+			for i := 0; i < 8; i++ {
+				a, err := dc.next(ctx, feed)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, err := du.next(ctx, feed)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if argmax(a) != argmax(b) || math.Abs(float64(a[0]-b[0])) > 1e-4 {
+					t.Fatalf("window step %d: cached and full logits differ", i)
+				}
+				feed = []int32{argmax(b)}
+			}
+			for _, opts := range []GenerateOptions{
+				{MaxTokens: 16},
+				{MaxTokens: 16, SampleOptions: SampleOptions{Temperature: 1, TopK: 20, Seed: 3}},
+			} {
+				a, err := m.Generate(ctx, prompt, opts, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts.noCache = true
+				b, err := m.Generate(ctx, prompt, opts, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(a, b) {
+					t.Fatalf("cached %v, uncached %v", a, b)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkGenerate times 64 greedy tokens after a 64-token prompt, with the
+// KV cache and with full recomputation per token (`make bench-web` prints
+// the ratio).
+func BenchmarkGenerate(b *testing.B) {
+	e := testEngine(b)
+	ctx := context.Background()
+	spec := synth.Spec{Arch: "llama", Layers: 4, Hidden: 128, Heads: 4, Intermediate: 344, Vocab: 257, Seed: 9}
+	m, err := e.Load(ctx, writeModel(b, spec), LoadOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	prompt := synth.RandomIDs(1, 64, spec.Vocab)
+	for _, tc := range []struct {
+		name    string
+		noCache bool
+	}{{"kvcache", false}, {"recompute", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				out, err := m.Generate(ctx, prompt, GenerateOptions{MaxTokens: 64, noCache: tc.noCache}, nil)
+				if err != nil || len(out) != 64 {
+					b.Fatal(err, len(out))
+				}
+			}
+			b.ReportMetric(float64(64*b.N)/b.Elapsed().Seconds(), "tokens/s")
+		})
+	}
+}
