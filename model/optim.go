@@ -48,9 +48,14 @@ func (tr *Trainer) scaleGrads(f float64) {
 // adamW applies one AdamW update (decoupled weight decay, as
 // torch.optim.AdamW) to every parameter with a gradient, in place and
 // without autograd. Weight decay applies to matrices, not to norm weights.
+// Each parameter takes eight passes over memory and no allocation: the
+// moments are updated with lerp, and the step is one addcdiv whose
+// denominator (sqrt(v)/sqrt(bc2) + eps) / (-lr/bc1) is built in a scratch
+// buffer shared by all parameters.
 func (tr *Trainer) adamW(p train.OptimParams) {
 	bc1 := 1 - math.Pow(p.Beta1, float64(p.Step))
 	bc2 := 1 - math.Pow(p.Beta2, float64(p.Step))
+	stepSize := -p.LR / bc1
 	var sc []*ts.Scalar
 	scalar := func(v float64) *ts.Scalar {
 		s := ts.FloatScalar(v)
@@ -64,11 +69,16 @@ func (tr *Trainer) adamW(p train.OptimParams) {
 	}()
 	oneMinusB1 := scalar(1 - p.Beta1)
 	oneMinusB2 := scalar(1 - p.Beta2)
-	b2 := scalar(p.Beta2)
 	decay := scalar(1 - p.LR*p.WeightDecay)
-	sqrtBC2 := scalar(math.Sqrt(bc2))
-	eps := scalar(p.Eps)
-	stepSize := scalar(-p.LR / bc1)
+	denScale := scalar(1 / (math.Sqrt(bc2) * stepSize))
+	denShift := scalar(p.Eps / stepSize)
+	if tr.scratch == nil {
+		var n int64
+		for _, q := range tr.params {
+			n = max(n, numel(q.shape()))
+		}
+		tr.scratch = emptyFloat(n)
+	}
 	for _, q := range tr.params {
 		g := q.grad()
 		if g == nil {
@@ -80,23 +90,21 @@ func (tr *Trainer) adamW(p train.OptimParams) {
 			q.m = must(q.t.ZerosLike(false))
 			q.v = must(q.t.ZerosLike(false))
 		}
+		shape := q.shape()
+		buf := a.t(a.t(tr.scratch.Narrow(0, 0, numel(shape), false)).View(shape, false))
 		// m = β1·m + (1-β1)·g
 		check(q.m.Lerp_(g, oneMinusB1))
 		// v = β2·v + (1-β2)·g²
-		check(q.v.MulScalar_(b2))
-		gg := a.t(g.Mul(g, false))
-		check(gg.MulScalar_(oneMinusB2))
-		check(q.v.Add_(gg))
+		a.t(g.MulOut(buf, g, false))
+		check(q.v.Lerp_(buf, oneMinusB2))
 		if q.decay && p.WeightDecay != 0 {
 			check(q.t.MulScalar_(decay))
 		}
-		// p -= lr/bc1 · m / (sqrt(v)/sqrt(bc2) + eps)
-		den := a.t(q.v.Sqrt(false))
-		check(den.DivScalar_(sqrtBC2))
-		check(den.AddScalar_(eps))
-		upd := a.t(q.m.Div(den, false))
-		check(upd.MulScalar_(stepSize))
-		check(q.t.Add_(upd))
+		// p += m / ((sqrt(v)/sqrt(bc2) + eps) / (-lr/bc1))
+		a.t(q.v.SqrtOut(buf, false))
+		check(buf.MulScalar_(denScale))
+		check(buf.AddScalar_(denShift))
+		check(q.t.Addcdiv_(q.m, buf))
 		a.free()
 	}
 }

@@ -61,7 +61,9 @@ type Trainer struct {
 	layers []trainLayer
 	norm   *param
 	head   *param // embed when tied
-	closed bool
+	// scratch is AdamW's work buffer, as large as the largest parameter.
+	scratch *ts.Tensor
+	closed  bool
 }
 
 var _ train.Model = (*Trainer)(nil)
@@ -156,6 +158,8 @@ func (tr *Trainer) Close() error {
 			drop(p.t, p.m, p.v)
 		}
 		tr.params = nil
+		drop(tr.scratch)
+		tr.scratch = nil
 		return nil
 	})
 	if errors.Is(err, ErrClosed) {
