@@ -41,7 +41,9 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return usageErrorf("parse --addr %q: %v", c.String("addr"), err)
 	}
-	opts := web.Options{StateDir: c.String("state"), MaxTokens: c.Int("max-tokens"), Logger: slog.Default()}
+	ip := net.ParseIP(host)
+	loopback := host == "localhost" || (ip != nil && ip.IsLoopback())
+	opts := web.Options{StateDir: c.String("state"), MaxTokens: c.Int("max-tokens"), Logger: slog.Default(), LoopbackHosts: loopback}
 	if !c.Bool("no-engine") {
 		g, err := newEngineGenerator(c.Int("threads"))
 		if err != nil {
@@ -58,7 +60,7 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen on %q: %w", c.String("addr"), err)
 	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+	if !loopback {
 		slog.Warn("serving beyond the loopback interface", "addr", ln.Addr().String())
 	}
 	fmt.Fprintf(stdio.Out, "serving %s on http://%s/\n", srv.Root(), ln.Addr())

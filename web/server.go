@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"os"
 	"path"
@@ -67,6 +68,10 @@ type Options struct {
 	Concurrency int
 	// Logger receives request errors (nil: slog.Default()).
 	Logger *slog.Logger
+	// LoopbackHosts accepts only requests whose Host header names the
+	// loopback interface (localhost or a loopback IP), so that a web page
+	// elsewhere cannot reach a loopback server through DNS rebinding.
+	LoopbackHosts bool
 }
 
 // Server is the web app and JSON API. It is an http.Handler.
@@ -139,11 +144,28 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'; img-src 'self' data:")
+	if s.opts.LoopbackHosts && !loopbackHost(r.Host) {
+		s.fail(w, r, http.StatusMisdirectedRequest, fmt.Sprintf("host %q is not a loopback name; this server answers only to localhost", r.Host))
+		return
+	}
 	if strings.ContainsRune(r.URL.Path, 0) || strings.Contains(r.URL.RawPath, "%00") {
 		s.fail(w, r, http.StatusBadRequest, "path holds a NUL byte")
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// loopbackHost reports whether a Host header names the loopback interface.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // apiError is the JSON body of every API error.

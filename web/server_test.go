@@ -99,7 +99,7 @@ func newFixture(t testing.TB, gen web.Generator) *fixture {
 	}
 	mustLink(t, f.outside, snap4)
 	mustLink(t, filepath.Join(f.outside, "secret.json"), filepath.Join(f.root, "steps", "leak.json"))
-	s, err := web.New(web.Options{StateDir: f.root, Generator: gen, MaxTokens: 32})
+	s, err := web.New(web.Options{StateDir: f.root, Generator: gen, MaxTokens: 32, LoopbackHosts: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,6 +336,31 @@ func TestBadParameters(t *testing.T) {
 	g := newFixture(t, nil)
 	if code, body, _ := g.get(t, "/api/generate?model=1&prompt=hi"); code != 503 || !strings.Contains(body, "engine") {
 		t.Fatalf("no generator: %d %s", code, body)
+	}
+}
+
+func TestLoopbackHosts(t *testing.T) {
+	f := newFixture(t, &echoGen{})
+	for host, want := range map[string]int{
+		"": 200, "localhost:8080": 200, "LOCALHOST": 200, "[::1]:80": 200, "127.0.0.2": 200,
+		"evil.example": 421, "evil.example:8080": 421, "10.0.0.1:80": 421, "localhost.evil.example": 421,
+	} {
+		req, err := http.NewRequest("GET", f.srv.URL+"/api/competitions", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := f.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || (want == 421 && !strings.Contains(string(b), "loopback")) {
+			t.Errorf("Host %q: %d %s, want %d", host, resp.StatusCode, b, want)
+		}
 	}
 }
 
