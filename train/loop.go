@@ -121,14 +121,16 @@ type EvalPoint struct {
 
 // State is the progress of a run; it is saved with each checkpoint.
 type State struct {
-	Version int         `json:"version"`
-	Step    int         `json:"step"`
-	Tokens  int64       `json:"tokens"`
-	Seed    uint64      `json:"seed"`
-	Data    DataState   `json:"data"`
-	Config  Config      `json:"config"`
-	Curve   []Point     `json:"curve"`
-	Evals   []EvalPoint `json:"evals,omitempty"`
+	Version int       `json:"version"`
+	Step    int       `json:"step"`
+	Tokens  int64     `json:"tokens"`
+	Seed    uint64    `json:"seed"`
+	Data    DataState `json:"data"`
+	// DataConfig is the data shape the position in Data refers to.
+	DataConfig DataConfig  `json:"data_config"`
+	Config     Config      `json:"config"`
+	Curve      []Point     `json:"curve"`
+	Evals      []EvalPoint `json:"evals,omitempty"`
 }
 
 // StepInfo is passed to Hooks.Step.
@@ -165,6 +167,12 @@ func Run(ctx context.Context, m Model, d *Data, cfg Config, st *State, hooks Hoo
 	if st.Seed != d.cfg.Seed {
 		return nil, fmt.Errorf("resume: checkpoint seed %d differs from the data seed %d", st.Seed, d.cfg.Seed)
 	}
+	dc := d.cfg
+	if st.Step > 0 && (st.DataConfig.SeqLen != dc.SeqLen || st.DataConfig.Pack != dc.Pack || st.DataConfig.EvalDocs != dc.EvalDocs) {
+		return nil, fmt.Errorf("resume: the checkpoint's data position is for sequence length %d, packing %v, %d held-out documents; now %d, %v, %d",
+			st.DataConfig.SeqLen, st.DataConfig.Pack, st.DataConfig.EvalDocs, dc.SeqLen, dc.Pack, dc.EvalDocs)
+	}
+	st.DataConfig = dc
 	st.Config = cfg
 	evalBatches, err := d.EvalBatches(ctx, cfg.Batch)
 	if err != nil {

@@ -263,6 +263,11 @@ func TestRunResumeEqualsUninterrupted(t *testing.T) {
 	if fmt.Sprint(full.Evals) != fmt.Sprint(got.Evals) || full.Data.Cursor != got.Data.Cursor {
 		t.Fatalf("evals or data position differ:\n%+v\n%+v", full.Evals, got.Evals)
 	}
+	// Another data shape is refused.
+	d3, _ := NewData(docs(30), DataConfig{SeqLen: 7, Pack: true, Seed: 4, EvalDocs: 3})
+	if _, err := Run(ctx, &fakeModel{}, d3, testConfig(t.TempDir()), st, Hooks{}); err == nil {
+		t.Fatal("resume with another sequence length accepted")
+	}
 	// A mismatched seed is refused.
 	d2, _ := NewData(docs(30), DataConfig{SeqLen: 6, Pack: true, Seed: 5, EvalDocs: 3})
 	if _, err := Run(ctx, &fakeModel{}, d2, testConfig(t.TempDir()), st, Hooks{}); err == nil {
