@@ -64,7 +64,10 @@ func runServe(c *cli.Context) error {
 		slog.Warn("serving beyond the loopback interface", "addr", ln.Addr().String())
 	}
 	fmt.Fprintf(stdio.Out, "serving %s on http://%s/\n", srv.Root(), ln.Addr())
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// Requests inherit the command's context: an interrupt also ends the
+	// generations in flight.
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		BaseContext: func(net.Listener) context.Context { return c.Context }}
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
 	select {
@@ -73,7 +76,9 @@ func runServe(c *cli.Context) error {
 	case <-c.Context.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = hs.Shutdown(sctx)
+		if err := hs.Shutdown(sctx); err != nil {
+			_ = hs.Close()
+		}
 		if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return err
 		}
