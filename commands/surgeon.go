@@ -80,6 +80,7 @@ func surgeonCommand() *cli.Command {
 			{
 				Name: "swap-tokenizer", Usage: "replace the tokenizer, rebuilding embedding rows from the old tokenizer's rows",
 				ArgsUsage: "DIR", Flags: []cli.Flag{outFlag, &cli.StringFlag{Name: "tokenizer", Required: true, Usage: "folder (or tokenizer.json) of the new tokenizer"},
+					&cli.BoolFlag{Name: "keep-special", Usage: "keep the new tokenizer's BOS/EOS insertion (by default it is removed, as validators require the exact text back)"},
 					&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"}},
 				Action: runSwapTokenizer,
 			},
@@ -227,7 +228,14 @@ func runSwapTokenizer(c *cli.Context) error {
 		return fmt.Errorf("surgeon swap-tokenizer: old tokenizer: %w", err)
 	}
 	newPath := c.String("tokenizer")
-	newTok, err := tokenizer.Load(newPath)
+	var files map[string][]byte
+	var newTok *tokenizer.Tokenizer
+	patched := false
+	if c.Bool("keep-special") {
+		newTok, err = tokenizer.Load(newPath)
+	} else {
+		files, newTok, patched, err = surgeon.LoadValidatorSafeTokenizer(newPath)
+	}
 	if err != nil {
 		return fmt.Errorf("surgeon swap-tokenizer: new tokenizer: %w", err)
 	}
@@ -235,6 +243,9 @@ func runSwapTokenizer(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	out.TokenizerFiles = files
+	rep.TokenizerPatched = patched
+	rep.RoundTripFailures = surgeon.RoundTripFailures(newTok)
 	if err := out.Save(c.Context, c.String("out")); err != nil {
 		return err
 	}
@@ -242,10 +253,16 @@ func runSwapTokenizer(c *cli.Context) error {
 	if c.Bool("json") {
 		return json.NewEncoder(w).Encode(rep)
 	}
-	_, err = fmt.Fprintf(w, "wrote %s: vocab %d -> %d: %d rows copied, %d composed, %d special by role, %d new; params %d -> %d (saved %d)\n",
+	fmt.Fprintf(w, "wrote %s: vocab %d -> %d: %d rows copied, %d composed, %d special by role, %d new; params %d -> %d (saved %d)\n",
 		c.String("out"), rep.OldVocab, rep.NewVocab, rep.Copied, rep.Composed, rep.Special, rep.New,
 		rep.ParamsBefore, rep.ParamsAfter, rep.ParamsBefore-rep.ParamsAfter)
-	return err
+	if rep.TokenizerPatched {
+		fmt.Fprintln(w, "tokenizer: removed default BOS/EOS insertion so validators get the exact text back")
+	}
+	for _, f := range rep.RoundTripFailures {
+		fmt.Fprintf(w, "warning: the new tokenizer does not round-trip %q\n", f)
+	}
+	return nil
 }
 
 func runMerge(c *cli.Context) error {

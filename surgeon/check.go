@@ -121,7 +121,7 @@ func Check(ctx context.Context, dir string, cfg *eval.Config, only string) (*Che
 			if rep.Model != nil && int64(tok.MaxID()) >= rep.Model.EmbeddingRows {
 				cc.Reasons = append(cc.Reasons, fmt.Sprintf("tokenizer max id %d is not below the %d embedding rows", tok.MaxID(), rep.Model.EmbeddingRows))
 			}
-			if fails := roundTripFailures(tok); len(fails) > comp.MaxTokenizeFails {
+			if fails := RoundTripFailures(tok); len(fails) > comp.MaxTokenizeFails {
 				cc.Reasons = append(cc.Reasons, fmt.Sprintf("tokenizer fails the round trip on %d of %d probe texts (max_tokenize_fails %d), e.g. %q", len(fails), len(CheckTexts), comp.MaxTokenizeFails, fails[0]))
 			}
 		default:
@@ -147,7 +147,10 @@ func className(info *modeldir.Info) string {
 	return "LlamaForCausalLM"
 }
 
-func roundTripFailures(tok *tokenizer.Tokenizer) []string {
+// RoundTripFailures returns the [CheckTexts] that tok does not give back
+// exactly when encoded with its default special tokens and decoded without
+// skipping any, as a validator does.
+func RoundTripFailures(tok *tokenizer.Tokenizer) []string {
 	var fails []string
 	for _, text := range CheckTexts {
 		// The validator tokenizes with the tokenizer's default special-token

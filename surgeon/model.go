@@ -43,6 +43,8 @@ type Model struct {
 	DType safetensors.DType
 	// TokenizerDir is where tokenizer files are copied from on save ("" for none).
 	TokenizerDir string
+	// TokenizerFiles, when set, are written on save instead of copying TokenizerDir.
+	TokenizerFiles map[string][]byte
 }
 
 // Load reads a model directory.
@@ -90,7 +92,7 @@ func Load(dir string) (*Model, error) {
 // Clone deep-copies the model.
 func (m *Model) Clone() *Model {
 	c := *m.Config
-	out := &Model{Config: &c, Tensors: map[string]*Tensor{}, DType: m.DType, TokenizerDir: m.TokenizerDir}
+	out := &Model{Config: &c, Tensors: map[string]*Tensor{}, DType: m.DType, TokenizerDir: m.TokenizerDir, TokenizerFiles: m.TokenizerFiles}
 	for n, t := range m.Tensors {
 		out.Tensors[n] = t.clone()
 	}
@@ -164,6 +166,17 @@ func (m *Model) Save(ctx context.Context, dir string) error {
 		}
 		if err := safetensors.WriteFile(filepath.Join(tmp, safetensors.SingleFile), tensors, safetensors.DefaultMetadata()); err != nil {
 			return err
+		}
+		if m.TokenizerFiles != nil {
+			for name, data := range m.TokenizerFiles {
+				if filepath.Base(name) != name {
+					return fmt.Errorf("tokenizer file name %q is not a plain name", name)
+				}
+				if err := atomicfile.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 		if m.TokenizerDir != "" {
 			return modeldir.CopyTokenizer(m.TokenizerDir, tmp)

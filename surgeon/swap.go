@@ -24,6 +24,11 @@ type SwapReport struct {
 	// ParamsBefore and ParamsAfter count parameters (tied weights once).
 	ParamsBefore int64 `json:"params_before"`
 	ParamsAfter  int64 `json:"params_after"`
+	// TokenizerPatched is true when the new tokenizer was made validator-safe
+	// (no special tokens inserted by default); see [ValidatorSafeTokenizer].
+	TokenizerPatched bool `json:"tokenizer_patched"`
+	// RoundTripFailures are the probe texts the new tokenizer does not give back.
+	RoundTripFailures []string `json:"round_trip_failures,omitempty"`
 }
 
 // SwapTokenizer rebuilds the embedding (and an untied lm_head) for the new
