@@ -176,16 +176,16 @@ var tokenizeEvalTexts = func(ctx context.Context, modelDir string, texts []strin
 
 // readEvalSamples reads the samples of path (.jsonl or .txt).
 func readEvalSamples(ctx context.Context, modelDir, path string) ([]model.Sample, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("eval: read samples: %w", err)
-	}
-	defer f.Close()
 	ext := strings.ToLower(filepath.Ext(path))
 	jsonl := ext == ".jsonl" || ext == ".json"
 	if !jsonl && ext != ".txt" {
 		return nil, usageErrorf("eval: --data %q: want a .jsonl or .txt file", path)
 	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("eval: read samples: %w", err)
+	}
+	defer f.Close()
 	samples, err := parseEvalSamples(f, jsonl)
 	if err != nil {
 		return nil, fmt.Errorf("eval: read %q: %w", path, err)

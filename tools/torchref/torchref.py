@@ -324,7 +324,7 @@ def cmd_bench(args):
                 times.append(dt)
                 cpu.append(dc)
     best = min(times)
-    json.dump({"tokens_per_s": len(ids) / best, "seconds": times, "cpu_seconds": cpu, "loss": loss,
+    json.dump({"tokens_per_s": len(ids) / best, "seconds": times, "cpu_seconds": cpu, "tokens": len(ids), "loss": loss,
                "threads": torch.get_num_threads(), "dtype": args.dtype}, sys.stdout)
     sys.stdout.write("\n")
 
