@@ -5,7 +5,7 @@
 // sequence length and thread count, and prints both in tokens/s and their
 // ratio.
 //
-// Usage: go run ./tools/minebench [-threads N] [-batch 2] [-seq 256] [-steps 2] [-dir .build/bench/mine]
+// Usage: go run ./tools/minebench [-threads N] [-batch 1] [-seq 256] [-steps 2] [-dir .build/bench/mine]
 package main
 
 import (
@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/coldint/coldint/model"
@@ -42,7 +44,7 @@ func defaultThreads() int {
 
 func run() error {
 	threads := flag.Int("threads", defaultThreads(), "threads for coldint and PyTorch")
-	batch := flag.Int("batch", 2, "rows per step")
+	batch := flag.Int("batch", 1, "rows per step")
 	seq := flag.Int("seq", 256, "tokens per row")
 	steps := flag.Int("steps", 2, "timed steps (after one warm-up step)")
 	dir := flag.String("dir", ".build/bench/mine", "folder for the generated model")
@@ -79,7 +81,7 @@ func run() error {
 	defer tr.Close()
 	B, T := *batch, *seq
 	p := train.OptimParams{LR: 1e-4, WeightDecay: 0.1, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, Clip: 1}
-	var total time.Duration
+	var total, cpu time.Duration
 	for i := 0; i <= *steps; i++ {
 		b := train.Batch{Rows: B, SeqLen: T, IDs: make([]int32, B*T), Labels: make([]int32, B*T)}
 		for r := 0; r < B; r++ {
@@ -94,17 +96,19 @@ func run() error {
 			}
 		}
 		p.Step = i + 1
-		start := time.Now()
+		start, c0 := time.Now(), cpuTime()
 		if _, err := tr.TrainStep(ctx, []train.Batch{b}, p); err != nil {
 			return err
 		}
 		if i > 0 { // the first step is a warm-up
 			total += time.Since(start)
+			cpu += cpuTime() - c0
 		}
 	}
 	tokens := float64(B * (T - 1))
 	ours := tokens / (total.Seconds() / float64(*steps))
-	fmt.Printf("coldint:  %8.1f tokens/s\n", ours)
+	oursCPU := tokens / (cpu.Seconds() / float64(*steps))
+	fmt.Printf("coldint:  %8.1f tokens/s wall  %8.2f tokens per CPU-second  (load %s)\n", ours, oursCPU, loadavg())
 	if *skipRef {
 		return nil
 	}
@@ -117,12 +121,35 @@ func run() error {
 		return fmt.Errorf("run train_ref bench: %w", err)
 	}
 	var res struct {
-		TokensPerS float64 `json:"tokens_per_s"`
+		TokensPerS    float64 `json:"tokens_per_s"`
+		TokensPerCPUS float64 `json:"tokens_per_cpu_s"`
 	}
 	if err := json.Unmarshal(out, &res); err != nil {
 		return fmt.Errorf("parse train_ref output %q: %w", out, err)
 	}
-	fmt.Printf("pytorch:  %8.1f tokens/s\n", res.TokensPerS)
-	fmt.Printf("ratio coldint/pytorch = %.2fx (goal >= 1.2x)\n", ours/res.TokensPerS)
+	fmt.Printf("pytorch:  %8.1f tokens/s wall  %8.2f tokens per CPU-second  (load %s)\n", res.TokensPerS, res.TokensPerCPUS, loadavg())
+	fmt.Printf("ratio coldint/pytorch = %.2fx wall, %.2fx per CPU-second (goal >= 1.2x)\n", ours/res.TokensPerS, oursCPU/res.TokensPerCPUS)
 	return nil
+}
+
+// cpuTime is the user+system CPU time of this process.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadavg is the 1-minute load average (the bench shares the machine).
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }

@@ -106,21 +106,23 @@ def cmd_bench(args):
     opt = optimizer(params, args)
     g = torch.Generator().manual_seed(1)
     vocab = model.cfg.vocab_size
-    times = []
+    times, cpu = [], []
     for step in range(args.warmup + args.steps):
         ids = torch.randint(0, vocab, (args.batch, args.seq), generator=g)
         labels = torch.cat([ids[:, 1:], torch.full((args.batch, 1), -100)], dim=1)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         loss = loss_of(model, ids, labels)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(list(params.values()), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
         if step >= args.warmup:
             times.append(dt)
+            cpu.append(dc)
     tokens = args.batch * (args.seq - 1)
     json.dump({"tokens_per_s": tokens / (sum(times) / len(times)), "seconds": times,
+               "tokens_per_cpu_s": tokens / (sum(cpu) / len(cpu)),
                "threads": torch.get_num_threads(), "loss": loss.item()}, sys.stdout)
     sys.stdout.write("\n")
 
