@@ -515,3 +515,39 @@ func TestMinePublishChopsticks(t *testing.T) {
 	}
 	t.Logf("published %s on the subtensor runtime (netuid %d, block %d); rate-limited re-commit refused", id.Label(), netuid, cm.Block)
 }
+
+// TestMineFullFlow runs `coldint mine` without a subcommand: train, then
+// precheck (no model on chain yet: a valid model wins every sample), then
+// publish, on a devchain file and a directory hub.
+func TestMineFullFlow(t *testing.T) {
+	ctx := context.Background()
+	corpus := mineCorpus(t)
+	init := tinyLlama(t)
+	tmp := t.TempDir()
+	chainFile := filepath.Join(tmp, "chain.log")
+	hubDir := filepath.Join(tmp, "hub")
+	net := []string{"--network", "file:" + chainFile}
+	wal := []string{"--wallet.path", filepath.Join(tmp, "wallets"), "--wallet.name", "m", "--wallet.hotkey", "h"}
+	coldint(t, ctx, false, append([]string{"wallet", "new-hotkey", "--uri", "//MinerFull"}, wal...)...)
+	coldint(t, ctx, false, append([]string{"chain", "create-subnet", "--netuid", "4", "--commit-rate-limit", "0"}, net...)...)
+	coldint(t, ctx, false, append(append([]string{"chain", "register", "--netuid", "4"}, net...), wal...)...)
+	comps := filepath.Join(tmp, "competitions.json")
+	if err := os.WriteFile(comps, []byte(`{"c00": {"reward": 1, "dataset": "local", "model_types": ["LlamaForCausalLM"],
+		"model_size": 1000000000, "parameters": 10000000, "free_tokenizer": true, "max_sequence_len": 4096}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := trainArgs(init, corpus, filepath.Join(tmp, "run"), 5)
+	args = append(args[:3], args[4:]...) // `mine` without `train`
+	args = append(args, "--competition", "c00", "--competitions", comps, "--repo", "miner/full", "--netuid", "4",
+		"--dir", hubDir, "--read-back-delay", "1ms", "--samples", "5")
+	coldint(t, ctx, false, append(append(args, net...), wal...)...)
+	dc, err := devchain.Open(ctx, devchain.Options{Path: chainFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	cs, err := dc.Commitments(ctx, 4)
+	if err != nil || len(cs) != 1 || !strings.HasPrefix(cs[0].Data, "miner:full:") {
+		t.Fatalf("commitments after `coldint mine`: %+v, %v", cs, err)
+	}
+}
