@@ -2,6 +2,8 @@ package model
 
 import (
 	"math"
+	"os"
+	"strconv"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
@@ -11,6 +13,13 @@ import (
 // multiply against the keys they can see, which skips most of the masked
 // upper triangle, and keep the score matrix small.
 var attnChunk int64 = 128
+
+func init() {
+	// COLDINT_ATTN_CHUNK overrides the block size (for benchmarking).
+	if n, err := strconv.ParseInt(os.Getenv("COLDINT_ATTN_CHUNK"), 10, 64); err == nil && n > 0 {
+		attnChunk = n
+	}
+}
 
 // lossRows is the number of positions whose logits are materialised at once.
 const lossRowsBytes = 32 << 20

@@ -48,6 +48,7 @@ func run() error {
 	python := flag.String("python", "/usr/bin/python3", "Python with torch for the reference")
 	refBF16Iters := flag.Int("ref-bf16-iters", 1, "timed forwards of the reference in bf16 (slow on CPUs without bf16 matmul)")
 	skipRef := flag.Bool("skip-ref", false, "do not run the PyTorch reference")
+	dtypes := flag.String("dtypes", "F32,BF16", "weight dtypes to measure (comma-separated: F32, BF16)")
 	flag.Parse()
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	ctx := context.Background()
@@ -92,7 +93,11 @@ func run() error {
 		return err
 	}
 	fmt.Printf("%-5s %-5s %14s %14s %8s %16s %7s %14s\n", "dtype", "clock", "coldint tok/s", "pytorch tok/s", "ratio", "coldint GFLOP/s", "%peak", "loss rel diff")
-	for _, dt := range []safetensors.DType{safetensors.F32, safetensors.BF16} {
+	for _, name := range strings.Split(*dtypes, ",") {
+		dt, err := safetensors.ParseDType(strings.ToUpper(strings.TrimSpace(name)))
+		if err != nil || (dt != safetensors.F32 && dt != safetensors.BF16) {
+			return fmt.Errorf("-dtypes: %q is not F32 or BF16", name)
+		}
 		s := spec
 		s.DType = dt
 		mdir := filepath.Join(*dir, "llama110m-"+string(dt))
