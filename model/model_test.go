@@ -620,3 +620,20 @@ func FuzzPlanSlices(f *testing.F) {
 		checkPlan(t, cfg, budget)
 	})
 }
+
+// TestSlidingWindowMatters: Phi-3's sliding_window changes the loss of a
+// sample longer than the window and not of one within it (the reference test
+// checks the values).
+func TestSlidingWindowMatters(t *testing.T) {
+	spec := synth.Spec{Arch: "phi3", Layers: 1, Hidden: 32, Heads: 2, Intermediate: 32, Vocab: 100, Std: 0.2, Seed: 51}
+	plain := loadModel(t, writeModel(t, spec), 0)
+	spec.SlidingWindow = 20
+	windowed := loadModel(t, writeModel(t, spec), 0)
+	short := Sample{Ids: synth.RandomIDs(1, 21, spec.Vocab), Valid: true}
+	long := Sample{Ids: synth.RandomIDs(2, 300, spec.Vocab), Valid: true}
+	a := losses(t, plain, []Sample{short, long})
+	b := losses(t, windowed, []Sample{short, long})
+	if a[0] != b[0] || a[1] == b[1] {
+		t.Errorf("losses without window %v, with window 20 %v", a, b)
+	}
+}
