@@ -50,6 +50,7 @@ func SwapTokenizer(m *Model, oldTok, newTok *tokenizer.Tokenizer, newDir string)
 			roleMap[p[0]] = p[1]
 		}
 	}
+	prefix := textPrefix(newTok)
 	// sources[id] lists the old rows whose mean becomes row id; nil means "mean of all".
 	sources := make([][]int, newRows)
 	for id := 0; id < newRows; id++ {
@@ -62,7 +63,7 @@ func SwapTokenizer(m *Model, oldTok, newTok *tokenizer.Tokenizer, newDir string)
 			rep.New++
 			continue
 		}
-		text, err := newTok.Decode([]int{id}, false)
+		text, err := tokenText(newTok, prefix, id)
 		if err != nil || text == "" || strings.ContainsRune(text, utf8.RuneError) {
 			rep.New++
 			continue
@@ -134,4 +135,34 @@ func SwapTokenizer(m *Model, oldTok, newTok *tokenizer.Tokenizer, newDir string)
 		return nil, nil, fmt.Errorf("swap tokenizer: %w", err)
 	}
 	return out, rep, nil
+}
+
+// textPrefix returns a token that decodes to a plain word, used to decode
+// other tokens in the middle of a text: decoders treat the first token
+// specially (Metaspace and Strip drop its leading space), so "▁the" alone
+// decodes to "the" while it stands for " the". Returns -1 if there is none.
+func textPrefix(tok *tokenizer.Tokenizer) []int {
+	for _, w := range []string{"a", "x", "I"} {
+		ids, err := tok.Encode(w, false)
+		if err != nil || len(ids) != 1 {
+			continue
+		}
+		if d, err := tok.Decode(ids, false); err == nil && d == w {
+			return ids
+		}
+	}
+	return nil
+}
+
+// tokenText is the text token id stands for inside a text: the decoding of
+// prefix+id minus the decoding of prefix.
+func tokenText(tok *tokenizer.Tokenizer, prefix []int, id int) (string, error) {
+	if prefix != nil {
+		p, err1 := tok.Decode(prefix, false)
+		both, err2 := tok.Decode(append(append([]int(nil), prefix...), id), false)
+		if err1 == nil && err2 == nil && strings.HasPrefix(both, p) {
+			return both[len(p):], nil
+		}
+	}
+	return tok.Decode([]int{id}, false)
 }
