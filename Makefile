@@ -30,7 +30,7 @@ test: setup ## install what is needed, then run every test (engine included)
 
 bench: setup build $(BENCH) ## run the benchmarks and print ratios against the named peers
 
-demo: build ## run a whole local competition on embedded defaults
+demo: build setup-data ## run a whole local competition on embedded defaults into ./demo (then: bin/coldint serve)
 	./bin/coldint demo
 
 lint: vet ## run the linters that are installed
