@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/coldint/coldint/hf"
@@ -53,6 +54,8 @@ type Model struct {
 	normD    *ts.Scalar
 	eps      *ts.Scalar
 	closed   bool
+
+	closeOnce sync.Once
 }
 
 // Load opens a model directory (config.json plus model.safetensors or a
@@ -143,7 +146,8 @@ func (m *Model) Close() error {
 	if errors.Is(err, ErrClosed) {
 		err = nil // the engine is gone; the GC frees the tensors
 	}
-	return errors.Join(err, m.set.Close())
+	m.closeOnce.Do(func() { err = errors.Join(err, m.set.Close()) })
+	return err
 }
 
 func (m *Model) free() {

@@ -566,6 +566,9 @@ func TestEngineErrors(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Errorf("close model: %v", err)
 	}
+	if err := m.Close(); err != nil {
+		t.Errorf("second close: %v", err)
+	}
 	if _, err := m.Losses(context.Background(), testSamples(spec.Vocab), nil); !errors.Is(err, ErrClosed) {
 		t.Errorf("closed model: got %v", err)
 	}
