@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -414,7 +415,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		var parts []string
 		for _, u := range rep.UIDs {
 			loss := fmt.Sprintf("loss/token %.3f", float64(u.LossPTAvg))
-			if u.LossPTAvg == 0 && u.Cached > 0 {
+			if math.IsNaN(float64(u.LossPTAvg)) {
 				loss = "losses from the eval cache"
 			}
 			parts = append(parts, fmt.Sprintf("uid %d %s, win rate %.0f%%, weight %.2f", u.UID, loss, 100*u.WinRate, u.Weight))

@@ -534,25 +534,26 @@ type tokenized struct {
 
 // UIDReport is one evaluated (or rejected) UID of a step.
 type UIDReport struct {
-	UID         chain.UID   `json:"uid"`
-	Competition string      `json:"competition,omitempty"`
-	Label       string      `json:"label,omitempty"`
-	Hotkey      string      `json:"hotkey,omitempty"`
-	Block       uint64      `json:"block,omitempty"`
-	NParameters int64       `json:"n_parameters,omitempty"`
-	NSamples    int         `json:"n_samples"`
-	NInf        int         `json:"n_inf"`
-	LossSumAvg  JSONFloat   `json:"loss_sum_avg"`
-	LossSumStd  JSONFloat   `json:"loss_sum_std"`
-	LossPTAvg   JSONFloat   `json:"loss_pt_avg"`
-	AdvFactor   float64     `json:"adv_factor"`
-	WinRate     float64     `json:"win_rate"`
-	WinAbsRate  float64     `json:"win_abs_rate"`
-	Weight      float64     `json:"weight"`
-	Forward     int         `json:"forward_samples"`
-	Cached      int         `json:"cached_samples"`
-	Status      string      `json:"status"`
-	Losses      []JSONFloat `json:"losses,omitempty"`
+	UID         chain.UID `json:"uid"`
+	Competition string    `json:"competition,omitempty"`
+	Label       string    `json:"label,omitempty"`
+	Hotkey      string    `json:"hotkey,omitempty"`
+	Block       uint64    `json:"block,omitempty"`
+	NParameters int64     `json:"n_parameters,omitempty"`
+	NSamples    int       `json:"n_samples"`
+	NInf        int       `json:"n_inf"`
+	LossSumAvg  JSONFloat `json:"loss_sum_avg"`
+	LossSumStd  JSONFloat `json:"loss_sum_std"`
+	// LossPTAvg is the mean per-token loss; NaN ("nan") when every loss came from the cache.
+	LossPTAvg  JSONFloat   `json:"loss_pt_avg"`
+	AdvFactor  float64     `json:"adv_factor"`
+	WinRate    float64     `json:"win_rate"`
+	WinAbsRate float64     `json:"win_abs_rate"`
+	Weight     float64     `json:"weight"`
+	Forward    int         `json:"forward_samples"`
+	Cached     int         `json:"cached_samples"`
+	Status     string      `json:"status"`
+	Losses     []JSONFloat `json:"losses,omitempty"`
 }
 
 // StepReport is what one step did (the live table, --json and
@@ -1066,6 +1067,11 @@ func fillStats(ur *UIDReport, full []float64, rows [][]int) {
 	ur.LossSumAvg = JSONFloat(mean)
 	ur.LossSumStd = JSONFloat(math.Sqrt(math.Max(0, sq/float64(n)-mean*mean)))
 	ur.LossPTAvg = JSONFloat(pt / float64(n))
+	if rows == nil {
+		// Every loss came from the eval cache, which keeps no token counts:
+		// the per-token average is unknown this step ("nan" in JSON), not 0.
+		ur.LossPTAvg = JSONFloat(math.NaN())
+	}
 }
 
 func sortedKeys(m map[string]bool) []string {

@@ -246,6 +246,9 @@ func TestValidatorRandomSteps(t *testing.T) {
 		if u1 == nil || u2 == nil {
 			t.Fatalf("uid %d not evaluated: rejected %v", m.uid, r1.Rejected)
 		}
+		if !math.IsNaN(float64(u2.LossPTAvg)) || !(u1.LossPTAvg > 0) {
+			t.Errorf("uid %d: loss_pt_avg %v then %v, want a value then nan (all cached)", m.uid, u1.LossPTAvg, u2.LossPTAvg)
+		}
 		if u1.Forward != 20 || u2.Forward != 0 || u2.Cached != 20 {
 			t.Errorf("uid %d: forward %d then %d (cached %d), want 20 then 0 (20)", m.uid, u1.Forward, u2.Forward, u2.Cached)
 		}
