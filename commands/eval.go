@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -16,7 +15,9 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/coldint/coldint/eval"
 	"github.com/coldint/coldint/model"
+	"github.com/coldint/coldint/tokenizer"
 )
 
 type evalOptions struct {
@@ -33,7 +34,9 @@ func evalCommand() *cli.Command {
 		Usage: "print the summed loss (total NLL in nats, spec §6.7) of every sample under a model",
 		UsageText: "coldint eval --model DIR --data FILE [--max-memory BYTES] [--threads N] [--json]\n\n" +
 			"FILE is .jsonl with an \"ids\" array per line (\"valid\": false marks a sample that failed\n" +
-			"tokenization: its loss is inf). Text samples (.txt lines, .jsonl \"text\") need the tokenizer.",
+			"tokenization: its loss is inf). Text samples (.txt lines, .jsonl \"text\") are tokenized with the\n" +
+			"model's tokenizer.json as a validator does: default special tokens, EOS appended, and a text that\n" +
+			"does not decode back exactly gets loss inf.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "model", Required: true, Usage: "model directory (config.json + safetensors)"},
 			&cli.StringFlag{Name: "data", Required: true, Usage: "samples: .jsonl with \"ids\" (or \"text\") per line, or .txt"},
@@ -122,8 +125,6 @@ func jsonLoss(l float64) json.RawMessage {
 	return json.RawMessage(formatLoss(l))
 }
 
-// errNeedTokenizer is returned for text samples until the tokenizer is wired in.
-var errNeedTokenizer = errors.New("text samples need the tokenizer package")
 
 // evalLine is one parsed sample line: ids, or text that still needs tokenizing.
 type evalLine struct {
@@ -167,11 +168,32 @@ func parseEvalLine(line []byte, jsonl bool) (evalLine, error) {
 	return out, nil
 }
 
-// tokenizeEvalTexts turns text samples into token ids with the model's
-// tokenizer (spec §6.7: invalid samples get ok=false). It is the hook for the
-// tokenizer package; until it lands every text sample is an error.
-var tokenizeEvalTexts = func(ctx context.Context, modelDir string, texts []string) (ids [][]int32, ok []bool, err error) {
-	return nil, nil, errNeedTokenizer
+// tokenizeEvalTexts turns text samples into token ids with the model's own
+// tokenizer exactly as a validator does on the free-tokenizer path (spec
+// §6.7, no character cap): default special tokens, EOS appended, and a sample
+// whose ids do not decode back to its exact text is invalid (ok=false, loss
+// +Inf).
+func tokenizeEvalTexts(ctx context.Context, modelDir string, texts []string) (ids [][]int32, ok []bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	tok, err := tokenizer.Load(modelDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("text samples need the model's tokenizer: %w", err)
+	}
+	rows, _, _, err := eval.TokenizeSamples(texts, eval.NewSampleTokenizer(tok), tok.Roles().EOS, 0, 0, len(texts))
+	if err != nil {
+		return nil, nil, fmt.Errorf("tokenize samples: %w", err)
+	}
+	ids, ok = make([][]int32, len(rows)), make([]bool, len(rows))
+	for i, r := range rows {
+		ok[i] = r != nil
+		ids[i] = make([]int32, len(r))
+		for j, id := range r {
+			ids[i][j] = int32(id)
+		}
+	}
+	return ids, ok, nil
 }
 
 // readEvalSamples reads the samples of path (.jsonl or .txt).

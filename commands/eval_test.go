@@ -10,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coldint/coldint/internal/testenv"
 	"github.com/coldint/coldint/model/synth"
+	"github.com/coldint/coldint/tokenizer"
 )
 
 // TestEvalCommand runs `coldint eval` on a synthetic model: plain and --json
@@ -164,4 +166,56 @@ func FuzzParseEvalLine(f *testing.F) {
 			t.Fatalf("text line changed: %q -> %q", line, s.Text)
 		}
 	})
+}
+
+// TestEvalTextSamples tokenizes text with the model's own tokenizer as a
+// validator does: EOS appended, and a tokenizer that does not give the exact
+// text back (Mistral's inserts BOS) makes the sample invalid (+Inf).
+func TestEvalTextSamples(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "texts.txt")
+	os.WriteFile(data, []byte("The quick brown fox jumps over the lazy dog.\nTabs\tand  spaces.\n"), 0o644)
+	tests := []struct {
+		tokenizer string
+		finite    bool
+	}{
+		{"gpt35turbo", true},
+		{"llama2", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.tokenizer, func(t *testing.T) {
+			tokDir := testenv.LenmlTokenizer(t, tc.tokenizer)
+			m := filepath.Join(dir, tc.tokenizer)
+			if _, stderr, code := runCLI(t, "model", "init", "--vocab-from", tokDir, "--hidden", "16", "--layers", "1", "--heads", "2", "--tie", "--out", m); code != 0 {
+				t.Fatal(stderr)
+			}
+			tok, err := tokenizer.Load(tokDir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := tok.Encode("The quick brown fox jumps over the lazy dog.", true)
+			out, stderr, code := runCLI(t, "eval", "--model", m, "--data", data, "--json", "--threads", "1")
+			if code != 0 {
+				t.Fatal(stderr)
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if len(lines) != 2 {
+				t.Fatalf("want 2 results: %q", out)
+			}
+			var r struct {
+				Loss   any `json:"loss"`
+				Tokens int `json:"tokens"`
+			}
+			if err := json.Unmarshal([]byte(lines[0]), &r); err != nil {
+				t.Fatal(err)
+			}
+			_, isNum := r.Loss.(float64)
+			if isNum != tc.finite {
+				t.Fatalf("loss %v: finite=%v, want %v", r.Loss, isNum, tc.finite)
+			}
+			if tc.finite && r.Tokens != len(want)+1 {
+				t.Fatalf("tokens %d, want %d (+EOS)", r.Tokens, len(want)+1)
+			}
+		})
+	}
 }

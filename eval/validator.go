@@ -518,6 +518,11 @@ func (v *Validator) defaultTokenizer(ctx context.Context, id string) (*tokenizer
 // default special-token behaviour, decode without skipping special tokens.
 type tokAdapter struct{ t *tokenizer.Tokenizer }
 
+// NewSampleTokenizer adapts tok to [SampleTokenizer] the way a validator uses
+// it: encode with the default special-token behaviour, decode without
+// skipping special tokens.
+func NewSampleTokenizer(tok *tokenizer.Tokenizer) SampleTokenizer { return tokAdapter{tok} }
+
 func (a tokAdapter) Encode(s string) ([]int, error) { return a.t.Encode(s, true) }
 func (a tokAdapter) Decode(ids []int) (string, error) {
 	return a.t.Decode(ids, false)
