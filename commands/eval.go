@@ -125,7 +125,6 @@ func jsonLoss(l float64) json.RawMessage {
 	return json.RawMessage(formatLoss(l))
 }
 
-
 // evalLine is one parsed sample line: ids, or text that still needs tokenizing.
 type evalLine struct {
 	IDs     []int32
