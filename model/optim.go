@@ -39,7 +39,7 @@ func (tr *Trainer) scaleGrads(f float64) {
 	defer s.Drop()
 	for _, p := range tr.params {
 		if g := p.grad(); g != nil {
-			check(g.MulScalar_(s))
+			inPlace(g, func() error { return g.MulScalar_(s) })
 			drop(g)
 		}
 	}
@@ -93,18 +93,18 @@ func (tr *Trainer) adamW(p train.OptimParams) {
 		shape := q.shape()
 		buf := a.t(a.t(tr.scratch.Narrow(0, 0, numel(shape), false)).View(shape, false))
 		// m = β1·m + (1-β1)·g
-		check(q.m.Lerp_(g, oneMinusB1))
+		inPlace(q.m, func() error { return q.m.Lerp_(g, oneMinusB1) })
 		// v = β2·v + (1-β2)·g²
 		a.t(g.MulOut(buf, g, false))
-		check(q.v.Lerp_(buf, oneMinusB2))
+		inPlace(q.v, func() error { return q.v.Lerp_(buf, oneMinusB2) })
 		if q.decay && p.WeightDecay != 0 {
-			check(q.t.MulScalar_(decay))
+			inPlace(q.t, func() error { return q.t.MulScalar_(decay) })
 		}
 		// p += m / ((sqrt(v)/sqrt(bc2) + eps) / (-lr/bc1))
 		a.t(q.v.SqrtOut(buf, false))
-		check(buf.MulScalar_(denScale))
-		check(buf.AddScalar_(denShift))
-		check(q.t.Addcdiv_(q.m, buf))
+		inPlace(buf, func() error { return buf.MulScalar_(denScale) })
+		inPlace(buf, func() error { return buf.AddScalar_(denShift) })
+		inPlace(q.t, func() error { return q.t.Addcdiv_(q.m, buf) })
 		a.free()
 	}
 }

@@ -232,7 +232,7 @@ func (tr *Trainer) zeroGrad() {
 	for _, p := range tr.params {
 		g := must(p.t.Grad(false))
 		if ok, err := g.Defined(); err == nil && ok {
-			check(g.Zero_())
+			inPlace(g, func() error { return g.Zero_() })
 		}
 		drop(g)
 	}
