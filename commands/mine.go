@@ -651,13 +651,6 @@ func printPrecheck(c *cli.Context, r precheckResult) error {
 	return err
 }
 
-// precheckTok adapts a tokenizer to eval.SampleTokenizer as the validator
-// does: encode with the default special tokens, decode without skipping.
-type precheckTok struct{ t *tokenizer.Tokenizer }
-
-func (a precheckTok) Encode(s string) ([]int, error)   { return a.t.Encode(s, true) }
-func (a precheckTok) Decode(ids []int) (string, error) { return a.t.Decode(ids, false) }
-
 // precheckLosses tokenizes texts as the validator would for this model and
 // returns its summed losses (spec §6.7).
 func precheckLosses(c *cli.Context, eng *model.Engine, comp *eval.Competition, dir string, texts []string) ([]float64, error) {
@@ -679,7 +672,7 @@ func precheckLosses(c *cli.Context, eng *model.Engine, comp *eval.Competition, d
 	if err != nil {
 		return nil, err
 	}
-	rows, _, _, err := eval.TokenizeSamples(texts, precheckTok{tok}, tok.Roles().EOS, maxLen, comp.CharCap(own), comp.MaxTokenizeFails)
+	rows, _, _, err := eval.TokenizeSamples(texts, eval.NewSampleTokenizer(tok), tok.Roles().EOS, maxLen, comp.CharCap(own), comp.MaxTokenizeFails)
 	if err != nil {
 		return nil, err
 	}
