@@ -32,7 +32,7 @@ func networkFlag() cli.Flag {
 		Name:     "network",
 		Value:    "local",
 		Category: "chain",
-		Usage: "chain to use: local (the devchain of `coldint chain serve` at " + devchain.DefaultURL +
+		Usage: "chain to use: local (the devchain of coldint chain serve at " + devchain.DefaultURL +
 			"), local+http://HOST:PORT, file:PATH (a devchain file opened in process), finney, test, or a ws://, wss://, http:// or https:// subtensor node",
 	}
 }

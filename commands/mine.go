@@ -121,7 +121,7 @@ func mineTrainFlags() []cli.Flag {
 		&cli.StringFlag{Name: "init", Usage: "model folder to start from (config.json, safetensors, tokenizer)", Category: "train"},
 		&cli.BoolFlag{Name: "from-best", Usage: "start from the current best model of --competition (chain + hub)", Category: "train"},
 		&cli.StringFlag{Name: "tokenizer", Usage: "tokenizer folder (default: the starting model's)", Category: "train"},
-		&cli.StringSliceFlag{Name: "data", Usage: "training text: .txt, .jsonl, .jsonl.gz files or folders (a `coldint data build-corpus` folder)", Category: "train"},
+		&cli.StringSliceFlag{Name: "data", Usage: "training text: .txt, .jsonl, .jsonl.gz files or folders (a folder written by coldint data build-corpus)", Category: "train"},
 		&cli.StringFlag{Name: "out", Usage: "run folder: checkpoint/ and the final model/", Category: "train"},
 		&cli.BoolFlag{Name: "resume", Usage: "continue the run in --out from its last checkpoint", Category: "train"},
 		&cli.IntFlag{Name: "seq-len", Value: 512, Usage: "tokens per row", Category: "train"},

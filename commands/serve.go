@@ -23,7 +23,7 @@ func serveCommand() *cli.Command {
 			"The server binds the loopback interface unless --addr says otherwise; it reads nothing outside --state.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8080", Usage: "listen address (host:port; port 0 picks a free one)"},
-			&cli.StringFlag{Name: "state", Value: "demo", Usage: "validator state folder (default: the folder `make demo` leaves)"},
+			&cli.StringFlag{Name: "state", Value: "demo", Usage: "validator state folder (default: the folder make demo leaves)"},
 			&cli.IntFlag{Name: "max-tokens", Value: web.DefaultMaxTokens, Usage: "longest generation the playground allows"},
 			&cli.BoolFlag{Name: "no-engine", Usage: "run without the engine (the playground is off)"},
 			&cli.IntFlag{Name: "threads", Usage: "libtorch threads for the playground (0: all cores)"},

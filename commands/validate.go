@@ -25,7 +25,7 @@ func validateCommand() *cli.Command {
 		&cli.UintFlag{Name: "netuid", Value: 29, Usage: "subnet id", Category: "chain"},
 		&cli.StringFlag{Name: "competitions", Value: eval.CompetitionsURL, Usage: "competitions.json URL or file", Category: "config"},
 		&cli.StringFlag{Name: "hall-of-fame", Value: eval.HOFURL, Usage: "hall_of_fame.json URL or file (\"\": none)", Category: "config"},
-		&cli.StringFlag{Name: "hub-dir", Usage: "use the local directory hub at this folder (`coldint hub serve --dir`'s store)", Category: "hub"},
+		&cli.StringFlag{Name: "hub-dir", Usage: "use the local directory hub at this folder (the store of coldint hub serve --dir)", Category: "hub"},
 		&cli.StringFlag{Name: "hub-endpoint", Usage: "hub base URL (default: HF_ENDPOINT or https://huggingface.co)", Category: "hub"},
 		&cli.StringSliceFlag{Name: "data", Usage: "local text source: .txt, .jsonl, .jsonl.gz files or folders (default: the datasets-server)", Category: "data"},
 		&cli.StringFlag{Name: "dataset", Value: "HuggingFaceFW/fineweb-edu-score-2", Usage: "dataset of the datasets-server (HF_DATASETS_SERVER sets its URL)", Category: "data"},
