@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,14 +15,11 @@ import (
 	"github.com/coldint/coldint/chain"
 	"github.com/coldint/coldint/chain/devchain"
 	"github.com/coldint/coldint/chain/keys"
-	"github.com/coldint/coldint/chain/substrate"
-	"github.com/coldint/coldint/chain/substrate/chopsticks"
 	"github.com/coldint/coldint/commands"
 	"github.com/coldint/coldint/data"
 	"github.com/coldint/coldint/hf"
 	"github.com/coldint/coldint/hf/dirhub"
 	"github.com/coldint/coldint/hf/hub"
-	"github.com/coldint/coldint/hf/hubserver"
 	"github.com/coldint/coldint/hf/modeldir"
 	"github.com/coldint/coldint/hf/modelhash"
 	"github.com/coldint/coldint/hf/safetensors"
@@ -378,68 +373,10 @@ func TestMinePublishChopsticks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("publish on chopsticks")
 	}
-	genesis := filepath.Join(testenv.Shared(t), "chain", "subtensor-spec218-raw.json")
-	if _, err := os.Stat(genesis); err != nil {
-		testenv.Missing(t, "genesis "+genesis+" is absent")
-	}
-	nm := testenv.NodeModules(t, "chain")
-	nodeBin := testenv.Node(t)
-	if _, err := os.Stat(chopsticks.Script(nm)); err != nil {
-		testenv.Missing(t, "chopsticks is not installed (make setup-chain)")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	ks := map[string]*keys.Pair{}
-	var funded []chain.AccountID
-	for _, n := range []string{"Alice", "Owner", "MinerCS"} {
-		p, err := keys.FromURI("//" + n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ks[n] = p
-		funded = append(funded, p.AccountID())
-	}
-	node, err := chopsticks.Start(ctx, chopsticks.Config{Genesis: genesis, NodeModules: nm, Node: nodeBin, Sudo: ks["Alice"].AccountID(), Funded: funded})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer node.Stop()
-	c, err := substrate.Dial(ctx, node.URL, substrate.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	sudo := c.WithSigner(ks["Alice"])
-	if _, err := sudo.Sudo(ctx, "AdminUtils", "sudo_set_network_rate_limit", u64le(0)); err != nil {
-		t.Fatal(err)
-	}
-	netuid, err := sudo.RegisterNetwork(ctx, ks["Owner"].AccountID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	md, err := c.Metadata(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nu := u16le(uint16(netuid))
-	var setup [][]byte
-	for _, s := range []struct {
-		name string
-		args [][]byte
-	}{
-		{"sudo_set_network_registration_allowed", [][]byte{nu, {1}}},
-		{"sudo_set_target_registrations_per_interval", [][]byte{nu, u16le(100)}},
-		{"sudo_set_max_registrations_per_block", [][]byte{nu, u16le(100)}},
-	} {
-		call, err := md.BuildCall("AdminUtils", s.name, s.args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		setup = append(setup, call)
-	}
-	if _, err := sudo.SudoBatch(ctx, setup...); err != nil {
-		t.Fatal(err)
-	}
+	sub := startRealSubnet(t, ctx, []string{"Alice", "Owner", "MinerCS"}, nil)
+	c, sudo, netuid, ks, node := sub.client, sub.sudo, sub.netuid, sub.keys, sub.node
 	miner := ks["MinerCS"]
 	if _, err := sudo.Register(ctx, netuid, miner.AccountID()); err != nil {
 		t.Fatal(err)
@@ -453,18 +390,7 @@ func TestMinePublishChopsticks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := hubserver.New(h, hubserver.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv}
-	go hs.Serve(ln)
-	defer hs.Close()
-	endpoint := "http://" + ln.Addr().String()
+	endpoint := serveHub(t, h)
 
 	modelDir := tinyLlama(t)
 	args := []string{"--log-level", "warn", "mine", "publish", "--model", modelDir, "--repo", "miner/cs", "--competition", "c00",

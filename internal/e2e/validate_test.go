@@ -11,7 +11,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,13 +25,10 @@ import (
 	"github.com/coldint/coldint/chain"
 	"github.com/coldint/coldint/chain/devchain"
 	"github.com/coldint/coldint/chain/keys"
-	"github.com/coldint/coldint/chain/substrate"
-	"github.com/coldint/coldint/chain/substrate/chopsticks"
 	"github.com/coldint/coldint/data"
 	"github.com/coldint/coldint/eval"
 	"github.com/coldint/coldint/hf"
 	"github.com/coldint/coldint/hf/dirhub"
-	"github.com/coldint/coldint/hf/hubserver"
 	"github.com/coldint/coldint/hf/modeldir"
 	"github.com/coldint/coldint/hf/modelhash"
 	"github.com/coldint/coldint/hf/safetensors"
@@ -774,72 +770,16 @@ func TestValidateChopsticks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end validator run on chopsticks")
 	}
-	genesis := filepath.Join(testenv.Shared(t), "chain", "subtensor-spec218-raw.json")
-	if _, err := os.Stat(genesis); err != nil {
-		testenv.Missing(t, "genesis "+genesis+" is absent")
-	}
-	nm := testenv.NodeModules(t, "chain")
-	nodeBin := testenv.Node(t)
-	if _, err := os.Stat(chopsticks.Script(nm)); err != nil {
-		testenv.Missing(t, "chopsticks is not installed (make setup-chain)")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
+	sub := startRealSubnet(t, ctx, []string{"Alice", "Owner", "Charlie", "Dave", "Eve", "Ferdie", "Bob"}, func(nu []byte) []adminCall {
+		return []adminCall{
+			{"sudo_set_weights_set_rate_limit", [][]byte{nu, u64le(0)}},
+			{"sudo_set_weights_min_stake", [][]byte{u64le(0)}},
+		}
+	})
 	e := newValEnvBase(t, nil)
-	names := []string{"Alice", "Owner", "Charlie", "Dave", "Eve", "Ferdie", "Bob"}
-	ks := map[string]*keys.Pair{}
-	var funded []chain.AccountID
-	for _, n := range names {
-		p, err := keys.FromURI("//" + n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ks[n] = p
-		funded = append(funded, p.AccountID())
-	}
-	node, err := chopsticks.Start(ctx, chopsticks.Config{Genesis: genesis, NodeModules: nm, Node: nodeBin, Sudo: ks["Alice"].AccountID(), Funded: funded})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer node.Stop()
-	c, err := substrate.Dial(ctx, node.URL, substrate.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	sudo := c.WithSigner(ks["Alice"])
-	if _, err := sudo.Sudo(ctx, "AdminUtils", "sudo_set_network_rate_limit", u64le(0)); err != nil {
-		t.Fatal(err)
-	}
-	netuid, err := sudo.RegisterNetwork(ctx, ks["Owner"].AccountID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	md, err := c.Metadata(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nu := u16le(uint16(netuid))
-	var setup [][]byte
-	for _, s := range []struct {
-		name string
-		args [][]byte
-	}{
-		{"sudo_set_weights_set_rate_limit", [][]byte{nu, u64le(0)}},
-		{"sudo_set_network_registration_allowed", [][]byte{nu, {1}}},
-		{"sudo_set_target_registrations_per_interval", [][]byte{nu, u16le(100)}},
-		{"sudo_set_max_registrations_per_block", [][]byte{nu, u16le(100)}},
-		{"sudo_set_weights_min_stake", [][]byte{u64le(0)}},
-	} {
-		call, err := md.BuildCall("AdminUtils", s.name, s.args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		setup = append(setup, call)
-	}
-	if _, err := sudo.SudoBatch(ctx, setup...); err != nil {
-		t.Fatal(err)
-	}
+	c, sudo, netuid, ks, node := sub.client, sub.sudo, sub.netuid, sub.keys, sub.node
 	e.netuid, e.reader, e.network = netuid, c, node.URL
 	e.register = func(key *keys.Pair) chain.UID {
 		uid, err := sudo.Register(ctx, netuid, key.AccountID())
@@ -855,18 +795,7 @@ func TestValidateChopsticks(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The validator reads models through `coldint hub serve`'s server.
-	srv, err := hubserver.New(e.hub, hubserver.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: srv}
-	go hs.Serve(ln)
-	defer hs.Close()
-	e.hubArgs = []string{"--hub-endpoint", "http://" + ln.Addr().String()}
+	e.hubArgs = []string{"--hub-endpoint", serveHub(t, e.hub)}
 
 	good, medium := e.unigramModels()
 	bad := e.initModel("bad", 7, nil)
