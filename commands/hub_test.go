@@ -1,33 +1,14 @@
 package commands
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestHubServeUploadDownload(t *testing.T) {
 	const token = "hf_cli_test_token"
@@ -36,8 +17,8 @@ func TestHubServeUploadDownload(t *testing.T) {
 	t.Setenv("HF_ACCESS_TOKEN", "")
 	t.Setenv("HF_ENDPOINT", "")
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
-	errb := &syncBuffer{}
+	out := &lockedBuffer{}
+	errb := &lockedBuffer{}
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(ctx, []string{"coldint", "hub", "serve", "--root", t.TempDir(), "--addr", "127.0.0.1:0", "--token", token},
