@@ -381,44 +381,28 @@ func (d *Decoder) Str() string {
 	return string(b)
 }
 
-// VecU16 reads a Vec<u16>.
-func (d *Decoder) VecU16() []uint16 {
-	n := d.Len(2)
+// decodeVec reads a compact length (bounded by the remaining input at
+// minSize bytes per element) and then that many elements with read.
+func decodeVec[T any](d *Decoder, minSize int, read func() T) []T {
+	n := d.Len(minSize)
 	if d.err != nil {
 		return nil
 	}
-	out := make([]uint16, n)
+	out := make([]T, n)
 	for i := range out {
-		out[i] = d.U16()
+		out[i] = read()
 	}
 	return out
 }
+
+// VecU16 reads a Vec<u16>.
+func (d *Decoder) VecU16() []uint16 { return decodeVec(d, 2, d.U16) }
 
 // VecU64 reads a Vec<u64>.
-func (d *Decoder) VecU64() []uint64 {
-	n := d.Len(8)
-	if d.err != nil {
-		return nil
-	}
-	out := make([]uint64, n)
-	for i := range out {
-		out[i] = d.U64()
-	}
-	return out
-}
+func (d *Decoder) VecU64() []uint64 { return decodeVec(d, 8, d.U64) }
 
 // VecBool reads a Vec<bool>.
-func (d *Decoder) VecBool() []bool {
-	n := d.Len(1)
-	if d.err != nil {
-		return nil
-	}
-	out := make([]bool, n)
-	for i := range out {
-		out[i] = d.Bool()
-	}
-	return out
-}
+func (d *Decoder) VecBool() []bool { return decodeVec(d, 1, d.Bool) }
 
 // Vec reads a compact length and calls elem that many times (stopping at the
 // first error). minElem is the smallest encoded size of one element.
