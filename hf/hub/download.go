@@ -324,7 +324,7 @@ func (c *Client) fetchInto(ctx context.Context, repo hf.RepoID, commit, u string
 		return err
 	}
 	remaining := fi.Size - off
-	w := &progressWriter{w: f, done: off, report: report}
+	w := &progressWriter{w: f, mibReporter: mibReporter{n: off, report: report}}
 	n, err := io.Copy(w, io.LimitReader(guard.body(resp.Body), remaining+1))
 	if err != nil {
 		return fmt.Errorf("download %q at byte %d: %w", fi.Path, off+n, guard.wrap(err))
@@ -353,19 +353,28 @@ func contentRangeStart(h string) (int64, bool) {
 	return n, err == nil
 }
 
+// mibReporter counts transferred bytes and reports the total every MiB.
+type mibReporter struct {
+	n, last int64
+	report  func(int64)
+}
+
+func (m *mibReporter) add(n int) {
+	m.n += int64(n)
+	if m.n-m.last >= 1<<20 {
+		m.last = m.n
+		m.report(m.n)
+	}
+}
+
+// progressWriter reports how much of a download has been written, every MiB.
 type progressWriter struct {
-	w      io.Writer
-	done   int64
-	last   int64
-	report func(int64)
+	w io.Writer
+	mibReporter
 }
 
 func (p *progressWriter) Write(b []byte) (int, error) {
 	n, err := p.w.Write(b)
-	p.done += int64(n)
-	if p.done-p.last >= 1<<20 {
-		p.last = p.done
-		p.report(p.done)
-	}
+	p.add(n)
 	return n, err
 }

@@ -244,7 +244,7 @@ func (c *Client) uploadObject(ctx context.Context, repo hf.RepoID, it *uploadIte
 			method: http.MethodPut, url: up.Href, repo: repo, idempotent: true,
 			header: http.Header{"Content-Type": {"application/octet-stream"}},
 			body: func() (io.Reader, error) {
-				return &countingReader{r: io.NewSectionReader(it.Content, 0, it.Size), report: report}, nil
+				return &countingReader{r: io.NewSectionReader(it.Content, 0, it.Size), mibReporter: mibReporter{report: report}}, nil
 			},
 		})
 		if err != nil {
@@ -399,19 +399,13 @@ func (c *Client) commit(ctx context.Context, repo hf.RepoID, rev string, items [
 
 // countingReader reports how much of an upload body has been read, every MiB.
 type countingReader struct {
-	r      io.Reader
-	n      int64
-	last   int64
-	report func(int64)
+	r io.Reader
+	mibReporter
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
-	if c.n-c.last >= 1<<20 {
-		c.last = c.n
-		c.report(c.n)
-	}
+	c.add(n)
 	return n, err
 }
 
