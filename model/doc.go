@@ -17,4 +17,8 @@
 // All libtorch work runs on one goroutine locked to its OS thread, owned by an
 // [Engine]: GradMode, the OpenMP thread count and gotch's error slot are per OS
 // thread in libtorch. gotch panics are recovered there and returned as errors.
+//
+// [Trainer] trains float32 weights with autograd. Its AdamW update, the
+// gradient norm and a caching CPU allocator used while a trainer is open are
+// native code (native.cc, compiled by cgo against libc10 and OpenMP).
 package model

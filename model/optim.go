@@ -1,110 +1,146 @@
 package model
 
 import (
+	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/coldint/coldint/train"
+	lib "github.com/sugarme/gotch/libtch"
 	"github.com/sugarme/gotch/ts"
 )
 
-// grad returns p's gradient handle, or nil when it has none.
-func (p *param) grad() *ts.Tensor {
-	g := must(p.t.Grad(false))
-	if ok, err := g.Defined(); err != nil || !ok {
-		drop(g)
-		return nil
+// gradients returns d loss / d p for every parameter, as new tensors owned by
+// the caller (nil where the loss does not depend on p). It runs autograd
+// like torch.autograd.grad: the gradients are returned, not accumulated into
+// the leaves' .grad, so nothing has to be zeroed and no accumulation pass
+// runs. gotch's ts.RunBackward cannot be used: it passes the address of one
+// local handle as an array of len(inputs) handles.
+func gradients(loss *ts.Tensor, params []*param) ([]*ts.Tensor, error) {
+	roots := []lib.Ctensor{lib.Ctensor(loss.Ctensor())}
+	inputs := make([]lib.Ctensor, len(params))
+	for i, p := range params {
+		inputs[i] = lib.Ctensor(p.t.Ctensor())
 	}
-	return g
+	outs := make([]lib.Ctensor, len(params))
+	lib.AtRunBackward(&roots[0], len(roots), &inputs[0], len(inputs), &outs[0], 0, 0)
+	if err := ts.TorchErr(); err != nil {
+		return nil, fmt.Errorf("backward: %w", err)
+	}
+	grads := make([]*ts.Tensor, len(params))
+	for i, c := range outs {
+		g := ts.New(c)
+		if ok, err := g.Defined(); err != nil || !ok {
+			drop(g)
+			continue
+		}
+		if ok, err := g.IsContiguous(); err != nil || !ok {
+			c := must(g.Contiguous(false))
+			drop(g)
+			g = c
+		}
+		grads[i] = g
+	}
+	runtime.KeepAlive(loss)
+	runtime.KeepAlive(params)
+	return grads, nil
+}
+
+// accumulate adds one backward pass's gradients (from gradients, same order
+// as tr.params) into the parameters' gradients and takes ownership of them.
+func (tr *Trainer) accumulate(grads []*ts.Tensor) {
+	for i, p := range tr.params {
+		g := grads[i]
+		switch {
+		case g == nil:
+		case p.g == nil:
+			p.g = g
+		default:
+			inPlace(p.g, func() error { return p.g.Add_(g) })
+			drop(g)
+		}
+	}
 }
 
 // gradNorm returns the global L2 norm of all gradients.
 func (tr *Trainer) gradNorm() float64 {
 	var ss float64
 	for _, p := range tr.params {
-		g := p.grad()
-		if g == nil {
-			continue
+		if p.g != nil {
+			ss += sumSquares(floatData(p.g, numel(p.shape())))
 		}
-		n := must(g.Norm(false))
-		v := scalarValue(n)
-		drop(n, g)
-		ss += v * v
 	}
 	return math.Sqrt(ss)
 }
 
-// scaleGrads multiplies every gradient by f in place.
-func (tr *Trainer) scaleGrads(f float64) {
-	s := ts.FloatScalar(f)
-	defer s.Drop()
-	for _, p := range tr.params {
-		if g := p.grad(); g != nil {
-			inPlace(g, func() error { return g.MulScalar_(s) })
-			drop(g)
-		}
-	}
-}
-
 // adamW applies one AdamW update (decoupled weight decay, as
-// torch.optim.AdamW) to every parameter with a gradient, in place and
-// without autograd. Weight decay applies to matrices, not to norm weights.
-// Each parameter takes eight passes over memory and no allocation: the
-// moments are updated with lerp, and the step is one addcdiv whose
-// denominator (sqrt(v)/sqrt(bc2) + eps) / (-lr/bc1) is built in a scratch
-// buffer shared by all parameters.
-func (tr *Trainer) adamW(p train.OptimParams) {
+// torch.optim.AdamW) to every parameter with a gradient, with the gradients
+// multiplied by gradScale (clipping), in place and without autograd. Weight
+// decay applies to matrices, not to norm weights. Each parameter takes one
+// fused pass over its weights, gradient and moments (native.cc) instead of
+// the eight to ten passes of libtorch's elementwise operations.
+func (tr *Trainer) adamW(p train.OptimParams, gradScale float64) {
 	bc1 := 1 - math.Pow(p.Beta1, float64(p.Step))
 	bc2 := 1 - math.Pow(p.Beta2, float64(p.Step))
-	stepSize := -p.LR / bc1
-	var sc []*ts.Scalar
-	scalar := func(v float64) *ts.Scalar {
-		s := ts.FloatScalar(v)
-		sc = append(sc, s)
-		return s
-	}
-	defer func() {
-		for _, s := range sc {
-			s.Drop()
-		}
-	}()
-	oneMinusB1 := scalar(1 - p.Beta1)
-	oneMinusB2 := scalar(1 - p.Beta2)
-	decay := scalar(1 - p.LR*p.WeightDecay)
-	denScale := scalar(1 / (math.Sqrt(bc2) * stepSize))
-	denShift := scalar(p.Eps / stepSize)
-	if tr.scratch == nil {
-		var n int64
-		for _, q := range tr.params {
-			n = max(n, numel(q.shape()))
-		}
-		tr.scratch = emptyFloat(n)
+	args := adamWArgs{
+		gradScale: float32(gradScale),
+		beta1:     float32(p.Beta1),
+		beta2:     float32(p.Beta2),
+		decay:     1,
+		stepSize:  float32(p.LR / bc1),
+		bc2Sqrt:   float32(math.Sqrt(bc2)),
+		eps:       float32(p.Eps),
 	}
 	for _, q := range tr.params {
-		g := q.grad()
-		if g == nil {
+		if q.g == nil {
 			continue
 		}
-		var a arena
-		a.add(g)
 		if q.m == nil {
 			q.m = must(q.t.ZerosLike(false))
 			q.v = must(q.t.ZerosLike(false))
 		}
-		shape := q.shape()
-		buf := a.t(a.t(tr.scratch.Narrow(0, 0, numel(shape), false)).View(shape, false))
-		// m = β1·m + (1-β1)·g
-		inPlace(q.m, func() error { return q.m.Lerp_(g, oneMinusB1) })
-		// v = β2·v + (1-β2)·g²
-		a.t(g.MulOut(buf, g, false))
-		inPlace(q.v, func() error { return q.v.Lerp_(buf, oneMinusB2) })
-		if q.decay && p.WeightDecay != 0 {
-			inPlace(q.t, func() error { return q.t.MulScalar_(decay) })
+		a := args
+		if q.decay {
+			a.decay = float32(1 - p.LR*p.WeightDecay)
 		}
-		// p += m / ((sqrt(v)/sqrt(bc2) + eps) / (-lr/bc1))
-		a.t(q.v.SqrtOut(buf, false))
-		inPlace(buf, func() error { return buf.MulScalar_(denScale) })
-		inPlace(buf, func() error { return buf.AddScalar_(denShift) })
-		inPlace(q.t, func() error { return q.t.Addcdiv_(q.m, buf) })
-		a.free()
+		n := numel(q.shape())
+		fusedAdamW(floatData(q.t, n), floatData(q.g, n), floatData(q.m, n), floatData(q.v, n), a)
+	}
+}
+
+// paramBytes is the size of the trainable float32 weights.
+func (tr *Trainer) paramBytes() int64 {
+	var n int64
+	for _, p := range tr.params {
+		n += 4 * numel(p.shape())
+	}
+	return n
+}
+
+// trainers counts the live Trainers; the caching allocator is on while
+// there is one.
+var trainers struct {
+	sync.Mutex
+	n int
+}
+
+// trainerStarted turns the allocator cache on for a trainer whose weights
+// take paramBytes: a step's idle gradient and activation buffers are kept
+// up to about twice the weights' size plus 512 MiB.
+func trainerStarted(paramBytes int64) {
+	trainers.Lock()
+	defer trainers.Unlock()
+	trainers.n++
+	allocCache(true, 2*paramBytes+512<<20)
+}
+
+// trainerStopped turns the cache off (releasing it) after the last trainer.
+func trainerStopped() {
+	trainers.Lock()
+	defer trainers.Unlock()
+	trainers.n--
+	if trainers.n == 0 {
+		allocCache(false, 0)
 	}
 }

@@ -25,9 +25,12 @@ const OptimizerFile = "optimizer.safetensors"
 
 // param is one trainable float32 leaf tensor with its AdamW moments.
 type param struct {
-	name  string // HF name; fused LLaMA projections get Phi-3's fused names
-	t     *ts.Tensor
-	m, v  *ts.Tensor
+	name string // HF name; fused LLaMA projections get Phi-3's fused names
+	t    *ts.Tensor
+	m, v *ts.Tensor
+	// g is the accumulated gradient (contiguous float32), nil when none;
+	// the trainer owns it (autograd's .grad is never used).
+	g     *ts.Tensor
 	decay bool
 	// split names the HF tensors stacked in t by rows (LLaMA's fused
 	// projections), with their row counts; empty when t is one HF tensor.
@@ -62,9 +65,9 @@ type Trainer struct {
 	layers []trainLayer
 	norm   *param
 	head   *param // embed when tied
-	// scratch is AdamW's work buffer, as large as the largest parameter.
-	scratch *ts.Tensor
-	closed  bool
+	closed bool
+	// cacheOn says this trainer counts in the allocator cache's users.
+	cacheOn bool
 }
 
 var _ train.Model = (*Trainer)(nil)
@@ -91,6 +94,8 @@ func (e *Engine) NewTrainer(ctx context.Context, dir string) (*Trainer, error) {
 		}
 		tr.adopt(w)
 		debug.FreeOSMemory()
+		trainerStarted(tr.paramBytes())
+		tr.cacheOn = true
 		return nil
 	})
 	if err == nil {
@@ -156,11 +161,12 @@ func (tr *Trainer) Close() error {
 		}
 		tr.closed = true
 		for _, p := range tr.params {
-			drop(p.t, p.m, p.v)
+			drop(p.t, p.m, p.v, p.g)
 		}
 		tr.params = nil
-		drop(tr.scratch)
-		tr.scratch = nil
+		if tr.cacheOn {
+			trainerStopped()
+		}
 		return nil
 	})
 	if errors.Is(err, ErrClosed) {
@@ -196,9 +202,10 @@ func (tr *Trainer) backward(micro []train.Batch) (sum float64, tokens int) {
 			l := tr.lossSum(b)
 			sum += scalarValue(l)
 			scaled := must(l.MulScalar(inv, false))
-			err := scaled.Backward()
+			grads, err := gradients(scaled, tr.params)
 			drop(scaled, l)
 			check(err)
+			tr.accumulate(grads)
 		}
 	})
 	return sum, tokens
@@ -230,11 +237,8 @@ func (tr *Trainer) ZeroGrad(ctx context.Context) error {
 
 func (tr *Trainer) zeroGrad() {
 	for _, p := range tr.params {
-		g := must(p.t.Grad(false))
-		if ok, err := g.Defined(); err == nil && ok {
-			inPlace(g, func() error { return g.Zero_() })
-		}
-		drop(g)
+		drop(p.g)
+		p.g = nil
 	}
 }
 
@@ -245,17 +249,11 @@ func (tr *Trainer) Gradients(ctx context.Context) (map[string][]float32, error) 
 	out := map[string][]float32{}
 	err := tr.e.Do(ctx, func() error {
 		for _, p := range tr.params {
-			g := must(p.t.Grad(false))
 			n := numel(p.shape())
-			var vals []float32
-			if ok, err := g.Defined(); err == nil && ok {
-				c := must(g.Contiguous(false))
-				vals = copyOut(c, n)
-				drop(c)
-			} else {
-				vals = make([]float32, n)
+			vals := make([]float32, n)
+			if p.g != nil {
+				copy(vals, floatData(p.g, n))
 			}
-			drop(g)
 			tr.splitInto(out, p, vals)
 		}
 		return nil
@@ -322,10 +320,11 @@ func (tr *Trainer) TrainStep(ctx context.Context, micro []train.Batch, p train.O
 		st.Tokens = n
 		st.Loss = sum / float64(max(n, 1))
 		st.GradNorm = tr.gradNorm()
+		scale := 1.0
 		if p.Clip > 0 && st.GradNorm > p.Clip {
-			tr.scaleGrads(p.Clip / (st.GradNorm + 1e-6))
+			scale = p.Clip / (st.GradNorm + 1e-6)
 		}
-		tr.adamW(p)
+		tr.adamW(p, scale)
 		tr.zeroGrad()
 		return nil
 	})

@@ -3,9 +3,10 @@
 // reference (tools/torchref/train_ref.py: the transformers math with
 // autograd and torch.optim.AdamW) on the same ~110M-parameter LLaMA, batch,
 // sequence length and thread count, and prints both in tokens/s and their
-// ratio.
+// ratio (median step times, so one step slowed by a busy machine does not
+// move the result).
 //
-// Usage: go run ./tools/minebench [-threads N] [-batch 1] [-seq 256] [-steps 2] [-dir .build/bench/mine]
+// Usage: go run ./tools/minebench [-threads N] [-batch 1] [-seq 256] [-steps 4] [-dir .build/bench/mine]
 package main
 
 import (
@@ -18,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,7 +48,7 @@ func run() error {
 	threads := flag.Int("threads", defaultThreads(), "threads for coldint and PyTorch")
 	batch := flag.Int("batch", 1, "rows per step")
 	seq := flag.Int("seq", 256, "tokens per row")
-	steps := flag.Int("steps", 2, "timed steps (after one warm-up step)")
+	steps := flag.Int("steps", 4, "timed steps (after one warm-up step); the median step counts")
 	dir := flag.String("dir", ".build/bench/mine", "folder for the generated model")
 	python := flag.String("python", "/usr/bin/python3", "Python with torch for the reference")
 	skipRef := flag.Bool("skip-ref", false, "do not run the PyTorch reference")
@@ -81,7 +83,7 @@ func run() error {
 	defer tr.Close()
 	B, T := *batch, *seq
 	p := train.OptimParams{LR: 1e-4, WeightDecay: 0.1, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, Clip: 1}
-	var total, cpu time.Duration
+	var walls, cpus []time.Duration
 	for i := 0; i <= *steps; i++ {
 		b := train.Batch{Rows: B, SeqLen: T, IDs: make([]int32, B*T), Labels: make([]int32, B*T)}
 		for r := 0; r < B; r++ {
@@ -101,13 +103,13 @@ func run() error {
 			return err
 		}
 		if i > 0 { // the first step is a warm-up
-			total += time.Since(start)
-			cpu += cpuTime() - c0
+			walls = append(walls, time.Since(start))
+			cpus = append(cpus, cpuTime()-c0)
 		}
 	}
 	tokens := float64(B * (T - 1))
-	ours := tokens / (total.Seconds() / float64(*steps))
-	oursCPU := tokens / (cpu.Seconds() / float64(*steps))
+	ours := tokens / median(seconds(walls))
+	oursCPU := tokens / median(seconds(cpus))
 	fmt.Printf("coldint:  %8.1f tokens/s wall  %8.2f tokens per CPU-second  (load %s)\n", ours, oursCPU, loadavg())
 	if *skipRef {
 		return nil
@@ -121,15 +123,39 @@ func run() error {
 		return fmt.Errorf("run train_ref bench: %w", err)
 	}
 	var res struct {
-		TokensPerS    float64 `json:"tokens_per_s"`
-		TokensPerCPUS float64 `json:"tokens_per_cpu_s"`
+		Seconds    []float64 `json:"seconds"`
+		CPUSeconds []float64 `json:"cpu_seconds"`
 	}
 	if err := json.Unmarshal(out, &res); err != nil {
 		return fmt.Errorf("parse train_ref output %q: %w", out, err)
 	}
-	fmt.Printf("pytorch:  %8.1f tokens/s wall  %8.2f tokens per CPU-second  (load %s)\n", res.TokensPerS, res.TokensPerCPUS, loadavg())
-	fmt.Printf("ratio coldint/pytorch = %.2fx wall, %.2fx per CPU-second (goal >= 1.2x)\n", ours/res.TokensPerS, oursCPU/res.TokensPerCPUS)
+	if len(res.Seconds) == 0 || len(res.CPUSeconds) == 0 {
+		return fmt.Errorf("parse train_ref output %q: no step times", out)
+	}
+	ref, refCPU := tokens/median(res.Seconds), tokens/median(res.CPUSeconds)
+	fmt.Printf("pytorch:  %8.1f tokens/s wall  %8.2f tokens per CPU-second  (load %s)\n", ref, refCPU, loadavg())
+	fmt.Printf("ratio coldint/pytorch = %.2fx wall, %.2fx per CPU-second (median of %d steps each; goal >= 1.2x)\n", ours/ref, oursCPU/refCPU, *steps)
 	return nil
+}
+
+func seconds(d []time.Duration) []float64 {
+	out := make([]float64, len(d))
+	for i, x := range d {
+		out[i] = x.Seconds()
+	}
+	return out
+}
+
+// median returns the middle value (the mean of the two middle ones for an
+// even count); one slow step on a shared machine does not move it.
+func median(x []float64) float64 {
+	s := slices.Clone(x)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }
 
 // cpuTime is the user+system CPU time of this process.

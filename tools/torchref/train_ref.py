@@ -121,7 +121,7 @@ def cmd_bench(args):
             times.append(dt)
             cpu.append(dc)
     tokens = args.batch * (args.seq - 1)
-    json.dump({"tokens_per_s": tokens / (sum(times) / len(times)), "seconds": times,
+    json.dump({"tokens_per_s": tokens / (sum(times) / len(times)), "seconds": times, "cpu_seconds": cpu,
                "tokens_per_cpu_s": tokens / (sum(cpu) / len(cpu)),
                "threads": torch.get_num_threads(), "loss": loss.item()}, sys.stdout)
     sys.stdout.write("\n")

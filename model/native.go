@@ -1,0 +1,69 @@
+package model
+
+// #cgo CXXFLAGS: -std=c++17 -O3 -fopenmp -g0 -w
+// #cgo LDFLAGS: -lc10 -fopenmp
+// #include "native.h"
+import "C"
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// adamWArgs are the scalars of one fused AdamW update (see native.h).
+type adamWArgs struct {
+	gradScale, beta1, beta2, decay, stepSize, bc2Sqrt, eps float32
+}
+
+// fusedAdamW updates p, m and v in place from g in one pass over memory,
+// using libtorch's OpenMP threads. All four slices have the same length.
+func fusedAdamW(p, g, m, v []float32, a adamWArgs) {
+	n := len(p)
+	if len(g) != n || len(m) != n || len(v) != n {
+		panic(torchError{fmt.Errorf("adamw over %d/%d/%d/%d elements", len(p), len(g), len(m), len(v))})
+	}
+	if n == 0 {
+		return
+	}
+	args := C.struct_coldint_adamw_args{
+		grad_scale: C.float(a.gradScale), beta1: C.float(a.beta1), beta2: C.float(a.beta2),
+		decay: C.float(a.decay), step_size: C.float(a.stepSize), bc2_sqrt: C.float(a.bc2Sqrt), eps: C.float(a.eps),
+	}
+	C.coldint_adamw((*C.float)(unsafe.Pointer(&p[0])), (*C.float)(unsafe.Pointer(&g[0])),
+		(*C.float)(unsafe.Pointer(&m[0])), (*C.float)(unsafe.Pointer(&v[0])), C.int64_t(n), &args)
+}
+
+// sumSquares returns Σ x², summed in float32 blocks and a float64 total.
+func sumSquares(x []float32) float64 {
+	if len(x) == 0 {
+		return 0
+	}
+	return float64(C.coldint_sumsq((*C.float)(unsafe.Pointer(&x[0])), C.int64_t(len(x))))
+}
+
+// allocCache turns the caching CPU allocator on (keeping at most limit idle
+// bytes) or off (releasing every idle block). Blocks of 1 MiB or more are
+// then served from idle blocks of the same size, which spares a training
+// step the page faults of re-mapping the same activation and gradient
+// buffers every step.
+func allocCache(on bool, limit int64) {
+	e := C.int(0)
+	if on {
+		e = 1
+	}
+	C.coldint_alloc_cache(e, C.size_t(max(limit, 0)))
+}
+
+// allocCounters are the counters of the engine's caching CPU allocator.
+type allocCounters struct {
+	Hits, Misses, Mapped, Unmapped uint64
+	CachedBytes, LiveBytes         uint64
+}
+
+// allocStats returns the caching allocator's counters.
+func allocStats() allocCounters {
+	var s C.struct_coldint_alloc_stats
+	C.coldint_alloc_stats_get(&s)
+	return allocCounters{Hits: uint64(s.hits), Misses: uint64(s.misses), Mapped: uint64(s.mapped),
+		Unmapped: uint64(s.unmapped), CachedBytes: uint64(s.cached_bytes), LiveBytes: uint64(s.live_bytes)}
+}

@@ -1,0 +1,43 @@
+// C interface of native.cc (see native.go).
+#ifndef COLDINT_MODEL_NATIVE_H
+#define COLDINT_MODEL_NATIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// The scalars of one AdamW update (torch.optim.AdamW's arithmetic):
+//   g' = g·grad_scale; m = β1·m + (1-β1)·g'; v = β2·v + (1-β2)·g'²;
+//   p = p·decay − step_size · m / (sqrt(v)/bc2_sqrt + eps).
+struct coldint_adamw_args {
+  float grad_scale, beta1, beta2, decay, step_size, bc2_sqrt, eps;
+};
+
+// Counters of the caching allocator.
+struct coldint_alloc_stats {
+  uint64_t hits, misses, mapped, unmapped;
+  uint64_t cached_bytes, live_bytes;
+};
+
+// coldint_sumsq returns Σ x[i]² (float32 partial sums, double total).
+double coldint_sumsq(const float *x, int64_t n);
+
+// coldint_adamw updates p, m and v in place from the gradient g.
+void coldint_adamw(float *p, const float *g, float *m, float *v, int64_t n,
+                   const struct coldint_adamw_args *a);
+
+// coldint_alloc_cache installs the caching CPU allocator (once) and turns its
+// cache on or off; off releases every cached block. limit caps the cached bytes.
+void coldint_alloc_cache(int enabled, size_t limit);
+
+// coldint_alloc_stats_get copies the allocator's counters.
+void coldint_alloc_stats_get(struct coldint_alloc_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
