@@ -40,6 +40,11 @@ type RopeScaling struct {
 	LowFreqFactor                 float64 `json:"low_freq_factor,omitempty"`
 	HighFreqFactor                float64 `json:"high_freq_factor,omitempty"`
 	OriginalMaxPositionEmbeddings int     `json:"original_max_position_embeddings,omitempty"`
+	// ShortFactor and LongFactor are Phi-3 longrope's per-frequency
+	// divisors (head_dim/2 each) for sequences within and beyond the
+	// config's original_max_position_embeddings.
+	ShortFactor []float64 `json:"short_factor,omitempty"`
+	LongFactor  []float64 `json:"long_factor,omitempty"`
 }
 
 // Kind returns the scaling type, whichever of "rope_type" or "type" is set.
@@ -57,27 +62,30 @@ func (r *RopeScaling) Kind() string {
 // for llama and phi3 models. Raw keeps every field so that a config can be
 // rewritten without losing keys coldint does not know.
 type ModelConfig struct {
-	ModelType             string       `json:"model_type"`
-	Architectures         []string     `json:"architectures,omitempty"`
-	VocabSize             int          `json:"vocab_size"`
-	HiddenSize            int          `json:"hidden_size"`
-	IntermediateSize      int          `json:"intermediate_size"`
-	NumHiddenLayers       int          `json:"num_hidden_layers"`
-	NumAttentionHeads     int          `json:"num_attention_heads"`
-	NumKeyValueHeads      int          `json:"num_key_value_heads,omitempty"`
-	MaxPositionEmbeddings int          `json:"max_position_embeddings,omitempty"`
-	RMSNormEps            float64      `json:"rms_norm_eps,omitempty"`
-	RopeTheta             float64      `json:"rope_theta,omitempty"`
-	RopeScaling           *RopeScaling `json:"rope_scaling,omitempty"`
-	TieWordEmbeddings     bool         `json:"tie_word_embeddings"`
-	NormDivisor           float64      `json:"norm_divisor,omitempty"`
-	HiddenAct             string       `json:"hidden_act,omitempty"`
-	AttentionBias         bool         `json:"attention_bias,omitempty"`
-	MLPBias               bool         `json:"mlp_bias,omitempty"`
-	BosTokenID            *int         `json:"bos_token_id,omitempty"`
-	EosTokenID            *int         `json:"-"`
-	TorchDtype            string       `json:"torch_dtype,omitempty"`
-	InitializerRange      float64      `json:"initializer_range,omitempty"`
+	ModelType             string   `json:"model_type"`
+	Architectures         []string `json:"architectures,omitempty"`
+	VocabSize             int      `json:"vocab_size"`
+	HiddenSize            int      `json:"hidden_size"`
+	IntermediateSize      int      `json:"intermediate_size"`
+	NumHiddenLayers       int      `json:"num_hidden_layers"`
+	NumAttentionHeads     int      `json:"num_attention_heads"`
+	NumKeyValueHeads      int      `json:"num_key_value_heads,omitempty"`
+	MaxPositionEmbeddings int      `json:"max_position_embeddings,omitempty"`
+	// OriginalMaxPositionEmbeddings is Phi-3's pre-extension context length
+	// (longrope switches factors beyond it).
+	OriginalMaxPositionEmbeddings int          `json:"original_max_position_embeddings,omitempty"`
+	RMSNormEps                    float64      `json:"rms_norm_eps,omitempty"`
+	RopeTheta                     float64      `json:"rope_theta,omitempty"`
+	RopeScaling                   *RopeScaling `json:"rope_scaling,omitempty"`
+	TieWordEmbeddings             bool         `json:"tie_word_embeddings"`
+	NormDivisor                   float64      `json:"norm_divisor,omitempty"`
+	HiddenAct                     string       `json:"hidden_act,omitempty"`
+	AttentionBias                 bool         `json:"attention_bias,omitempty"`
+	MLPBias                       bool         `json:"mlp_bias,omitempty"`
+	BosTokenID                    *int         `json:"bos_token_id,omitempty"`
+	EosTokenID                    *int         `json:"-"`
+	TorchDtype                    string       `json:"torch_dtype,omitempty"`
+	InitializerRange              float64      `json:"initializer_range,omitempty"`
 
 	// Raw is every key of the original file.
 	Raw map[string]json.RawMessage `json:"-"`
@@ -198,6 +206,9 @@ func (c *ModelConfig) Validate() error {
 	if c.NormDivisor < 0 || math.IsNaN(c.NormDivisor) || math.IsInf(c.NormDivisor, 0) {
 		return invalid("norm_divisor %v must be positive", c.NormDivisor)
 	}
+	if c.ModelType == ModelTypePhi3 {
+		return c.validatePhi3Rope()
+	}
 	switch k := c.RopeScaling.Kind(); k {
 	case "", "default":
 	case "linear", "dynamic":
@@ -213,6 +224,72 @@ func (c *ModelConfig) Validate() error {
 		return invalid("rope_scaling type %q is not supported (want linear, dynamic or llama3)", k)
 	}
 	return nil
+}
+
+// Phi3RopeDefaultMaxPositions is Phi3Config's default for both
+// max_position_embeddings and original_max_position_embeddings.
+const Phi3RopeDefaultMaxPositions = 4096
+
+// validatePhi3Rope applies transformers 4.44's Phi3Config rules: rope_scaling
+// is null or exactly {type, short_factor, long_factor}, where type "su" and
+// "yarn" are read as "longrope" (the only kind Phi-3 implements) and both
+// factor lists hold head_dim/2 positive numbers.
+func (c *ModelConfig) validatePhi3Rope() error {
+	r := c.RopeScaling
+	if r == nil {
+		return nil
+	}
+	if raw, ok := c.Raw["rope_scaling"]; ok {
+		var keys map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &keys); err == nil && len(keys) != 3 {
+			return invalid("phi3 rope_scaling must have exactly the keys type, short_factor and long_factor (got %d keys)", len(keys))
+		}
+	}
+	switch r.Type {
+	case "longrope", "su", "yarn":
+	default:
+		return invalid("phi3 rope_scaling type %q is not supported (want longrope, or its old names su and yarn)", r.Type)
+	}
+	half := c.HeadDim() / 2
+	for _, f := range []struct {
+		name string
+		v    []float64
+	}{{"short_factor", r.ShortFactor}, {"long_factor", r.LongFactor}} {
+		if len(f.v) != half {
+			return invalid("phi3 rope_scaling %s has %d values, want head_dim/2 = %d", f.name, len(f.v), half)
+		}
+		for i, x := range f.v {
+			if !(x > 0) || math.IsInf(x, 0) {
+				return invalid("phi3 rope_scaling %s[%d] = %v must be positive", f.name, i, x)
+			}
+		}
+	}
+	if c.OriginalMaxPositionEmbeddings < 0 || c.MaxPositionEmbeddings < 0 {
+		return invalid("max_position_embeddings %d and original_max_position_embeddings %d must not be negative", c.MaxPositionEmbeddings, c.OriginalMaxPositionEmbeddings)
+	}
+	return nil
+}
+
+// LongRoPE describes Phi-3's longrope rotary scaling (nil for other configs):
+// the factor lists, the length beyond which the long factors apply and the
+// magnitude scale sqrt(1 + ln(s)/ln(original)) of cos and sin, with
+// s = max_position_embeddings / original_max_position_embeddings (1 when s ≤ 1).
+func (c *ModelConfig) LongRoPE() (short, long []float64, original int, mscale float64) {
+	if c.ModelType != ModelTypePhi3 || c.RopeScaling == nil {
+		return nil, nil, 0, 1
+	}
+	maxPos, orig := c.MaxPositionEmbeddings, c.OriginalMaxPositionEmbeddings
+	if maxPos == 0 {
+		maxPos = Phi3RopeDefaultMaxPositions
+	}
+	if orig == 0 {
+		orig = Phi3RopeDefaultMaxPositions
+	}
+	mscale = 1
+	if s := float64(maxPos) / float64(orig); s > 1 {
+		mscale = math.Sqrt(1 + math.Log(s)/math.Log(float64(orig)))
+	}
+	return c.RopeScaling.ShortFactor, c.RopeScaling.LongFactor, orig, mscale
 }
 
 // HeadDim is hidden_size / num_attention_heads.

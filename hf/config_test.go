@@ -2,6 +2,7 @@ package hf
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 )
@@ -77,6 +78,58 @@ func TestValidate(t *testing.T) {
 			_, err := ParseModelConfig([]byte(tc.js))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("want %q, got %v", tc.want, err)
+			}
+		})
+	}
+}
+
+// TestPhi3LongRoPE follows transformers 4.44's Phi3Config: rope_scaling is
+// exactly {type, short_factor, long_factor}, "su" and "yarn" mean
+// "longrope", and both lists hold head_dim/2 positive values.
+func TestPhi3LongRoPE(t *testing.T) {
+	const base = `{"model_type":"phi3","vocab_size":10,"hidden_size":16,"intermediate_size":8,"num_hidden_layers":1,"num_attention_heads":2,`
+	f4 := `[1,1.5,2,3]`
+	tests := []struct {
+		name, rest, wantErr string
+		mscale              float64
+	}{
+		{"longrope", `"max_position_embeddings":131072,"original_max_position_embeddings":4096,"rope_scaling":{"type":"longrope","short_factor":` + f4 + `,"long_factor":` + f4 + `}}`, "", math.Sqrt(1 + math.Log(32)/math.Log(4096))},
+		{"su", `"max_position_embeddings":8192,"original_max_position_embeddings":4096,"rope_scaling":{"type":"su","short_factor":` + f4 + `,"long_factor":` + f4 + `}}`, "", math.Sqrt(1 + math.Log(2)/math.Log(4096))},
+		{"yarn defaults", `"rope_scaling":{"type":"yarn","short_factor":` + f4 + `,"long_factor":` + f4 + `}}`, "", 1},
+		{"no scaling", `"original_max_position_embeddings":4096}`, "", 0},
+		{"linear", `"rope_scaling":{"type":"linear","factor":2}}`, "", -1},
+		{"rope_type key", `"rope_scaling":{"rope_type":"longrope","short_factor":` + f4 + `,"long_factor":` + f4 + `}}`, "type", 0},
+		{"extra key", `"rope_scaling":{"type":"longrope","short_factor":` + f4 + `,"long_factor":` + f4 + `,"long_mscale":1.2}}`, "exactly the keys", 0},
+		{"short list", `"rope_scaling":{"type":"longrope","short_factor":[1,2,3],"long_factor":` + f4 + `}}`, "short_factor has 3 values", 0},
+		{"negative factor", `"rope_scaling":{"type":"longrope","short_factor":` + f4 + `,"long_factor":[1,2,-3,4]}}`, "long_factor[2]", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseModelConfig([]byte(base + tc.rest))
+			if tc.mscale < 0 { // linear: 3 keys but not a Phi-3 kind
+				if err == nil || !strings.Contains(err.Error(), "phi3 rope_scaling") {
+					t.Fatalf("want a phi3 rope_scaling error, got %v", err)
+				}
+				return
+			}
+			if tc.wantErr != "" {
+				if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("want %q, got %v", tc.wantErr, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			short, long, orig, ms := c.LongRoPE()
+			if tc.mscale == 0 {
+				if short != nil || ms != 1 {
+					t.Fatalf("no longrope expected, got %v %v %d %v", short, long, orig, ms)
+				}
+				return
+			}
+			if len(short) != 4 || len(long) != 4 || orig != 4096 || math.Abs(ms-tc.mscale) > 1e-12 {
+				t.Fatalf("LongRoPE() = %v %v %d %v, want 4+4 factors, 4096, %v", short, long, orig, ms, tc.mscale)
 			}
 		})
 	}

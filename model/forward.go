@@ -36,22 +36,33 @@ func (r *rope) drop() {
 	}
 }
 
-// ensureRope makes the rotary tables cover n positions.
+// ensureRope returns rotary tables covering n positions for a forward pass
+// whose last position is n-1. With Phi-3 longrope that is the long-factor
+// table when n exceeds original_max_position_embeddings, as transformers
+// picks the factors from max(position_ids)+1 on every forward.
 func (m *Model) ensureRope(n int) *rope {
-	if m.rope != nil && m.rope.n >= n {
-		return m.rope
+	slot, inv := &m.rope, m.invFreq
+	if m.longInv != nil && n > m.ropeSwitch {
+		slot, inv = &m.ropeLong, m.longInv
+	}
+	if *slot != nil && (*slot).n >= n {
+		return *slot
 	}
 	size := (n + 255) / 256 * 256
 	hd := int64(m.cfg.HeadDim())
-	qc, qs := ropeTables(m.invFreq, size, float32(1/math.Sqrt(float64(hd))))
-	kc, ks := ropeTables(m.invFreq, size, 1)
+	ms := m.mscale
+	if ms == 0 {
+		ms = 1
+	}
+	qc, qs := ropeTables(inv, size, ms, float32(1/math.Sqrt(float64(hd))))
+	kc, ks := ropeTables(inv, size, ms, 1)
 	r := &rope{n: size}
 	r.qcos = floatTensor(qc, int64(size), 1, hd)
 	r.qsin = floatTensor(qs, int64(size), 1, hd)
 	r.kcos = floatTensor(kc, int64(size), 1, hd)
 	r.ks = floatTensor(ks, int64(size), 1, hd)
-	m.rope.drop()
-	m.rope = r
+	(*slot).drop()
+	*slot = r
 	return r
 }
 

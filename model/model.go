@@ -46,10 +46,16 @@ type Model struct {
 	plans   []slicePlan
 	invFreq []float64
 	window  int64 // Phi-3 sliding window (0: none)
+	// Phi-3 longrope: the inverse frequencies for forwards reaching beyond
+	// ropeSwitch positions (nil without longrope), and the cos/sin scale.
+	longInv    []float64
+	ropeSwitch int
+	mscale     float32
 
 	// Engine-goroutine state.
 	resident *sliceWeights // all weights when there is one slice
 	rope     *rope
+	ropeLong *rope // longrope tables, used beyond ropeSwitch positions
 	masks    map[int64]*ts.Tensor
 	normD    *ts.Scalar
 	eps      *ts.Scalar
@@ -70,6 +76,7 @@ func (e *Engine) Load(ctx context.Context, dir string, opts LoadOptions) (*Model
 	if err != nil {
 		return nil, fmt.Errorf("load model %q: %w", dir, err)
 	}
+	longInv, ropeSwitch, mscale := longRoPE(cfg)
 	var window int64
 	if cfg.ModelType == hf.ModelTypePhi3 {
 		if raw, ok := cfg.Raw["sliding_window"]; ok && string(raw) != "null" {
@@ -96,6 +103,7 @@ func (e *Engine) Load(ctx context.Context, dir string, opts LoadOptions) (*Model
 	}
 	m := &Model{
 		e: e, dir: dir, cfg: cfg, set: set, invFreq: inv, window: window,
+		longInv: longInv, ropeSwitch: ropeSwitch, mscale: mscale,
 		plans: planSlices(cfg, opts.MaxMemory),
 		masks: map[int64]*ts.Tensor{},
 	}
@@ -159,6 +167,8 @@ func (m *Model) free() {
 	m.resident = nil
 	m.rope.drop()
 	m.rope = nil
+	m.ropeLong.drop()
+	m.ropeLong = nil
 	for k, t := range m.masks {
 		drop(t)
 		delete(m.masks, k)

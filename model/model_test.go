@@ -177,6 +177,13 @@ var refCases = []struct {
 		NormDivisor: 48, RopeTheta: 500000, Shards: 3, RopeScaling: &hf.RopeScaling{RopeType: "llama3", Factor: 8, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositionEmbeddings: 64}}},
 	{"llama-linear-rope", synth.Spec{Arch: "llama", Layers: 1, Hidden: 32, Heads: 2, Intermediate: 64, Vocab: 200, Std: 0.15, Seed: 8,
 		RopeScaling: &hf.RopeScaling{Type: "linear", Factor: 4}}},
+	// Phi-3 longrope: samples of at most 256 tokens use the short factors,
+	// the 300- and 600-token ones the long factors; cos/sin are scaled by
+	// sqrt(1 + ln 16 / ln 256).
+	{"phi3-longrope", synth.Spec{Arch: "phi3", Layers: 2, Hidden: 64, Heads: 4, KVHeads: 2, Intermediate: 96, Vocab: 300, Std: 0.1, Seed: 10,
+		MaxPositions: 4096, OriginalMaxPositions: 256, RopeScaling: &hf.RopeScaling{Type: "longrope",
+			ShortFactor: []float64{1, 1.02, 1.05, 1.1, 1.2, 1.4, 1.7, 2},
+			LongFactor:  []float64{1, 1.5, 2.5, 4, 6, 9, 12, 16}}}},
 	{"phi3-sliding-window", synth.Spec{Arch: "phi3", Layers: 2, Hidden: 64, Heads: 4, KVHeads: 2, Intermediate: 96, Vocab: 300, Std: 0.1, Seed: 9, SlidingWindow: 100}},
 }
 

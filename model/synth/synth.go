@@ -38,6 +38,10 @@ type Spec struct {
 	RopeScaling   *hf.RopeScaling
 	RMSNormEps    float64
 	SlidingWindow int
+	// MaxPositions and OriginalMaxPositions set max_position_embeddings
+	// (0 means 4096) and Phi-3's original_max_position_embeddings (0: unset).
+	MaxPositions         int
+	OriginalMaxPositions int
 	// Shards splits the tensors into this many files with an index (0 or 1: one file).
 	Shards int
 }
@@ -55,6 +59,10 @@ func (s Spec) Config() *hf.ModelConfig {
 	theta := s.RopeTheta
 	if theta == 0 {
 		theta = 10000
+	}
+	maxPos := s.MaxPositions
+	if maxPos == 0 {
+		maxPos = 4096
 	}
 	arch := "LlamaForCausalLM"
 	if s.Arch == hf.ModelTypePhi3 {
@@ -76,7 +84,7 @@ func (s Spec) Config() *hf.ModelConfig {
 		NumHiddenLayers:       s.Layers,
 		NumAttentionHeads:     s.Heads,
 		NumKeyValueHeads:      kv,
-		MaxPositionEmbeddings: 4096,
+		MaxPositionEmbeddings: maxPos,
 		RMSNormEps:            eps,
 		RopeTheta:             theta,
 		RopeScaling:           s.RopeScaling,
@@ -85,6 +93,8 @@ func (s Spec) Config() *hf.ModelConfig {
 		HiddenAct:             "silu",
 		TorchDtype:            dt,
 		InitializerRange:      0.02,
+
+		OriginalMaxPositionEmbeddings: s.OriginalMaxPositions,
 	}
 }
 

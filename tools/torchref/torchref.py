@@ -4,7 +4,8 @@
 It follows the math of transformers 4.44's LlamaForCausalLM and
 Phi3ForCausalLM (eager attention, no cache) without importing transformers:
 RMSNorm with coldint's norm_divisor, rotary embeddings with rotate_half and the
-"default", "linear" and "llama3" inv_freq rules, repeat_kv for GQA, SiLU-gated
+"default", "linear" and "llama3" inv_freq rules and Phi-3's longrope (with its
+old names su and yarn), repeat_kv for GQA, SiLU-gated
 MLP, Phi-3's fused qkv_proj / gate_up_proj and tied embeddings. Weights come
 from the model directory's safetensors files, parsed here.
 
@@ -101,6 +102,8 @@ class Config:
         self.rms_norm_eps = d.get("rms_norm_eps") or (1e-5 if self.model_type == "phi3" else 1e-6)
         self.rope_theta = d.get("rope_theta") or 10000.0
         self.rope_scaling = d.get("rope_scaling")
+        self.max_position_embeddings = d.get("max_position_embeddings") or (4096 if self.model_type == "phi3" else 2048)
+        self.original_max_position_embeddings = d.get("original_max_position_embeddings") or 4096
         self.tie_word_embeddings = d.get("tie_word_embeddings", False)
         self.norm_divisor = d.get("norm_divisor")
         self.sliding_window = d.get("sliding_window") if self.model_type == "phi3" else None
@@ -147,14 +150,40 @@ def inv_freq(cfg):
     raise ValueError("rope_scaling type %r is not supported" % kind)
 
 
+def longrope(cfg, seq_len):
+    """transformers 4.44 Phi3LongRoPEScaledRotaryEmbedding (Phi3Config reads
+    the old type names "su" and "yarn" as "longrope"): the factor list is
+    chosen by max(position_ids)+1 = seq_len, and cos/sin are scaled."""
+    rs = cfg.rope_scaling
+    if rs.get("type") not in ("longrope", "su", "yarn"):
+        raise ValueError("phi3 rope_scaling type %r is not supported" % rs.get("type"))
+    if seq_len > cfg.original_max_position_embeddings:
+        ext = torch.tensor(rs["long_factor"], dtype=torch.float32)
+    else:
+        ext = torch.tensor(rs["short_factor"], dtype=torch.float32)
+    dim = cfg.head_dim
+    shape = torch.arange(0, dim, 2, dtype=torch.int64).float() / dim
+    inv = 1.0 / (ext * cfg.rope_theta ** shape)
+    scale = cfg.max_position_embeddings / cfg.original_max_position_embeddings
+    factor = 1.0 if scale <= 1.0 else math.sqrt(1 + math.log(scale) / math.log(cfg.original_max_position_embeddings))
+    return inv, factor
+
+
 def rotary(cfg, seq_len, dtype):
-    inv = inv_freq(cfg)
+    factor = None
+    if cfg.model_type == "phi3" and cfg.rope_scaling:
+        inv, factor = longrope(cfg, seq_len)
+    else:
+        inv = inv_freq(cfg)
     position_ids = torch.arange(seq_len).unsqueeze(0)
     inv_expanded = inv[None, :, None].float().expand(1, -1, 1)
     pos_expanded = position_ids[:, None, :].float()
     freqs = (inv_expanded.float() @ pos_expanded.float()).transpose(1, 2)
     emb = torch.cat((freqs, freqs), dim=-1)
-    return emb.cos().to(dtype), emb.sin().to(dtype)
+    cos, sin = emb.cos(), emb.sin()
+    if factor is not None:
+        cos, sin = cos * factor, sin * factor
+    return cos.to(dtype), sin.to(dtype)
 
 
 def rotate_half(x):
