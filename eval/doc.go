@@ -3,8 +3,9 @@
 // hall of fame (§4, §5), commitment dedup (§6.3), visit scheduling (§6.4),
 // model sync with hash and constraint checks (§6.5, sync.go), the eval cache
 // / sample DB with copy detection (§6.8), scoring from per-sample losses to
-// weights (§6.9–§6.11), weight setting with commit-reveal (§6.12), state
-// persistence (§6.14) and disk cleanup (§6.15).
+// weights (§6.9–§6.11), weight setting with commit-reveal (§6.12), the step
+// report and its step JSON (§6.13, stepjson.go), state persistence (§6.14)
+// and disk cleanup (§6.15).
 //
 // [Validator] ties these together over interfaces: a chain.Reader and
 // chain.WeightSetter, an hf.Hub, a data.Source and a [Scorer]. The package

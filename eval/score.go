@@ -144,6 +144,9 @@ type PairStats struct {
 	// MeanDiff is the mean of loss_a − loss_b over samples where both are
 	// finite (0 when there are none).
 	MeanDiff float64 `json:"mean_diff"`
+	// Finite counts the samples where both losses are finite (those MeanDiff
+	// averages over).
+	Finite int `json:"finite"`
 }
 
 // ComputeWins applies the sequential-incumbent win rule with time advantage
@@ -248,6 +251,7 @@ func ComputeWins(models []ModelLosses, p WinParams) (*WinResult, error) {
 			if cnt > 0 {
 				ps.MeanDiff = sum / float64(cnt)
 			}
+			ps.Finite = cnt
 			r.Matrix[a][b] = ps
 		}
 	}

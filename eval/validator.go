@@ -2,6 +2,7 @@ package eval
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -537,38 +538,81 @@ type tokenized struct {
 
 // ---- the step (§6.6) ----
 
-// UIDReport is one evaluated (or rejected) UID of a step.
+// UIDReport is one evaluated UID of a step: the reference's uid_data[uid]
+// entry (spec §6.13) plus our additions (hotkey, n_parameters,
+// forward_samples, cached_samples, status).
+//
+// Statistics follow the reference (naninf_count/mean/std): n_samples counts
+// the finite losses, n_inf the ±Inf ones (a NaN is in neither); means and
+// population standard deviations use finite values only and are +Inf when
+// there are none; a UID without results (failed or skipped) has 0 for all of
+// them, null losses and avg_sample_len, an empty geometry and a null
+// win_matrix_row. Losses are per sample even when group_samples > 1 (the
+// reference logs the grouped sums there); win_total and win_matrix_row count
+// the scored samples, i.e. groups when grouping.
 type UIDReport struct {
-	UID         chain.UID `json:"uid"`
-	Competition string    `json:"competition,omitempty"`
-	Label       string    `json:"label,omitempty"`
-	Hotkey      string    `json:"hotkey,omitempty"`
-	Block       uint64    `json:"block,omitempty"`
-	NParameters int64     `json:"n_parameters,omitempty"`
-	NSamples    int       `json:"n_samples"`
-	NInf        int       `json:"n_inf"`
-	LossSumAvg  JSONFloat `json:"loss_sum_avg"`
-	LossSumStd  JSONFloat `json:"loss_sum_std"`
-	// LossPTAvg is the mean per-token loss; NaN ("nan") when every loss came from the cache.
-	LossPTAvg  JSONFloat   `json:"loss_pt_avg"`
-	AdvFactor  float64     `json:"adv_factor"`
-	WinRate    float64     `json:"win_rate"`
-	WinAbsRate float64     `json:"win_abs_rate"`
-	Weight     float64     `json:"weight"`
-	Forward    int         `json:"forward_samples"`
-	Cached     int         `json:"cached_samples"`
-	Status     string      `json:"status"`
-	Losses     []JSONFloat `json:"losses,omitempty"`
+	UID chain.UID `json:"uid"`
+	// Geometry is the model's shape ({} when it was not evaluated).
+	Geometry    Geometry `json:"geometry"`
+	Competition string   `json:"competition"`
+	Label       string   `json:"label"`
+	Hotkey      string   `json:"hotkey,omitempty"`
+	// Block is the commitment block (2^31 by default for a benchmark).
+	Block       uint64 `json:"block"`
+	NParameters int64  `json:"n_parameters,omitempty"`
+	// Losses are the per-sample summed losses (null: no results).
+	Losses   []JSONFloat `json:"losses"`
+	NSamples int         `json:"n_samples"`
+	NInf     int         `json:"n_inf"`
+	// AvgSampleLen is the mean token count (EOS included) of the model's
+	// usable samples, 0 when none; null when the model has no results or
+	// every loss came from the cache and its tokenizer did not run this step.
+	AvgSampleLen *float64 `json:"avg_sample_len"`
+	// LossPTAvg and LossPTStd are over loss/token count; NaN ("nan") when
+	// the token counts are unknown (see AvgSampleLen).
+	LossPTAvg  JSONFloat `json:"loss_pt_avg"`
+	LossPTStd  JSONFloat `json:"loss_pt_std"`
+	LossSumAvg JSONFloat `json:"loss_sum_avg"`
+	LossSumStd JSONFloat `json:"loss_sum_std"`
+	// AdvFactor is 100·(1−f) of the time advantage (0 when not scored).
+	AdvFactor  float64 `json:"adv_factor"`
+	WinRate    float64 `json:"win_rate"`
+	WinAbsRate float64 `json:"win_abs_rate"`
+	// WinTotal is the number of samples (groups) the model won: WinRate·n.
+	WinTotal int `json:"win_total"`
+	// WinMatrixRow is the model's row of the competition's win matrix.
+	WinMatrixRow WinMatrixRow `json:"win_matrix_row"`
+	Weight       float64      `json:"weight"`
+	Forward      int          `json:"forward_samples"`
+	Cached       int          `json:"cached_samples"`
+	Status       string       `json:"status"`
 }
 
-// StepReport is what one step did (the live table, --json and
-// --save-step-json, spec §6.13).
+// StepReport is what one step did: the live table, --json and
+// --save-step-json. Its JSON holds the reference's step JSON (spec §6.13:
+// timestamp, block, uids, competitions, uid_data, competition_info, pages,
+// step_time) plus our additions; see [UIDReports] and the notes at the top of
+// stepjson.go for the encoding, and [StepReport.UnmarshalJSON] for the older
+// forms that still load.
 type StepReport struct {
-	Step         int                   `json:"step"`
-	Timestamp    float64               `json:"timestamp"`
-	Block        uint64                `json:"block"`
-	Competitions []string              `json:"competitions"`
-	UIDs         []UIDReport           `json:"uid_data"`
+	Step      int     `json:"step"`
+	Timestamp float64 `json:"timestamp"`
+	Block     uint64  `json:"block"`
+	// UIDOrder lists the evaluated UIDs in evaluation order (JSON "uids").
+	UIDOrder []chain.UID `json:"uids"`
+	// Competitions are the competition names in evaluation order; in JSON
+	// the object {name: params} with CompetitionParams (the merged params).
+	Competitions      []string                              `json:"competitions"`
+	CompetitionParams map[string]map[string]json.RawMessage `json:"-"`
+	// UIDs are the uid_data entries in evaluation order.
+	UIDs UIDReports `json:"uid_data"`
+	// CompetitionInfo has, per competition with a tokenizer, the token
+	// count of each sample of this step.
+	CompetitionInfo map[string]CompetitionLog `json:"competition_info"`
+	// Pages are the dataset pages of this step's samples ([PageName]),
+	// each once, in sample order. (The reference lists the fetched pages
+	// without the eval cache and none with it.)
+	Pages        []string              `json:"pages"`
 	Rejected     map[chain.UID]string  `json:"rejected,omitempty"`
 	Weights      map[chain.UID]float64 `json:"weights"`
 	WeightsSet   bool                  `json:"weights_set"`
@@ -588,7 +632,8 @@ func (v *Validator) Step(ctx context.Context) (*StepReport, error) {
 	start := v.now()
 	v.timing = &phaseTiming{d: map[string]time.Duration{}}
 	v.step++
-	rep := &StepReport{Step: v.step, Timestamp: float64(start.UnixNano()) / 1e9, Weights: map[chain.UID]float64{}}
+	rep := &StepReport{Step: v.step, Timestamp: float64(start.UnixNano()) / 1e9, Weights: map[chain.UID]float64{},
+		UIDOrder: []chain.UID{}, CompetitionInfo: map[string]CompetitionLog{}, Pages: []string{}}
 	if _, err := v.opts.Loader.RefreshIfDue(ctx); err != nil {
 		v.log.Warn("refresh competitions", "err", err)
 	}
@@ -673,8 +718,18 @@ func (v *Validator) Step(ctx context.Context) (*StepReport, error) {
 		}
 	}
 	rep.Evaluated = evaluated
+	rep.Competitions = []string{}
 	for _, c := range cfg.Competitions {
 		rep.Competitions = append(rep.Competitions, c.Name)
+		if len(c.Params) > 0 {
+			if rep.CompetitionParams == nil {
+				rep.CompetitionParams = map[string]map[string]json.RawMessage{}
+			}
+			rep.CompetitionParams[c.Name] = c.Params
+		}
+	}
+	for _, u := range rep.UIDs {
+		rep.UIDOrder = append(rep.UIDOrder, u.UID)
 	}
 	if len(v.rejected) > 0 {
 		rep.Rejected = map[chain.UID]string{}
@@ -768,17 +823,23 @@ func (v *Validator) evaluate(ctx context.Context, cfg *Config, rep *StepReport) 
 			rows = append(rows, index[u])
 		}
 		picked = v.cache.PickSamples(rows, d.EvalSamples, v.rng)
+		var pages []PageRef
 		for _, j := range picked {
 			texts = append(texts, v.cache.Samples[j].Text)
+			pages = append(pages, v.cache.Samples[j].Page)
 		}
+		rep.Pages = pageNames(pages)
 	} else {
 		ss, err := v.fetchSamples(ctx, d.EvalSamples, d.RowsPerPage)
 		if err != nil {
 			return 0, err
 		}
+		var pages []PageRef
 		for _, s := range ss {
 			texts = append(texts, s.Text)
+			pages = append(pages, s.Page)
 		}
+		rep.Pages = pageNames(pages)
 	}
 	v.timing.add("samples", v.now().Sub(t0))
 
@@ -797,6 +858,23 @@ func (v *Validator) evaluate(ctx context.Context, cfg *Config, rep *StepReport) 
 			continue
 		}
 		toks := map[string]*tokenized{}
+		if comp.Tokenizer != "" {
+			// The competition tokenizer's sample lengths are logged whether
+			// or not a model needs them (spec §6.13 competition_info); the
+			// models using that tokenizer share this tokenization.
+			t0 := v.now()
+			tk := v.tokenize(ctx, "comp:"+comp.Tokenizer, comp.Tokenizer, &comp, false, texts, toks)
+			v.timing.add("tokenize", v.now().Sub(t0))
+			if tk.err != nil {
+				v.log.Warn("competition tokenizer failed", "competition", comp.Name, "err", tk.err)
+			} else {
+				lens := make([]int, len(tk.rows))
+				for i, r := range tk.rows {
+					lens[i] = len(r)
+				}
+				rep.CompetitionInfo[comp.Name] = CompetitionLog{SampleLen: lens}
+			}
+		}
 		losses := map[chain.UID][]float64{}
 		blocks := map[chain.UID]chain.BlockNumber{}
 		bench := map[chain.UID]bool{}
@@ -827,6 +905,7 @@ func (v *Validator) evaluate(ctx context.Context, cfg *Config, rep *StepReport) 
 			delete(v.rejected, u)
 			v.log.Info("model evaluated", "uid", u, "model", m.Label, "forward", ur.Forward, "cached", ur.Cached, "loss_sum_avg", float64(ur.LossSumAvg))
 			ur.Status = "ok"
+			ur.Geometry = geometryOf(m.Info)
 			losses[u] = l
 			evaluated++
 		}
@@ -856,7 +935,11 @@ func (v *Validator) evaluate(ctx context.Context, cfg *Config, rep *StepReport) 
 			for _, u := range sel.Picked {
 				ur := urs[u]
 				ur.WinRate, ur.WinAbsRate = out.Result.WinRate[u], out.Result.WinAbsRate[u]
-				ur.AdvFactor = 100 * (1 - AdvantageFactor(v.mg.Block, blocks[u], comp.AdvantageInitial, comp.AdvantageDecay))
+				ur.WinTotal = out.Result.Wins[u]
+				if f, ok := out.Result.Factors[u]; ok {
+					ur.AdvFactor = 100 * (1 - f)
+				}
+				ur.WinMatrixRow = WinMatrixRowOf(out.Result.WinResult, u)
 			}
 		}
 		v.timing.add("score", v.now().Sub(t1))
@@ -883,7 +966,7 @@ func (v *Validator) evalModel(ctx context.Context, m *uidModel, comp *Competitio
 		if plan := v.cache.Plan(row, picked); len(plan.Compute)+len(plan.Check) == 0 {
 			full, _ := v.cache.Merge(row, picked, plan, nil)
 			ur.Cached = len(full)
-			fillStats(ur, full, nil)
+			fillStats(ur, full, v.knownRows(ctx, m, comp, toks))
 			ur.Losses = JSONFloats(full)
 			return full, nil
 		}
@@ -1048,35 +1131,94 @@ func tokenizerKey(ctx context.Context, dir string) string {
 	return key
 }
 
-func fillStats(ur *UIDReport, full []float64, rows [][]int) {
-	ur.NSamples = len(full)
-	var sum, sq, pt float64
-	n := 0
-	for i, l := range full {
-		if math.IsInf(l, 0) || math.IsNaN(l) {
-			ur.NInf++
-			continue
+// knownRows returns the token rows of the samples with the tokenizer m
+// would use (spec §6.7) when that tokenization already ran in this
+// competition's step, else nil. It never tokenizes: it serves the models
+// whose losses all came from the cache.
+func (v *Validator) knownRows(ctx context.Context, m *uidModel, comp *Competition, toks map[string]*tokenized) [][]int {
+	if _, err := os.Stat(filepath.Join(m.Dir, "tokenizer.json")); err == nil && (comp.Tokenizer == "" || comp.FreeTokenizer) {
+		t, ok := toks["model:"+tokenizerKey(ctx, m.Dir)]
+		if !ok {
+			return nil
 		}
-		sum += l
-		sq += l * l
-		if i < len(rows) && len(rows[i]) > 0 {
-			pt += l / float64(len(rows[i]))
+		if t.err == nil {
+			return t.rows
 		}
-		n++
+		// The model's tokenizer failed: it falls back to the competition's.
 	}
-	if n == 0 {
-		ur.LossSumAvg, ur.LossSumStd, ur.LossPTAvg = JSONFloat(math.Inf(1)), JSONFloat(math.Inf(1)), JSONFloat(math.Inf(1))
+	if comp.Tokenizer == "" {
+		return nil
+	}
+	if t, ok := toks["comp:"+comp.Tokenizer]; ok && t.err == nil {
+		return t.rows
+	}
+	return nil
+}
+
+// geometryOf is a model's step JSON geometry. The embedding rows fall back
+// to vocab_size when the weights did not tell (the reference falls back to
+// the largest token id).
+func geometryOf(info *modeldir.Info) Geometry {
+	if info == nil {
+		return Geometry{}
+	}
+	embed := info.EmbeddingRows
+	if embed <= 0 {
+		embed = int64(info.VocabSize)
+	}
+	return Geometry{NParameters: info.Params, NLayers: info.Layers, EmbedSize: embed,
+		IntermediateSize: info.Intermediate, HiddenSize: info.Hidden}
+}
+
+// pageNames names the distinct pages of the samples, in sample order.
+func pageNames(pages []PageRef) []string {
+	out := []string{}
+	seen := map[PageRef]bool{}
+	for _, p := range pages {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, PageName(p))
+		}
+	}
+	return out
+}
+
+// fillStats fills a model's loss statistics (spec §6.13) from its full loss
+// vector and the token rows of its samples (nil when unknown: every loss
+// came from the cache and its tokenizer did not run this step).
+func fillStats(ur *UIDReport, full []float64, rows [][]int) {
+	var mean, std float64
+	ur.NSamples, mean, std = finiteStats(full)
+	ur.LossSumAvg, ur.LossSumStd = JSONFloat(mean), JSONFloat(std)
+	ur.NInf = 0
+	for _, l := range full {
+		if math.IsInf(l, 0) {
+			ur.NInf++
+		}
+	}
+	if rows == nil {
+		ur.LossPTAvg, ur.LossPTStd = JSONFloat(math.NaN()), JSONFloat(math.NaN())
+		ur.AvgSampleLen = nil
 		return
 	}
-	mean := sum / float64(n)
-	ur.LossSumAvg = JSONFloat(mean)
-	ur.LossSumStd = JSONFloat(math.Sqrt(math.Max(0, sq/float64(n)-mean*mean)))
-	ur.LossPTAvg = JSONFloat(pt / float64(n))
-	if rows == nil {
-		// Every loss came from the eval cache, which keeps no token counts:
-		// the per-token average is unknown this step ("nan" in JSON), not 0.
-		ur.LossPTAvg = JSONFloat(math.NaN())
+	pt := make([]float64, len(full))
+	total, used := 0, 0
+	for i, l := range full {
+		if i >= len(rows) || len(rows[i]) == 0 {
+			pt[i] = math.Inf(1)
+			continue
+		}
+		pt[i] = l / float64(len(rows[i]))
+		total += len(rows[i])
+		used++
 	}
+	_, mean, std = finiteStats(pt)
+	ur.LossPTAvg, ur.LossPTStd = JSONFloat(mean), JSONFloat(std)
+	avg := 0.0
+	if used > 0 {
+		avg = float64(total) / float64(used)
+	}
+	ur.AvgSampleLen = &avg
 }
 
 func sortedKeys(m map[string]bool) []string {
