@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"fmt"
+	"sync"
 	"unsafe"
 )
 
@@ -52,6 +53,51 @@ func allocCache(on bool, limit int64) {
 		e = 1
 	}
 	C.coldint_alloc_cache(e, C.size_t(max(limit, 0)))
+}
+
+// cacheLeases are the live users of the allocator cache (trainers and
+// resident models) with the idle bytes each allows; the cache is on, with
+// the largest of those limits, while there is one.
+var cacheLeases struct {
+	sync.Mutex
+	next   int
+	limits map[int]int64
+}
+
+// leaseAllocCache turns the allocator cache on for one user allowing limit
+// idle bytes and returns the function that ends the lease (idempotent).
+// After the last lease the cache is off and its idle blocks are released.
+func leaseAllocCache(limit int64) (release func()) {
+	cacheLeases.Lock()
+	defer cacheLeases.Unlock()
+	if cacheLeases.limits == nil {
+		cacheLeases.limits = map[int]int64{}
+	}
+	id := cacheLeases.next
+	cacheLeases.next++
+	cacheLeases.limits[id] = limit
+	applyLeasesLocked()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			cacheLeases.Lock()
+			defer cacheLeases.Unlock()
+			delete(cacheLeases.limits, id)
+			applyLeasesLocked()
+		})
+	}
+}
+
+func applyLeasesLocked() {
+	if len(cacheLeases.limits) == 0 {
+		allocCache(false, 0)
+		return
+	}
+	var limit int64
+	for _, l := range cacheLeases.limits {
+		limit = max(limit, l)
+	}
+	allocCache(true, limit)
 }
 
 // allocCounters are the counters of the engine's caching CPU allocator.

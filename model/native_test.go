@@ -88,8 +88,8 @@ func TestSumSquares(t *testing.T) {
 func TestAllocCacheReusesBlocks(t *testing.T) {
 	e := testEngine(t)
 	err := e.Do(context.Background(), func() error {
-		trainerStarted(64 << 20)
-		defer trainerStopped()
+		release := leaseAllocCache(64 << 20)
+		defer release()
 		before := allocStats()
 		for round := 0; round < 4; round++ {
 			a := emptyFloat(1<<20 + 3) // 4 MiB + 12 B: one 6 MiB block
@@ -110,9 +110,9 @@ func TestAllocCacheReusesBlocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	trainers.Lock()
-	n := trainers.n
-	trainers.Unlock()
+	cacheLeases.Lock()
+	n := len(cacheLeases.limits)
+	cacheLeases.Unlock()
 	if s := allocStats(); n == 0 && s.CachedBytes != 0 {
 		t.Fatalf("cache off still holds %d bytes", s.CachedBytes)
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"sync"
 
 	"github.com/coldint/coldint/train"
 	lib "github.com/sugarme/gotch/libtch"
@@ -118,29 +117,7 @@ func (tr *Trainer) paramBytes() int64 {
 	return n
 }
 
-// trainers counts the live Trainers; the caching allocator is on while
-// there is one.
-var trainers struct {
-	sync.Mutex
-	n int
-}
-
-// trainerStarted turns the allocator cache on for a trainer whose weights
-// take paramBytes: a step's idle gradient and activation buffers are kept
-// up to about twice the weights' size plus 512 MiB.
-func trainerStarted(paramBytes int64) {
-	trainers.Lock()
-	defer trainers.Unlock()
-	trainers.n++
-	allocCache(true, 2*paramBytes+512<<20)
-}
-
-// trainerStopped turns the cache off (releasing it) after the last trainer.
-func trainerStopped() {
-	trainers.Lock()
-	defer trainers.Unlock()
-	trainers.n--
-	if trainers.n == 0 {
-		allocCache(false, 0)
-	}
-}
+// trainerCacheLimit is the allocator cache a trainer whose weights take
+// paramBytes asks for: a step's idle gradient and activation buffers, up to
+// about twice the weights' size plus 512 MiB.
+func trainerCacheLimit(paramBytes int64) int64 { return 2*paramBytes + 512<<20 }

@@ -66,8 +66,8 @@ type Trainer struct {
 	norm   *param
 	head   *param // embed when tied
 	closed bool
-	// cacheOn says this trainer counts in the allocator cache's users.
-	cacheOn bool
+	// releaseCache ends this trainer's allocator cache lease (nil: none).
+	releaseCache func()
 }
 
 var _ train.Model = (*Trainer)(nil)
@@ -94,8 +94,7 @@ func (e *Engine) NewTrainer(ctx context.Context, dir string) (*Trainer, error) {
 		}
 		tr.adopt(w)
 		debug.FreeOSMemory()
-		trainerStarted(tr.paramBytes())
-		tr.cacheOn = true
+		tr.releaseCache = leaseAllocCache(trainerCacheLimit(tr.paramBytes()))
 		return nil
 	})
 	if err == nil {
@@ -164,8 +163,8 @@ func (tr *Trainer) Close() error {
 			drop(p.t, p.m, p.v, p.g)
 		}
 		tr.params = nil
-		if tr.cacheOn {
-			trainerStopped()
+		if tr.releaseCache != nil {
+			tr.releaseCache()
 		}
 		return nil
 	})
