@@ -48,15 +48,21 @@ func (r UIDReports) MarshalJSON() ([]byte, error) {
 		uids = append(uids, u)
 	}
 	sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
+	return marshalUIDKeyed("uid_data", uids, func(k int) any { return &r[last[uids[k]]] })
+}
+
+// marshalUIDKeyed writes a JSON object whose keys are the decimal uids, in
+// the given order, and whose k-th value is value(k).
+func marshalUIDKeyed(what string, uids []chain.UID, value func(k int) any) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteByte('{')
 	for k, u := range uids {
 		if k > 0 {
 			buf.WriteByte(',')
 		}
-		b, err := json.Marshal(&r[last[u]])
+		b, err := json.Marshal(value(k))
 		if err != nil {
-			return nil, fmt.Errorf("marshal uid_data of uid %d: %w", u, err)
+			return nil, fmt.Errorf("marshal %s of uid %d: %w", what, u, err)
 		}
 		buf.WriteString(strconv.Quote(strconv.FormatUint(uint64(u), 10)))
 		buf.WriteByte(':')
@@ -178,22 +184,11 @@ func (r WinMatrixRow) MarshalJSON() ([]byte, error) {
 	if r == nil {
 		return []byte("null"), nil
 	}
-	var buf bytes.Buffer
-	buf.WriteByte('{')
+	uids := make([]chain.UID, len(r))
 	for i, c := range r {
-		if i > 0 {
-			buf.WriteByte(',')
-		}
-		b, err := json.Marshal(c)
-		if err != nil {
-			return nil, fmt.Errorf("marshal win matrix cell of uid %d: %w", c.UID, err)
-		}
-		buf.WriteString(strconv.Quote(strconv.FormatUint(uint64(c.UID), 10)))
-		buf.WriteByte(':')
-		buf.Write(b)
+		uids[i] = c.UID
 	}
-	buf.WriteByte('}')
-	return buf.Bytes(), nil
+	return marshalUIDKeyed("win matrix cell", uids, func(k int) any { return r[k] })
 }
 
 // UnmarshalJSON implements json.Unmarshaler: an object keyed by decimal uid
