@@ -114,23 +114,35 @@ void *mapBlock(size_t size) {
   return p;
 }
 
-void freeBig(void *ptr) {
+// releaseBig returns a block of the caching path to the cache (or unmaps
+// it); false when ptr is not one of its blocks.
+bool releaseBig(void *ptr) {
   State &s = state();
   size_t size;
   {
     std::lock_guard<std::mutex> g(s.mu);
     auto it = s.live.find(ptr);
-    if (it == s.live.end()) return;  // not ours: cannot happen
+    if (it == s.live.end()) return false;
     size = it->second;
     s.live.erase(it);
     if (s.caching && s.cached + size <= s.limit) {
       s.free_[size].push_back(ptr);
       s.cached += size;
-      return;
+      return true;
     }
     s.stats.unmapped++;
   }
   munmap(ptr, size);
+  return true;
+}
+
+void freeBig(void *ptr) { releaseBig(ptr); }
+
+c10::DeleterFnPtr fallbackRawDeleter = nullptr;
+
+// rawDelete frees what raw_allocate returned, from either path.
+void rawDelete(void *ptr) {
+  if (!releaseBig(ptr) && fallbackRawDeleter != nullptr) fallbackRawDeleter(ptr);
 }
 
 struct CachingAllocator final : c10::Allocator {
@@ -168,7 +180,9 @@ struct CachingAllocator final : c10::Allocator {
     return fallback->allocate(n);
   }
 
-  c10::DeleterFnPtr raw_deleter() const override { return nullptr; }
+  // raw_deleter serves Allocator::raw_allocate/raw_deallocate: both paths
+  // give DataPtrs whose context is the data pointer.
+  c10::DeleterFnPtr raw_deleter() const override { return &rawDelete; }
 };
 
 std::once_flag installed;
@@ -177,7 +191,9 @@ std::once_flag installed;
 
 extern "C" void coldint_alloc_cache(int enabled, size_t limit) {
   std::call_once(installed, [] {
-    static CachingAllocator *a = new CachingAllocator(c10::GetDefaultCPUAllocator());
+    c10::Allocator *def = c10::GetDefaultCPUAllocator();
+    fallbackRawDeleter = def->raw_deleter();
+    static CachingAllocator *a = new CachingAllocator(def);
     c10::SetCPUAllocator(a, /*priority=*/1);
   });
   State &s = state();
@@ -205,4 +221,18 @@ extern "C" void coldint_alloc_stats_get(struct coldint_alloc_stats *out) {
   size_t live = 0;
   for (auto &kv : s.live) live += kv.second;
   out->live_bytes = live;
+}
+
+extern "C" int coldint_alloc_raw_check(size_t n) {
+  try {
+    c10::Allocator *a = c10::GetCPUAllocator();
+    void *p = a->raw_allocate(n);
+    if (p == nullptr) return 1;
+    static_cast<char *>(p)[0] = 1;
+    static_cast<char *>(p)[n - 1] = 2;
+    a->raw_deallocate(p);
+    return 0;
+  } catch (...) {
+    return 2;
+  }
 }

@@ -113,3 +113,12 @@ func allocStats() allocCounters {
 	return allocCounters{Hits: uint64(s.hits), Misses: uint64(s.misses), Mapped: uint64(s.mapped),
 		Unmapped: uint64(s.unmapped), CachedBytes: uint64(s.cached_bytes), LiveBytes: uint64(s.live_bytes)}
 }
+
+// allocRawCheck runs raw_allocate/raw_deallocate of n bytes through
+// libtorch's CPU allocator and reports whether both worked.
+func allocRawCheck(n int) error {
+	if rc := C.coldint_alloc_raw_check(C.size_t(n)); rc != 0 {
+		return fmt.Errorf("raw allocation of %d bytes failed (code %d)", n, rc)
+	}
+	return nil
+}

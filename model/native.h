@@ -36,6 +36,11 @@ void coldint_alloc_cache(int enabled, size_t limit);
 // coldint_alloc_stats_get copies the allocator's counters.
 void coldint_alloc_stats_get(struct coldint_alloc_stats *out);
 
+// coldint_alloc_raw_check runs libtorch's raw_allocate/raw_deallocate of
+// n > 0 bytes through the current CPU allocator (a test hook): 0 when it
+// worked, 1 on a null block, 2 on an exception.
+int coldint_alloc_raw_check(size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -98,9 +98,16 @@ func TestAllocCacheReusesBlocks(t *testing.T) {
 			fa[len(fa)-1], fb[len(fb)-1] = 1, 2 // the whole block is writable
 			drop(a, b)
 		}
+		// raw_allocate/raw_deallocate (used by some libtorch kernels) go
+		// through raw_deleter, for small blocks and cached ones alike.
+		for _, n := range []int{64, 6 << 20} {
+			if err := allocRawCheck(n); err != nil {
+				return err
+			}
+		}
 		s := allocStats()
-		if hits, misses := s.Hits-before.Hits, s.Misses-before.Misses; misses != 2 || hits != 6 {
-			return fmt.Errorf("4 rounds of 2 tensors: %d misses, %d hits; want 2, 6", misses, hits)
+		if hits, misses := s.Hits-before.Hits, s.Misses-before.Misses; misses != 2 || hits != 7 {
+			return fmt.Errorf("4 rounds of 2 tensors and one raw 6 MiB block: %d misses, %d hits; want 2, 7", misses, hits)
 		}
 		if s.CachedBytes != 18<<20 {
 			return fmt.Errorf("cached %d bytes, want %d", s.CachedBytes, 18<<20)
