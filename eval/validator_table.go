@@ -16,10 +16,11 @@ import (
 func (r *StepReport) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "step %d\tblock %d\t%d evaluated\t%d forward\t%d cached\tweights set: %v\t\n", r.Step, r.Block, r.Evaluated, r.Forward, r.Cached, r.WeightsSet)
-	fmt.Fprintln(tw, "uid\tcompetition\tlabel\tblock\tloss_sum_avg\tn_inf\twin_rate\twin_abs\tweight\tfwd\tcached\tstatus\t")
+	fmt.Fprintln(tw, "uid\tcompetition\tlabel\tblock\tloss_sum_avg\tloss_pt_avg\tavg_slen\tn_inf\twin_rate\twin_abs\twin_total\tweight\tfwd\tcached\tstatus\t")
 	for _, u := range r.UIDs {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%d\t%.4f\t%.4f\t%.4f\t%d\t%d\t%s\t\n", u.UID, u.Competition, u.Label, u.Block,
-			fmtLoss(float64(u.LossSumAvg)), u.NInf, u.WinRate, u.WinAbsRate, u.Weight, u.Forward, u.Cached, short(u.Status, 60))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\t%d\t%.4f\t%.4f\t%d\t%.4f\t%d\t%d\t%s\t\n", u.UID, u.Competition, u.Label, u.Block,
+			fmtLoss(float64(u.LossSumAvg)), fmtLoss(float64(u.LossPTAvg)), fmtLen(u.AvgSampleLen), u.NInf, u.WinRate, u.WinAbsRate,
+			u.WinTotal, u.Weight, u.Forward, u.Cached, short(u.Status, 60))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -50,6 +51,14 @@ func fmtLoss(v float64) string {
 		return fmt.Sprint(v)
 	}
 	return fmt.Sprintf("%.3f", v)
+}
+
+// fmtLen renders an average sample length, "-" when unknown.
+func fmtLen(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", *v)
 }
 
 func short(s string, n int) string {
