@@ -8,7 +8,9 @@
 #include <sys/mman.h>
 #include <xmmintrin.h>
 
+#include <algorithm>
 #include <cmath>
+#include <functional>
 #include <cstdint>
 #include <mutex>
 #include <unordered_map>
@@ -88,8 +90,10 @@ const size_t kPage = size_t(2) << 20;
 struct State {
   std::mutex mu;
   bool caching = false;
-  size_t limit = 0;   // most bytes kept in the cache
-  size_t cached = 0;  // bytes in free_
+  size_t limit = 0;      // most bytes kept in the cache (0: no cap)
+  size_t cached = 0;     // bytes in free_
+  size_t liveBytes = 0;  // bytes of blocks in use
+  size_t peak = 0;       // most liveBytes seen since the cache went on
   std::unordered_map<size_t, std::vector<void *>> free_;  // size -> idle blocks
   std::unordered_map<void *, size_t> live;                // block -> size
   coldint_alloc_stats stats{};
@@ -115,7 +119,8 @@ void *mapBlock(size_t size) {
 }
 
 // releaseBig returns a block of the caching path to the cache (or unmaps
-// it); false when ptr is not one of its blocks.
+// it); false when ptr is not one of its blocks. Caching a block does not
+// grow the footprint: its bytes move from live to idle.
 bool releaseBig(void *ptr) {
   State &s = state();
   size_t size;
@@ -125,7 +130,8 @@ bool releaseBig(void *ptr) {
     if (it == s.live.end()) return false;
     size = it->second;
     s.live.erase(it);
-    if (s.caching && s.cached + size <= s.limit) {
+    s.liveBytes -= size;
+    if (s.caching && (s.limit == 0 || s.cached + size <= s.limit)) {
       s.free_[size].push_back(ptr);
       s.cached += size;
       return true;
@@ -134,6 +140,28 @@ bool releaseBig(void *ptr) {
   }
   munmap(ptr, size);
   return true;
+}
+
+// evictFor unmaps idle blocks (largest sizes first) until mapping another
+// block of size bytes keeps live + idle within the peak demand seen so far,
+// so the cache never makes the footprint exceed what the workload needed
+// at its peak. Called with the lock held.
+void evictFor(State &s, size_t size) {
+  if (s.cached == 0 || s.liveBytes + s.cached + size <= s.peak) return;
+  std::vector<size_t> sizes;
+  for (auto &kv : s.free_)
+    if (!kv.second.empty()) sizes.push_back(kv.first);
+  std::sort(sizes.begin(), sizes.end(), std::greater<size_t>());
+  for (size_t sz : sizes) {
+    auto &list = s.free_[sz];
+    while (!list.empty() && s.liveBytes + s.cached + size > s.peak) {
+      munmap(list.back(), sz);
+      list.pop_back();
+      s.cached -= sz;
+      s.stats.unmapped++;
+    }
+    if (s.liveBytes + s.cached + size <= s.peak) break;
+  }
 }
 
 void freeBig(void *ptr) { releaseBig(ptr); }
@@ -164,15 +192,19 @@ struct CachingAllocator final : c10::Allocator {
         it->second.pop_back();
         s.cached -= size;
         s.live[p] = size;
+        s.liveBytes += size;
         s.stats.hits++;
         return c10::DataPtr(p, p, &freeBig, c10::Device(c10::DeviceType::CPU));
       }
       s.stats.misses++;
+      evictFor(s, size);
       void *p = mapBlock(size);
       if (p == nullptr) {
         goto fallback;  // let the default allocator report the failure
       }
       s.live[p] = size;
+      s.liveBytes += size;
+      if (s.liveBytes > s.peak) s.peak = s.liveBytes;
       s.stats.mapped++;
       return c10::DataPtr(p, p, &freeBig, c10::Device(c10::DeviceType::CPU));
     }
@@ -200,6 +232,7 @@ extern "C" void coldint_alloc_cache(int enabled, size_t limit) {
   std::vector<std::pair<void *, size_t>> release;
   {
     std::lock_guard<std::mutex> g(s.mu);
+    if (!s.caching) s.peak = s.liveBytes;  // a new period of use starts
     s.caching = enabled != 0;
     s.limit = limit;
     if (!s.caching) {
@@ -218,9 +251,8 @@ extern "C" void coldint_alloc_stats_get(struct coldint_alloc_stats *out) {
   std::lock_guard<std::mutex> g(s.mu);
   *out = s.stats;
   out->cached_bytes = s.cached;
-  size_t live = 0;
-  for (auto &kv : s.live) live += kv.second;
-  out->live_bytes = live;
+  out->live_bytes = s.liveBytes;
+  out->peak_bytes = s.peak;
 }
 
 extern "C" int coldint_alloc_raw_check(size_t n) {

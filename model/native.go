@@ -43,10 +43,11 @@ func sumSquares(x []float32) float64 {
 }
 
 // allocCache turns the caching CPU allocator on (keeping at most limit idle
-// bytes) or off (releasing every idle block). Blocks of 1 MiB or more are
-// then served from idle blocks of the same size, which spares a training
-// step the page faults of re-mapping the same activation and gradient
-// buffers every step.
+// bytes, 0: no cap) or off (releasing every idle block). Blocks of 1 MiB or
+// more are then served from idle blocks of the same size, which spares a
+// training step the page faults of re-mapping the same activation and
+// gradient buffers every step. Idle blocks never take the footprint (live +
+// idle) beyond the peak of live bytes: a miss unmaps idle blocks first.
 func allocCache(on bool, limit int64) {
 	e := C.int(0)
 	if on {
@@ -55,9 +56,9 @@ func allocCache(on bool, limit int64) {
 	C.coldint_alloc_cache(e, C.size_t(max(limit, 0)))
 }
 
-// cacheLeases are the live users of the allocator cache (trainers and
-// resident models) with the idle bytes each allows; the cache is on, with
-// the largest of those limits, while there is one.
+// cacheLeases are the live users of the allocator cache with the idle bytes
+// each allows (0: no cap); the cache is on, with the largest of those limits,
+// while there is one.
 var cacheLeases struct {
 	sync.Mutex
 	next   int
@@ -95,6 +96,10 @@ func applyLeasesLocked() {
 	}
 	var limit int64
 	for _, l := range cacheLeases.limits {
+		if l == 0 {
+			allocCache(true, 0)
+			return
+		}
 		limit = max(limit, l)
 	}
 	allocCache(true, limit)
@@ -104,6 +109,7 @@ func applyLeasesLocked() {
 type allocCounters struct {
 	Hits, Misses, Mapped, Unmapped uint64
 	CachedBytes, LiveBytes         uint64
+	PeakBytes                      uint64
 }
 
 // allocStats returns the caching allocator's counters.
@@ -111,7 +117,8 @@ func allocStats() allocCounters {
 	var s C.struct_coldint_alloc_stats
 	C.coldint_alloc_stats_get(&s)
 	return allocCounters{Hits: uint64(s.hits), Misses: uint64(s.misses), Mapped: uint64(s.mapped),
-		Unmapped: uint64(s.unmapped), CachedBytes: uint64(s.cached_bytes), LiveBytes: uint64(s.live_bytes)}
+		Unmapped: uint64(s.unmapped), CachedBytes: uint64(s.cached_bytes), LiveBytes: uint64(s.live_bytes),
+		PeakBytes: uint64(s.peak_bytes)}
 }
 
 // allocRawCheck runs raw_allocate/raw_deallocate of n bytes through

@@ -19,7 +19,7 @@ struct coldint_adamw_args {
 // Counters of the caching allocator.
 struct coldint_alloc_stats {
   uint64_t hits, misses, mapped, unmapped;
-  uint64_t cached_bytes, live_bytes;
+  uint64_t cached_bytes, live_bytes, peak_bytes;
 };
 
 // coldint_sumsq returns Σ x[i]² (float32 partial sums, double total).
@@ -30,7 +30,9 @@ void coldint_adamw(float *p, const float *g, float *m, float *v, int64_t n,
                    const struct coldint_adamw_args *a);
 
 // coldint_alloc_cache installs the caching CPU allocator (once) and turns its
-// cache on or off; off releases every cached block. limit caps the cached bytes.
+// cache on or off; off releases every cached block. limit caps the cached
+// bytes (0: no cap). Either way live + cached bytes never exceed the peak of
+// live bytes since the cache went on: a miss first unmaps idle blocks.
 void coldint_alloc_cache(int enabled, size_t limit);
 
 // coldint_alloc_stats_get copies the allocator's counters.

@@ -125,6 +125,38 @@ func TestAllocCacheReusesBlocks(t *testing.T) {
 	}
 }
 
+// TestAllocCacheStaysWithinPeak allocates blocks of changing sizes: a miss
+// unmaps idle blocks first, so live + idle bytes never exceed the peak of
+// live bytes (what an allocator without a cache would have mapped).
+func TestAllocCacheStaysWithinPeak(t *testing.T) {
+	e := testEngine(t)
+	err := e.Do(context.Background(), func() error {
+		release := leaseAllocCache(0)
+		defer release()
+		base := allocStats()
+		peak := base.LiveBytes
+		for i, mib := range []int64{6, 6, 12, 4, 12, 30, 2, 6, 30, 8} {
+			a := emptyFloat(mib << 18) // mib MiB
+			b := emptyFloat(mib << 17) // and half as much
+			s := allocStats()
+			peak = max(peak, s.LiveBytes)
+			if s.LiveBytes+s.CachedBytes > peak {
+				drop(a, b)
+				return fmt.Errorf("round %d (%d MiB): live %d + idle %d bytes exceed the live peak %d", i, mib, s.LiveBytes, s.CachedBytes, peak)
+			}
+			drop(a, b)
+		}
+		s := allocStats()
+		if s.Hits == base.Hits || s.Unmapped == base.Unmapped {
+			return fmt.Errorf("want both reuse and eviction: %d hits, %d unmapped", s.Hits-base.Hits, s.Unmapped-base.Unmapped)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestMicroBatchesAccumulate checks gradient accumulation: the gradients of
 // two micro-batches equal those of one batch holding both rows.
 func TestMicroBatchesAccumulate(t *testing.T) {

@@ -108,16 +108,8 @@ func (tr *Trainer) adamW(p train.OptimParams, gradScale float64) {
 	}
 }
 
-// paramBytes is the size of the trainable float32 weights.
-func (tr *Trainer) paramBytes() int64 {
-	var n int64
-	for _, p := range tr.params {
-		n += 4 * numel(p.shape())
-	}
-	return n
-}
-
-// trainerCacheLimit is the allocator cache a trainer whose weights take
-// paramBytes asks for: a step's idle gradient and activation buffers, up to
-// about twice the weights' size plus 512 MiB.
-func trainerCacheLimit(paramBytes int64) int64 { return 2*paramBytes + 512<<20 }
+// trainerCacheLimit is the idle-byte cap a trainer asks of the allocator
+// cache: none (0). Every buffer a step frees is wanted again by the next
+// step; the cache's peak rule already keeps the footprint within the
+// largest step's demand.
+func trainerCacheLimit() int64 { return 0 }

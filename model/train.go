@@ -94,7 +94,7 @@ func (e *Engine) NewTrainer(ctx context.Context, dir string) (*Trainer, error) {
 		}
 		tr.adopt(w)
 		debug.FreeOSMemory()
-		tr.releaseCache = leaseAllocCache(trainerCacheLimit(tr.paramBytes()))
+		tr.releaseCache = leaseAllocCache(trainerCacheLimit())
 		return nil
 	})
 	if err == nil {
