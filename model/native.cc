@@ -143,24 +143,28 @@ bool releaseBig(void *ptr) {
 }
 
 // evictFor unmaps idle blocks (largest sizes first) until mapping another
-// block of size bytes keeps live + idle within the peak demand seen so far,
-// so the cache never makes the footprint exceed what the workload needed
-// at its peak. Called with the lock held.
+// block of size bytes keeps live + idle bytes within 1.5 × the peak of live
+// bytes seen so far. Blocks are reused by exact size, and the mix of sizes
+// alive changes during a training step, so holding every size a step wants
+// again takes more than the peak itself: 1.27-1.35 × measured on the mine
+// bench (1-4 rows of 128-512 tokens). The bound keeps that in the cache and
+// still caps what shifting shapes can pile up. Called with the lock held.
 void evictFor(State &s, size_t size) {
-  if (s.cached == 0 || s.liveBytes + s.cached + size <= s.peak) return;
+  const size_t bound = s.peak + s.peak / 2;
+  if (s.cached == 0 || s.liveBytes + s.cached + size <= bound) return;
   std::vector<size_t> sizes;
   for (auto &kv : s.free_)
     if (!kv.second.empty()) sizes.push_back(kv.first);
   std::sort(sizes.begin(), sizes.end(), std::greater<size_t>());
   for (size_t sz : sizes) {
     auto &list = s.free_[sz];
-    while (!list.empty() && s.liveBytes + s.cached + size > s.peak) {
+    while (!list.empty() && s.liveBytes + s.cached + size > bound) {
       munmap(list.back(), sz);
       list.pop_back();
       s.cached -= sz;
       s.stats.unmapped++;
     }
-    if (s.liveBytes + s.cached + size <= s.peak) break;
+    if (s.liveBytes + s.cached + size <= bound) break;
   }
 }
 

@@ -47,7 +47,7 @@ func sumSquares(x []float32) float64 {
 // more are then served from idle blocks of the same size, which spares a
 // training step the page faults of re-mapping the same activation and
 // gradient buffers every step. Idle blocks never take the footprint (live +
-// idle) beyond the peak of live bytes: a miss unmaps idle blocks first.
+// idle) beyond 1.5 × the peak of live bytes: a miss unmaps idle blocks first.
 func allocCache(on bool, limit int64) {
 	e := C.int(0)
 	if on {
@@ -111,6 +111,15 @@ type allocCounters struct {
 	CachedBytes, LiveBytes         uint64
 	PeakBytes                      uint64
 }
+
+// AllocCacheStats are the counters of the caching CPU allocator that serves
+// libtorch's blocks of 1 MiB or more while a [Trainer] is open: cache hits
+// and misses, blocks mapped and unmapped, and the idle, live and peak bytes.
+type AllocCacheStats = allocCounters
+
+// CacheStats returns the caching allocator's counters (all zero before the
+// first Trainer).
+func CacheStats() AllocCacheStats { return allocStats() }
 
 // allocStats returns the caching allocator's counters.
 func allocStats() allocCounters {

@@ -31,8 +31,8 @@ void coldint_adamw(float *p, const float *g, float *m, float *v, int64_t n,
 
 // coldint_alloc_cache installs the caching CPU allocator (once) and turns its
 // cache on or off; off releases every cached block. limit caps the cached
-// bytes (0: no cap). Either way live + cached bytes never exceed the peak of
-// live bytes since the cache went on: a miss first unmaps idle blocks.
+// bytes (0: no cap). Either way live + cached bytes stay within 1.5 × the
+// peak of live bytes since the cache went on: a miss first unmaps idle blocks.
 void coldint_alloc_cache(int enabled, size_t limit);
 
 // coldint_alloc_stats_get copies the allocator's counters.

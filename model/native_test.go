@@ -126,8 +126,8 @@ func TestAllocCacheReusesBlocks(t *testing.T) {
 }
 
 // TestAllocCacheStaysWithinPeak allocates blocks of changing sizes: a miss
-// unmaps idle blocks first, so live + idle bytes never exceed the peak of
-// live bytes (what an allocator without a cache would have mapped).
+// unmaps idle blocks first, so live + idle bytes never exceed 1.5 × the peak
+// of live bytes (what an allocator without a cache would have mapped).
 func TestAllocCacheStaysWithinPeak(t *testing.T) {
 	e := testEngine(t)
 	err := e.Do(context.Background(), func() error {
@@ -140,9 +140,9 @@ func TestAllocCacheStaysWithinPeak(t *testing.T) {
 			b := emptyFloat(mib << 17) // and half as much
 			s := allocStats()
 			peak = max(peak, s.LiveBytes)
-			if s.LiveBytes+s.CachedBytes > peak {
+			if s.LiveBytes+s.CachedBytes > peak+peak/2 {
 				drop(a, b)
-				return fmt.Errorf("round %d (%d MiB): live %d + idle %d bytes exceed the live peak %d", i, mib, s.LiveBytes, s.CachedBytes, peak)
+				return fmt.Errorf("round %d (%d MiB): live %d + idle %d bytes exceed 1.5 × the live peak %d", i, mib, s.LiveBytes, s.CachedBytes, peak)
 			}
 			drop(a, b)
 		}

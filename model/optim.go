@@ -110,6 +110,6 @@ func (tr *Trainer) adamW(p train.OptimParams, gradScale float64) {
 
 // trainerCacheLimit is the idle-byte cap a trainer asks of the allocator
 // cache: none (0). Every buffer a step frees is wanted again by the next
-// step; the cache's peak rule already keeps the footprint within the
+// step; the cache's peak rule already keeps the footprint within 1.5 × the
 // largest step's demand.
 func trainerCacheLimit() int64 { return 0 }

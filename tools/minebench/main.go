@@ -111,6 +111,8 @@ func run() error {
 	ours := tokens / median(seconds(walls))
 	oursCPU := tokens / median(seconds(cpus))
 	fmt.Printf("coldint:  %8.1f tokens/s wall  %8.2f tokens per CPU-second  (load %s)\n", ours, oursCPU, loadavg())
+	cs := model.CacheStats()
+	fmt.Printf("          allocator cache: %d hits, %d misses, %d unmapped; peak %.0f MiB live, now %.0f MiB live + %.0f MiB idle\n", cs.Hits, cs.Misses, cs.Unmapped, float64(cs.PeakBytes)/(1<<20), float64(cs.LiveBytes)/(1<<20), float64(cs.CachedBytes)/(1<<20))
 	if *skipRef {
 		return nil
 	}
