@@ -6,7 +6,9 @@
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
 #include <sys/mman.h>
+#if defined(__SSE__)
 #include <xmmintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -36,18 +38,29 @@ extern "C" double coldint_sumsq(const float *x, int64_t n) {
   return total;
 }
 
-// adamwRange updates elements [lo, hi). Four lanes at a time with SSE (the
-// x86-64 baseline; std::sqrt would not vectorise because of errno), no FMA,
-// so every lane rounds exactly like the scalar tail.
-static void adamwRange(float *__restrict p, const float *__restrict g, float *__restrict m,
+// sqrtNoErrno is a float square root without errno handling.
+static inline float sqrtNoErrno(float x) {
+#if defined(__SSE__)
+  return _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(x)));
+#else
+  return __builtin_sqrtf(x);
+#endif
+}
+
+// adamwRange updates elements [lo, hi). On x86-64, four lanes at a time with
+// SSE (the baseline; std::sqrt would not vectorise because of errno). No
+// operation is fused (no FMA, fp-contract off), so every element rounds like
+// the scalar float32 arithmetic of torch's AdamW on any CPU.
+__attribute__((optimize("fp-contract=off"))) static void adamwRange(float *__restrict p, const float *__restrict g, float *__restrict m,
                        float *__restrict v, int64_t lo, int64_t hi, const struct coldint_adamw_args *a) {
   const float gs = a->grad_scale, b1 = a->beta1, b2 = a->beta2;
   const float c1 = 1 - a->beta1, c2 = 1 - a->beta2;
   const float decay = a->decay, step = a->step_size, bc2 = a->bc2_sqrt, eps = a->eps;
+  int64_t i = lo;
+#if defined(__SSE__)
   const __m128 vgs = _mm_set1_ps(gs), vb1 = _mm_set1_ps(b1), vb2 = _mm_set1_ps(b2);
   const __m128 vc1 = _mm_set1_ps(c1), vc2 = _mm_set1_ps(c2), vdecay = _mm_set1_ps(decay);
   const __m128 vstep = _mm_set1_ps(step), vbc2 = _mm_set1_ps(bc2), veps = _mm_set1_ps(eps);
-  int64_t i = lo;
   for (; i + 4 <= hi; i += 4) {
     const __m128 gi = _mm_mul_ps(_mm_loadu_ps(g + i), vgs);
     const __m128 mi = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(m + i), vb1), _mm_mul_ps(vc1, gi));
@@ -58,13 +71,14 @@ static void adamwRange(float *__restrict p, const float *__restrict g, float *__
     const __m128 pi = _mm_sub_ps(_mm_mul_ps(_mm_loadu_ps(p + i), vdecay), _mm_mul_ps(vstep, _mm_div_ps(mi, den)));
     _mm_storeu_ps(p + i, pi);
   }
+#endif
   for (; i < hi; i++) {
     const float gi = g[i] * gs;
     const float mi = m[i] * b1 + c1 * gi;
     const float vi = v[i] * b2 + c2 * gi * gi;
     m[i] = mi;
     v[i] = vi;
-    const float den = _mm_cvtss_f32(_mm_sqrt_ss(_mm_set_ss(vi))) / bc2 + eps;
+    const float den = sqrtNoErrno(vi) / bc2 + eps;
     p[i] = p[i] * decay - step * (mi / den);
   }
 }
