@@ -40,9 +40,12 @@ func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b
 // tokenizer.json.
 func newBPE(m *modelJSON, byteMode bool) (*bpe, error) {
 	if m.Type != "" && m.Type != "BPE" {
-		return nil, fmt.Errorf("load model: type %q is not supported (only BPE)", m.Type)
+		return nil, fmt.Errorf("load model: type %q is not supported (only BPE and Unigram)", m.Type)
 	}
-	if m.Vocab == nil {
+	if m.Vocab.m == nil {
+		if m.Vocab.list != nil {
+			return nil, fmt.Errorf("load model: BPE \"vocab\" must be an object of token ids, not a list")
+		}
 		return nil, fmt.Errorf("load model: missing \"vocab\"")
 	}
 	b := &bpe{
@@ -61,7 +64,7 @@ func newBPE(m *modelJSON, byteMode bool) (*bpe, error) {
 		byteMode = false
 	}
 	b.byteMode = byteMode
-	orig := map[string]int32(m.Vocab)
+	orig := map[string]int32(m.Vocab.m)
 	if byteMode {
 		b.vocab = make(map[string]int32, len(orig))
 		buf := make([]byte, 0, 64)

@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -258,6 +259,206 @@ func (m *mergeList) UnmarshalJSON(b []byte) error {
 			return nil
 		default:
 			return fmt.Errorf("parse merges: %w at byte %d", errJSON, r.i)
+		}
+	}
+}
+
+// vocabJSON is a model's "vocab": an object of token ids (BPE) or a list of
+// [piece, score] pairs (Unigram).
+type vocabJSON struct {
+	m    vocabMap
+	list []unigramPiece
+}
+
+func (v *vocabJSON) UnmarshalJSON(b []byte) error {
+	r := &jreader{b: b}
+	switch r.peek() {
+	case 'n':
+		*v = vocabJSON{}
+		return nil
+	case '[':
+		list, err := parseUnigramVocab(r)
+		if err != nil {
+			return err
+		}
+		*v = vocabJSON{list: list}
+		return nil
+	}
+	*v = vocabJSON{}
+	return v.m.UnmarshalJSON(b)
+}
+
+// num reads a JSON number as a float64 the way serde_json does without its
+// float_roundtrip feature (the HF tokenizers library's build): the decimal
+// digits go into a u64 (digits past its range are dropped), then one
+// multiplication or division by a power of ten. This can be one ulp off the
+// correctly rounded value, and Unigram scores must be bit-identical to the
+// library's for its ties to break the same way.
+func (r *jreader) num() (float64, error) {
+	r.ws()
+	start := r.i
+	b := r.b
+	bad := func() (float64, error) {
+		return 0, fmt.Errorf("%w: want a finite number at byte %d", errJSON, start)
+	}
+	digit := func(i int) bool { return i < len(b) && b[i] >= '0' && b[i] <= '9' }
+	i := r.i
+	neg := false
+	if i < len(b) && b[i] == '-' {
+		neg = true
+		i++
+	}
+	if !digit(i) || (b[i] == '0' && digit(i+1)) {
+		return bad()
+	}
+	const maxU = ^uint64(0)
+	var sig uint64
+	exp := int64(0)
+	full := false // the significand stopped taking digits
+	for ; digit(i); i++ {
+		d := uint64(b[i] - '0')
+		if !full && (sig > maxU/10 || (sig == maxU/10 && d > maxU%10)) {
+			full = true
+		}
+		if full {
+			exp++ // an integer digit past the u64 range
+			continue
+		}
+		sig = sig*10 + d
+	}
+	isInt := !full
+	if i < len(b) && b[i] == '.' {
+		isInt = false
+		i++
+		if !digit(i) {
+			return bad()
+		}
+		full = false // fraction digits are checked again, then dropped once one does not fit
+		for ; digit(i); i++ {
+			d := uint64(b[i] - '0')
+			if !full && (sig > maxU/10 || (sig == maxU/10 && d > maxU%10)) {
+				full = true
+			}
+			if !full {
+				sig = sig*10 + d
+				exp--
+			}
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		isInt = false
+		i++
+		posExp := true
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			posExp = b[i] == '+'
+			i++
+		}
+		if !digit(i) {
+			return bad()
+		}
+		var e int64
+		for ; digit(i); i++ {
+			e = e*10 + int64(b[i]-'0')
+			if e > math.MaxInt32 {
+				if sig != 0 && posExp {
+					return bad() // out of range
+				}
+				for digit(i) {
+					i++
+				}
+				r.i = i
+				if neg {
+					return math.Copysign(0, -1), nil
+				}
+				return 0, nil
+			}
+		}
+		if posExp {
+			exp += e
+		} else {
+			exp -= e
+		}
+		exp = max(math.MinInt32, min(math.MaxInt32, exp))
+	}
+	r.i = i
+	f := float64(sig)
+	if !isInt {
+		for {
+			a := exp
+			if a < 0 {
+				a = -a
+			}
+			if a < int64(len(pow10)) {
+				if exp >= 0 {
+					f *= pow10[a]
+				} else {
+					f /= pow10[a]
+				}
+				break
+			}
+			if f == 0 {
+				break
+			}
+			if exp >= 0 {
+				return bad() // out of range
+			}
+			f /= 1e308
+			exp += 308
+		}
+	}
+	if math.IsInf(f, 0) {
+		return bad()
+	}
+	if neg {
+		f = -f
+	}
+	return f, nil
+}
+
+// pow10 holds the correctly rounded powers of ten 1e0 … 1e308.
+var pow10 = func() []float64 {
+	p := make([]float64, 309)
+	for i := range p {
+		p[i], _ = strconv.ParseFloat("1e"+strconv.Itoa(i), 64)
+	}
+	return p
+}()
+
+// parseUnigramVocab reads [[piece, score], ...].
+func parseUnigramVocab(r *jreader) ([]unigramPiece, error) {
+	if err := r.expect('['); err != nil {
+		return nil, fmt.Errorf("parse vocab: %w", err)
+	}
+	out := make([]unigramPiece, 0, len(r.b)/24)
+	if r.peek() == ']' {
+		return out, nil
+	}
+	for n := 0; ; n++ {
+		if err := r.expect('['); err != nil {
+			return nil, fmt.Errorf("parse vocab entry %d: want [piece, score]: %w", n, err)
+		}
+		s, err := r.str()
+		if err != nil {
+			return nil, fmt.Errorf("parse vocab entry %d: piece: %w", n, err)
+		}
+		if err := r.expect(','); err != nil {
+			return nil, fmt.Errorf("parse vocab entry %d (%q): want [piece, score]: %w", n, s, err)
+		}
+		f, err := r.num()
+		if err != nil {
+			return nil, fmt.Errorf("parse vocab entry %d (%q): score: %w", n, s, err)
+		}
+		if err := r.expect(']'); err != nil {
+			return nil, fmt.Errorf("parse vocab entry %d (%q): want [piece, score]: %w", n, s, err)
+		}
+		out = append(out, unigramPiece{piece: s, score: f})
+		switch r.peek() {
+		case ',':
+			r.i++
+		case ']':
+			return out, nil
+		default:
+			return nil, fmt.Errorf("parse vocab: %w at byte %d", errJSON, r.i)
 		}
 	}
 }

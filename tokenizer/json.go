@@ -26,7 +26,7 @@ type addedTokenJSON struct {
 	Special    bool   `json:"special"`
 }
 
-// modelJSON is the "model" object. Only BPE is supported.
+// modelJSON is the "model" object: BPE or Unigram.
 type modelJSON struct {
 	Type                    string    `json:"type"`
 	Dropout                 *float64  `json:"dropout"`
@@ -36,8 +36,9 @@ type modelJSON struct {
 	FuseUnk                 bool      `json:"fuse_unk"`
 	ByteFallback            bool      `json:"byte_fallback"`
 	IgnoreMerges            bool      `json:"ignore_merges"`
-	Vocab                   vocabMap  `json:"vocab"`
+	Vocab                   vocabJSON `json:"vocab"`
 	Merges                  mergeList `json:"merges"`
+	UnkID                   *int      `json:"unk_id"` // Unigram
 }
 
 // typed reads the "type" field of a component object.

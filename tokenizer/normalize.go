@@ -234,6 +234,10 @@ func parseNormalizer(raw json.RawMessage, depth int) (normalizer, error) {
 			return nil, fmt.Errorf("parse normalizer Strip: %w", err)
 		}
 		return stripNormalizer{v.Left, v.Right}, nil
+	case "Precompiled":
+		// SentencePiece's precompiled_charsmap (T5, ALBERT, XLNet exports):
+		// refused rather than tokenizing differently from the Rust library.
+		return nil, fmt.Errorf("parse normalizer: type %q (a SentencePiece precompiled_charsmap) is not supported", t)
 	}
 	return nil, fmt.Errorf("parse normalizer: type %q is not supported", t)
 }

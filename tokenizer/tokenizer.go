@@ -13,7 +13,8 @@ import (
 
 // Tokenizer is a loaded tokenizer.json pipeline. It is safe for concurrent use.
 type Tokenizer struct {
-	model    *bpe
+	model    *bpe     // BPE model, nil for Unigram
+	uni      *unigram // Unigram model, nil for BPE
 	added    []addedToken
 	rawTrie  *trie // added tokens matched on the raw text
 	normTrie *trie // added tokens matched on normalized text (normalized: true)
@@ -47,6 +48,8 @@ type Roles struct {
 // workspace holds per-goroutine scratch buffers and the pre-token cache.
 type workspace struct {
 	w      word
+	u      uniScratch
+	err    error // first model error of the current text
 	segs   []segment
 	segs2  []segment
 	p1, p2 []piece
@@ -128,11 +131,20 @@ func fromBytes(tokenizerJSON, configJSON []byte) (t *Tokenizer, err error) {
 			byteMode = true
 		}
 	}
-	if t.model, err = newBPE(&m, byteMode); err != nil {
+	isUnigram := m.Type == "Unigram" || (m.Type == "" && m.Vocab.list != nil)
+	if isUnigram {
+		// Unigram pieces are strings: ByteLevel maps bytes to its alphabet.
+		byteMode = false
+		if t.uni, err = newUnigram(&m); err != nil {
+			return nil, err
+		}
+	} else if t.model, err = newBPE(&m, byteMode); err != nil {
 		return nil, err
+	} else {
+		byteMode = t.model.byteMode
 	}
 	for _, raw := range flat {
-		p, err := buildPreTok(raw, t.model.byteMode)
+		p, err := buildPreTok(raw, byteMode)
 		if err != nil {
 			return nil, err
 		}
@@ -147,8 +159,11 @@ func fromBytes(tokenizerJSON, configJSON []byte) (t *Tokenizer, err error) {
 
 	// Id table: model vocabulary, then added tokens (which win on decode).
 	maxID := -1
-	for _, id := range m.Vocab {
+	for _, id := range m.Vocab.m {
 		maxID = max(maxID, int(id))
+	}
+	if t.uni != nil {
+		maxID = len(t.uni.pieces) - 1
 	}
 	if maxID > 1<<22 {
 		return nil, fmt.Errorf("parse model: token id %d is too large", maxID)
@@ -163,9 +178,15 @@ func fromBytes(tokenizerJSON, configJSON []byte) (t *Tokenizer, err error) {
 	t.idToTok = make([]string, maxID+1)
 	t.hasTok = make([]bool, maxID+1)
 	t.special = make([]bool, maxID+1)
-	for tok, id := range m.Vocab {
+	for tok, id := range m.Vocab.m {
 		t.idToTok[id] = tok
 		t.hasTok[id] = true
+	}
+	if t.uni != nil {
+		for id, tok := range t.uni.pieces {
+			t.idToTok[id] = tok
+			t.hasTok[id] = true
+		}
 	}
 	t.rawTrie, t.normTrie = newTrie(), newTrie()
 	for _, a := range f.AddedTokens {
@@ -233,7 +254,12 @@ func fromBytes(tokenizerJSON, configJSON []byte) (t *Tokenizer, err error) {
 }
 
 func (t *Tokenizer) loadConfig(data []byte) error {
-	t.roles = Roles{BOS: -1, EOS: -1, PAD: -1, UNK: int(t.model.unk)}
+	t.roles = Roles{BOS: -1, EOS: -1, PAD: -1, UNK: -1}
+	if t.model != nil {
+		t.roles.UNK = int(t.model.unk)
+	} else {
+		t.roles.UNK = int(t.uni.unk)
+	}
 	var c configJSON
 	if len(data) > 0 {
 		if err := json.Unmarshal(data, &c); err != nil {
@@ -277,6 +303,10 @@ func (t *Tokenizer) tokenID(s string) (int32, bool) {
 		if a.content == s {
 			return a.id, true
 		}
+	}
+	if t.uni != nil {
+		id, ok := t.uni.ids[s]
+		return id, ok
 	}
 	for id, tok := range t.idToTok {
 		if t.hasTok[id] && tok == s {
@@ -327,10 +357,19 @@ func (t *Tokenizer) getWS() *workspace {
 
 // Encode tokenizes text. addSpecial applies the post-processor (BOS/EOS
 // templates), like HF's add_special_tokens. Added tokens found in the text
-// (special or not) always become their ids, as in HF.
+// (special or not) always become their ids, as in HF. It fails only where
+// the library does: a Unigram model without unk_id meets a character that
+// no piece covers.
 func (t *Tokenizer) Encode(text string, addSpecial bool) ([]int, error) {
 	ws := t.getWS()
+	ws.err = nil
 	ids := t.encode(ws, text, ws.ids[:0])
+	if err := ws.err; err != nil {
+		ws.err = nil
+		ws.ids = ids[:0]
+		t.pool.Put(ws)
+		return nil, fmt.Errorf("encode text: %w", err)
+	}
 	if addSpecial {
 		ids = t.post.apply(ids)
 	}
@@ -343,7 +382,8 @@ func (t *Tokenizer) Encode(text string, addSpecial bool) ([]int, error) {
 	return out, nil
 }
 
-// EncodeBatch encodes texts in parallel on all cores.
+// EncodeBatch encodes texts in parallel on all cores. Like the library, it
+// fails as a whole when one text fails.
 func (t *Tokenizer) EncodeBatch(texts []string, addSpecial bool) ([][]int, error) {
 	out := make([][]int, len(texts))
 	workers := min(runtime.GOMAXPROCS(0), len(texts))
@@ -360,6 +400,7 @@ func (t *Tokenizer) EncodeBatch(texts []string, addSpecial bool) ([][]int, error
 	var next int64
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	errs := make([]error, len(texts))
 	const chunk = 16
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
@@ -374,12 +415,17 @@ func (t *Tokenizer) EncodeBatch(texts []string, addSpecial bool) ([][]int, error
 					return
 				}
 				for i := a; i < min(a+chunk, len(texts)); i++ {
-					out[i], _ = t.Encode(texts[i], addSpecial)
+					out[i], errs[i] = t.Encode(texts[i], addSpecial)
 				}
 			}
 		}()
 	}
 	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 
@@ -430,7 +476,7 @@ func (t *Tokenizer) encodeText(ws *workspace, s string, start bool, out []int32)
 }
 
 func (t *Tokenizer) encodeWord(ws *workspace, w string, out []int32) []int32 {
-	if t.model.spSplit && len(w) > 16 {
+	if t.model != nil && t.model.spSplit && len(w) > 16 {
 		for w != "" {
 			k := t.model.splitPoint(w)
 			out = t.encodeCached(ws, w[:k], out)
@@ -443,13 +489,16 @@ func (t *Tokenizer) encodeWord(ws *workspace, w string, out []int32) []int32 {
 
 func (t *Tokenizer) encodeCached(ws *workspace, w string, out []int32) []int32 {
 	if len(w) > cacheMaxKey {
-		return t.model.encodeWord(w, &ws.w, out)
+		return t.modelEncode(ws, w, out)
 	}
 	if v, ok := ws.cache[w]; ok {
 		return append(out, ws.arena[v>>32:v>>32+v&0xffffffff]...)
 	}
 	n := len(out)
-	out = t.model.encodeWord(w, &ws.w, out)
+	out = t.modelEncode(ws, w, out)
+	if ws.err != nil {
+		return out // not cached
+	}
 	if len(ws.arena) > cacheMaxArena || len(ws.cache) >= cacheMaxEntries {
 		clear(ws.cache)
 		ws.arena = ws.arena[:0]
@@ -457,6 +506,23 @@ func (t *Tokenizer) encodeCached(ws *workspace, w string, out []int32) []int32 {
 	off := len(ws.arena)
 	ws.arena = append(ws.arena, out[n:]...)
 	ws.cache[strings.Clone(w)] = uint64(off)<<32 | uint64(len(out)-n)
+	return out
+}
+
+// modelEncode runs the model on one pre-token. A Unigram error (an unknown
+// character and no unk_id) is kept in ws.err, as the Rust library fails the
+// whole text.
+func (t *Tokenizer) modelEncode(ws *workspace, w string, out []int32) []int32 {
+	if t.uni == nil {
+		return t.model.encodeWord(w, &ws.w, out)
+	}
+	if ws.err != nil {
+		return out
+	}
+	out, err := t.uni.encodeWord(w, &ws.u, out)
+	if err != nil {
+		ws.err = err
+	}
 	return out
 }
 

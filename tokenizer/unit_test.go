@@ -71,7 +71,7 @@ func TestLoadErrors(t *testing.T) {
 	tests := []struct{ name, json, want string }{
 		{"not json", `{`, "parse tokenizer.json"},
 		{"no model", `{}`, "missing \"model\""},
-		{"unknown model", `{"model":{"type":"Unigram","vocab":{}}}`, "not supported"},
+		{"unknown model", `{"model":{"type":"WordLevel","vocab":{"a":0},"unk_token":"a"}}`, "not supported"},
 		{"bad merge", `{"model":{"type":"BPE","vocab":{"a":0},"merges":["a b"]}}`, "missing from the vocabulary"},
 		{"merge result", `{"model":{"type":"BPE","vocab":{"a":0,"b":1},"merges":["a b"]}}`, "not in the vocabulary"},
 		{"merge form", `{"model":{"type":"BPE","vocab":{"a":0},"merges":["a"]}}`, "two tokens"},

@@ -11,6 +11,7 @@
 //           "tokens": ["<s>"],                           -> "tokenIds": [1 or null], "vocabSize": n
 //           "bench": {"texts": ["..."], "rounds": 3}}    -> "bench": {...}
 // "decoded" is the decode (special tokens kept) of the oracle's own ids.
+// A text the library fails to encode gets null ids (and a null "decoded").
 'use strict';
 const path = require('path');
 const modules = process.env.TOKORACLE_NODE_MODULES || path.join(__dirname, 'node_modules');
@@ -25,6 +26,27 @@ function readStdin() {
   });
 }
 
+// encodeAll encodes texts in one batch; when the library fails the batch (a
+// Unigram model without unk_id meets an unknown character), it encodes them
+// one by one and gives null for each text that fails.
+async function encodeAll(tok, texts, opts) {
+  try {
+    const encs = await tok.encodeBatch(texts, opts);
+    return encs.map((e) => Array.from(e.getIds()));
+  } catch (e) {
+    const out = [];
+    for (const t of texts) {
+      try {
+        const enc = await tok.encode(t, null, opts);
+        out.push(Array.from(enc.getIds()));
+      } catch (e2) {
+        out.push(null);
+      }
+    }
+    return out;
+  }
+}
+
 async function main() {
   const req = JSON.parse(await readStdin());
   const t0 = process.hrtime.bigint();
@@ -33,13 +55,12 @@ async function main() {
   const out = { loadSeconds };
   const opts = { addSpecialTokens: !!req.addSpecial };
   if (req.texts) {
-    const encs = await tok.encodeBatch(req.texts, opts);
-    out.ids = encs.map((e) => Array.from(e.getIds()));
-    out.decoded = await tok.decodeBatch(out.ids, false);
+    out.ids = await encodeAll(tok, req.texts, opts);
+    const ok = out.ids.map((ids) => ids || []);
+    out.decoded = (await tok.decodeBatch(ok, false)).map((d, i) => (out.ids[i] ? d : null));
   }
   if (req.textsSpecial) {
-    const encs = await tok.encodeBatch(req.textsSpecial, { addSpecialTokens: true });
-    out.idsSpecial = encs.map((e) => Array.from(e.getIds()));
+    out.idsSpecial = await encodeAll(tok, req.textsSpecial, { addSpecialTokens: true });
   }
   if (req.decode) {
     out.decodedIds = await tok.decodeBatch(req.decode, !!req.skipSpecial);
