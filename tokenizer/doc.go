@@ -13,17 +13,18 @@
 // end_of_word_suffix); Unigram models (SentencePiece: vocab of [piece,
 // score], unk_id or null, byte_fallback; the library's Viterbi path, tie
 // order, unk score and unk fusing, and its serde_json score parsing, which
-// can be one ulp off the correctly rounded value); normalizers Sequence, NFC, NFD, NFKC, NFKD, Prepend,
-// Replace, Lowercase, Strip; pre-tokenizers Sequence, Split (String or Regex,
-// every behavior, invert), ByteLevel, Metaspace, Whitespace, WhitespaceSplit,
-// Digits, Punctuation; post-processors TemplateProcessing, RobertaProcessing,
-// BertProcessing, ByteLevel, Sequence; decoders ByteLevel, Metaspace, Replace,
-// ByteFallback, Fuse, Strip, BPEDecoder, WordPiece, Sequence; added tokens
-// with special, lstrip, rstrip, single_word and normalized. Other types are
-// load errors, among them the Precompiled normalizer (SentencePiece's
-// precompiled_charsmap) of T5, ALBERT and XLNet exports. A Unigram model
-// without unk_id fails to encode a text with a character no piece covers,
-// as the library does.
+// can be one ulp off the correctly rounded value); normalizers Sequence,
+// NFC, NFD, NFKC, NFKD, Prepend, Replace, Lowercase, Strip, Precompiled
+// (SentencePiece's precompiled_charsmap; grapheme clusters from
+// github.com/rivo/uniseg, Unicode 15.0); pre-tokenizers Sequence, Split
+// (String or Regex, every behavior, invert), ByteLevel, Metaspace,
+// Whitespace, WhitespaceSplit, Digits, Punctuation; post-processors
+// TemplateProcessing, RobertaProcessing, BertProcessing, ByteLevel,
+// Sequence; decoders ByteLevel, Metaspace, Replace, ByteFallback, Fuse,
+// Strip, BPEDecoder, WordPiece, Sequence; added tokens with special, lstrip,
+// rstrip, single_word and normalized. Other types are load errors. A
+// Unigram model without unk_id fails to encode a text with a character no
+// piece covers, as the library does.
 //
 // The GPT-2, cl100k/Llama-3, Qwen2 and o200k pre-tokenizer regexes run as
 // hand-coded scanners with Oniguruma's semantics (look-ahead included) and

@@ -235,9 +235,16 @@ func parseNormalizer(raw json.RawMessage, depth int) (normalizer, error) {
 		}
 		return stripNormalizer{v.Left, v.Right}, nil
 	case "Precompiled":
-		// SentencePiece's precompiled_charsmap (T5, ALBERT, XLNet exports):
-		// refused rather than tokenizing differently from the Rust library.
-		return nil, fmt.Errorf("parse normalizer: type %q (a SentencePiece precompiled_charsmap) is not supported", t)
+		var v struct {
+			Charsmap *string `json:"precompiled_charsmap"`
+		}
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, fmt.Errorf("parse normalizer Precompiled: %w", err)
+		}
+		if v.Charsmap == nil {
+			return nil, fmt.Errorf("parse normalizer Precompiled: missing \"precompiled_charsmap\"")
+		}
+		return newPrecompiled(*v.Charsmap)
 	}
 	return nil, fmt.Errorf("parse normalizer: type %q is not supported", t)
 }

@@ -442,11 +442,6 @@ func TestUnigramErrors(t *testing.T) {
 			}
 		})
 	}
-	// The Precompiled normalizer of T5/ALBERT exports is refused by name.
-	_, err := FromBytes([]byte(`{"normalizer":{"type":"Precompiled","precompiled_charsmap":"AA=="},"model":{"type":"Unigram","unk_id":0,"vocab":[["<unk>",0]]}}`), nil)
-	if err == nil || !strings.Contains(err.Error(), `"Precompiled" (a SentencePiece precompiled_charsmap) is not supported`) {
-		t.Fatalf("Precompiled normalizer: error %v", err)
-	}
 	// An unknown character without unk_id fails the text, not the load.
 	tk, err := FromBytes([]byte(`{"model":{"type":"Unigram","unk_id":null,"vocab":[["a",-1],["b",-2]]}}`), nil)
 	if err != nil {
