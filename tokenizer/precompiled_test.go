@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -149,7 +150,11 @@ func TestOraclePrecompiledNormalizer(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	texts := append(stressTexts(rng, 500, strings.Fields(strings.Join(sample(rng, lines, 100), " ")), keys), sample(rng, lines, 200)...)
+	nStress := 500
+	if v, err := strconv.Atoi(os.Getenv("COLDINT_TOKENIZER_STRESS")); err == nil && v > 0 {
+		nStress = v // a longer run on demand
+	}
+	texts := append(stressTexts(rng, nStress, strings.Fields(strings.Join(sample(rng, lines, 100), " ")), keys), sample(rng, lines, 200)...)
 	for i, s := range texts {
 		texts[i] = strings.ToValidUTF8(s, "\uFFFD")
 	}

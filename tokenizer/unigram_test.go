@@ -200,7 +200,11 @@ func TestOracleUnigram(t *testing.T) {
 	words := frequentWords(lines, 1500)
 	sampleWords := strings.Fields(strings.Join(sample(rng, lines, 200), " "))
 	specials := []string{"<s>", "</s>", "<unk>", "<pad>", "<|end|>", " <s> ", "<0x41>"}
-	texts := append(stressTexts(rng, 700, sampleWords, specials), sample(rng, lines, 300)...)
+	nStress := 700
+	if v, err := strconv.Atoi(os.Getenv("COLDINT_TOKENIZER_STRESS")); err == nil && v > 0 {
+		nStress = v // a longer run on demand
+	}
+	texts := append(stressTexts(rng, nStress, sampleWords, specials), sample(rng, lines, 300)...)
 	for i, s := range texts {
 		texts[i] = strings.ToValidUTF8(s, "\uFFFD")
 	}
