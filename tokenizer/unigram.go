@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sort"
 	"unicode/utf8"
 )
 
@@ -28,10 +29,13 @@ type unigram struct {
 	pieces []string
 	scores []float64
 	ids    map[string]int32 // piece → id; the last of duplicated pieces wins, as in HF
-	// Byte trie of the pieces: edges in a hash table keyed by node<<8|byte,
-	// the piece id ending at each node in term (-1 for none).
-	edges        *pairTable
-	root         [256]int32 // root edges, -1 for none
+	// Byte trie of the pieces, nodes in breadth-first order: the children
+	// of a node are count[n] consecutive nodes from first[n], sorted by
+	// label; term[n] is the id of the piece ending at n (-1 for none).
+	root         [256]int32 // children of the root, -1 for none
+	first        []int32
+	count        []uint16
+	label        []byte
 	term         []int32
 	unk          int32 // -1: no unk_id
 	unkScore     float64
@@ -89,35 +93,9 @@ func newUnigram(m *modelJSON) (*unigram, error) {
 		}
 	}
 	u.unkScore = minScore - unkPenalty
-	nbytes := 0
-	for _, p := range list {
-		nbytes += len(p.piece)
-	}
-	u.edges = newPairTable(nbytes)
-	u.term = append(make([]int32, 0, nbytes+1), -1)
-	for i := range u.root {
-		u.root[i] = -1
+	u.buildTrie()
+	for i := range u.fallbackIDs {
 		u.fallbackIDs[i] = -1
-	}
-	for piece, id := range u.ids {
-		if piece == "" {
-			continue // the library's prefix search never yields the empty piece
-		}
-		node := int32(0)
-		for j := 0; j < len(piece); j++ {
-			next, ok := u.child(node, piece[j])
-			if !ok {
-				next = int32(len(u.term))
-				u.term = append(u.term, -1)
-				if node == 0 {
-					u.root[piece[j]] = next
-				} else {
-					u.edges.insert(uint64(node)<<8|uint64(piece[j]), uint64(next))
-				}
-			}
-			node = next
-		}
-		u.term[node] = id
 	}
 	for i := 0; i < 256; i++ {
 		if id, ok := u.ids[fmt.Sprintf("<0x%02X>", i)]; ok {
@@ -127,13 +105,78 @@ func newUnigram(m *modelJSON) (*unigram, error) {
 	return u, nil
 }
 
+// buildTrie builds the byte trie of the distinct non-empty pieces (the
+// library's prefix search never yields the empty piece).
+func (u *unigram) buildTrie() {
+	keys := make([]string, 0, len(u.ids))
+	for p := range u.ids {
+		if p != "" {
+			keys = append(keys, p)
+		}
+	}
+	sort.Strings(keys)
+	for i := range u.root {
+		u.root[i] = -1
+	}
+	u.first, u.count, u.label, u.term = []int32{0}, []uint16{0}, []byte{0}, []int32{-1}
+	type item struct {
+		node, lo, hi, depth int
+	}
+	queue := []item{{0, 0, len(keys), 0}}
+	for q := 0; q < len(queue); q++ {
+		it := queue[q]
+		lo := it.lo
+		if lo < it.hi && len(keys[lo]) == it.depth {
+			u.term[it.node] = u.ids[keys[lo]]
+			lo++
+		}
+		u.first[it.node] = int32(len(u.term))
+		for lo < it.hi {
+			c := keys[lo][it.depth]
+			hi := lo + 1
+			for hi < it.hi && keys[hi][it.depth] == c {
+				hi++
+			}
+			n := len(u.term)
+			u.first, u.count, u.label, u.term = append(u.first, 0), append(u.count, 0), append(u.label, c), append(u.term, -1)
+			u.count[it.node]++
+			if it.node == 0 {
+				u.root[c] = int32(n)
+			}
+			queue = append(queue, item{n, lo, hi, it.depth + 1})
+			lo = hi
+		}
+	}
+}
+
 func (u *unigram) child(node int32, b byte) (int32, bool) {
 	if node == 0 {
 		c := u.root[b]
 		return c, c >= 0
 	}
-	v, ok := u.edges.get(uint64(node)<<8 | uint64(b))
-	return int32(v), ok
+	f, n := int(u.first[node]), int(u.count[node])
+	labels := u.label[f : f+n]
+	if n <= 8 {
+		for i, l := range labels {
+			if l == b {
+				return int32(f + i), true
+			}
+		}
+		return -1, false
+	}
+	lo, hi := 0, n
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if labels[m] < b {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < n && labels[lo] == b {
+		return int32(f + lo), true
+	}
+	return -1, false
 }
 
 // encodeWord appends the ids of one pre-token to out. Like the Rust
