@@ -152,6 +152,37 @@ func (st stripNormalizer) normalize(s string) string {
 	return s
 }
 
+// stripAccentsNormalizer is StripAccents: it drops combining marks
+// (General_Category M) by the Rust library's Unicode 9.0 tables.
+type stripAccentsNormalizer struct{}
+
+func (stripAccentsNormalizer) normalize(s string) string {
+	if isASCII(s) {
+		return s
+	}
+	marks := oldMarks()
+	return strings.Map(func(r rune) rune {
+		if r >= 0x300 && unicode.Is(marks, r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// oldMarks is General_Category M as of Unicode 9.0: Go's marks assigned by
+// 9.0, with the two Vedic signs that were marks until 10.0 and without
+// U+111C9, a mark only since 11.0.
+var oldMarks = sync.OnceValue(func() *unicode.RangeTable {
+	v9 := rangetable.Assigned("9.0.0")
+	rs := []rune{0x1cf2, 0x1cf3}
+	rangetable.Visit(unicode.M, func(r rune) {
+		if r != 0x111c9 && unicode.Is(v9, r) {
+			rs = append(rs, r)
+		}
+	})
+	return rangetable.New(rs...)
+})
+
 // lower16 holds the other lowercase mappings Unicode 16 added.
 var lower16 = map[rune]rune{0x1c89: 0x1c8a, 0xa7cb: 0x264, 0xa7cc: 0xa7cd, 0xa7da: 0xa7db, 0xa7dc: 0x19b}
 
@@ -234,6 +265,8 @@ func parseNormalizer(raw json.RawMessage, depth int) (normalizer, error) {
 			return nil, fmt.Errorf("parse normalizer Strip: %w", err)
 		}
 		return stripNormalizer{v.Left, v.Right}, nil
+	case "StripAccents":
+		return stripAccentsNormalizer{}, nil
 	case "Precompiled":
 		var v struct {
 			Charsmap *string `json:"precompiled_charsmap"`

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 // buildCharsmap makes a SentencePiece precompiled_charsmap for the given
@@ -127,6 +128,25 @@ func precompiledTokenizers(words []string) map[string][]byte {
 	}
 	b, _ := json.Marshal(t5)
 	out["precompiled-t5like"] = b
+	albert := map[string]any{
+		"added_tokens": []any{added(0, "<pad>", true), added(1, "<unk>", true), added(2, "[CLS]", true), added(3, "[SEP]", true), added(4, "[MASK]", true)},
+		"normalizer": map[string]any{"type": "Sequence", "normalizers": []any{
+			map[string]any{"type": "Replace", "pattern": map[string]any{"String": "``"}, "content": "\""},
+			map[string]any{"type": "Replace", "pattern": map[string]any{"String": "''"}, "content": "\""},
+			map[string]any{"type": "NFKD"}, map[string]any{"type": "StripAccents"}, map[string]any{"type": "Lowercase"},
+			map[string]any{"type": "Precompiled", "precompiled_charsmap": cm}}},
+		"pre_tokenizer": map[string]any{"type": "Metaspace", "replacement": "▁", "add_prefix_space": true, "prepend_scheme": "always"},
+		"post_processor": map[string]any{"type": "TemplateProcessing",
+			"single": []any{map[string]any{"SpecialToken": map[string]any{"id": "[CLS]", "type_id": 0}}, map[string]any{"Sequence": map[string]any{"id": "A", "type_id": 0}},
+				map[string]any{"SpecialToken": map[string]any{"id": "[SEP]", "type_id": 0}}},
+			"pair": []any{},
+			"special_tokens": map[string]any{"[CLS]": map[string]any{"id": "[CLS]", "ids": []int{2}, "tokens": []string{"[CLS]"}},
+				"[SEP]": map[string]any{"id": "[SEP]", "ids": []int{3}, "tokens": []string{"[SEP]"}}}},
+		"decoder": map[string]any{"type": "Metaspace", "replacement": "▁", "add_prefix_space": true, "prepend_scheme": "always"},
+		"model":   map[string]any{"type": "Unigram", "unk_id": 1, "vocab": unigramVocab([]string{"<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"}, false, words, real)},
+	}
+	b, _ = json.Marshal(albert)
+	out["precompiled-albertlike"] = b
 	bl := map[string]any{
 		"normalizer":    map[string]any{"type": "Precompiled", "precompiled_charsmap": cm},
 		"pre_tokenizer": map[string]any{"type": "ByteLevel", "add_prefix_space": false, "use_regex": true, "trim_offsets": true},
@@ -232,4 +252,53 @@ func FuzzPrecompiled(f *testing.F) {
 		}
 		_ = p.normalize(text)
 	})
+}
+
+// TestOracleStripAccents compares StripAccents with the Rust library on
+// every combining mark (by Go's tables and the library's older ones), the
+// Vedic signs block and a sample of all other code points.
+func TestOracleStripAccents(t *testing.T) {
+	tj := map[string]any{
+		"normalizer":    map[string]any{"type": "StripAccents"},
+		"pre_tokenizer": map[string]any{"type": "ByteLevel", "add_prefix_space": false, "use_regex": false, "trim_offsets": true},
+		"decoder":       map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+		"model":         map[string]any{"type": "BPE", "vocab": byteLevelVocab(), "merges": []string{}},
+	}
+	data, _ := json.Marshal(tj)
+	path := filepath.Join(t.TempDir(), "strip.json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := FromBytes(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var texts []string
+	var b strings.Builder
+	for r := rune(0x20); r < 0x110000; r++ {
+		if (r >= 0xd800 && r < 0xe000) || !(unicode.Is(unicode.M, r) || (r >= 0x1cd0 && r < 0x1d00) || r%61 == 0 || r == 0x111c9) {
+			continue
+		}
+		b.WriteRune('a')
+		b.WriteRune(r)
+		if b.Len() > 4000 {
+			texts = append(texts, b.String())
+			b.Reset()
+		}
+	}
+	texts = append(texts, b.String(), "", "café", "e\u0301\u0301", "\u0301start")
+	ans := runOracle(t, oracleRequest{Tokenizer: path, Texts: texts})
+	mis := 0
+	for i, text := range texts {
+		if got := tk.norm.normalize(text); got != ans.Decoded[i] {
+			for j, r := range []rune(got) {
+				if w := []rune(ans.Decoded[i]); j >= len(w) || w[j] != r {
+					mis++
+					t.Errorf("text %d: differs at rune %d: got %U, want %U", i, j, r, w[min(j, len(w)-1)])
+					break
+				}
+			}
+		}
+	}
+	t.Logf("%d texts, %d mismatches", len(texts), mis)
 }
