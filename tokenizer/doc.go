@@ -15,7 +15,7 @@
 // order, unk score and unk fusing, and its serde_json score parsing, which
 // can be one ulp off the correctly rounded value); normalizers Sequence,
 // NFC, NFD, NFKC, NFKD, Prepend, Replace, Lowercase, Strip, StripAccents
-// (combining marks by the library's Unicode 9.0 tables), Precompiled
+// (combining marks by the library's Unicode 9.0 tables), Nmt, Precompiled
 // (SentencePiece's precompiled_charsmap; grapheme clusters from
 // github.com/rivo/uniseg, Unicode 15.0); pre-tokenizers Sequence, Split
 // (String or Regex, every behavior, invert), ByteLevel, Metaspace,

@@ -169,6 +169,23 @@ func (stripAccentsNormalizer) normalize(s string) string {
 	}, s)
 }
 
+// nmtNormalizer is Nmt (SentencePiece's nmt rules): it drops ASCII/C1
+// control characters and turns other whitespace-like characters into ' '.
+type nmtNormalizer struct{}
+
+func (nmtNormalizer) normalize(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 0x1 && r <= 0x8, r == 0xb, r >= 0xe && r <= 0x1f, r == 0x7f, r == 0x8f, r == 0x9f:
+			return -1
+		case r == '\t', r == '\n', r == '\f', r == '\r', r == 0x1680, r >= 0x200b && r <= 0x200f,
+			r == 0x2028, r == 0x2029, r == 0x2581, r == 0xfeff, r == 0xfffd:
+			return ' '
+		}
+		return r
+	}, s)
+}
+
 // oldMarks is General_Category M as of Unicode 9.0: Go's marks assigned by
 // 9.0, with the two Vedic signs that were marks until 10.0 and without
 // U+111C9, a mark only since 11.0.
@@ -267,6 +284,8 @@ func parseNormalizer(raw json.RawMessage, depth int) (normalizer, error) {
 		return stripNormalizer{v.Left, v.Right}, nil
 	case "StripAccents":
 		return stripAccentsNormalizer{}, nil
+	case "Nmt":
+		return nmtNormalizer{}, nil
 	case "Precompiled":
 		var v struct {
 			Charsmap *string `json:"precompiled_charsmap"`

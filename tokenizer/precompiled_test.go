@@ -254,29 +254,17 @@ func FuzzPrecompiled(f *testing.F) {
 	})
 }
 
-// TestOracleStripAccents compares StripAccents with the Rust library on
-// every combining mark (by Go's tables and the library's older ones), the
-// Vedic signs block and a sample of all other code points.
-func TestOracleStripAccents(t *testing.T) {
-	tj := map[string]any{
-		"normalizer":    map[string]any{"type": "StripAccents"},
-		"pre_tokenizer": map[string]any{"type": "ByteLevel", "add_prefix_space": false, "use_regex": false, "trim_offsets": true},
-		"decoder":       map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
-		"model":         map[string]any{"type": "BPE", "vocab": byteLevelVocab(), "merges": []string{}},
-	}
-	data, _ := json.Marshal(tj)
-	path := filepath.Join(t.TempDir(), "strip.json")
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tk, err := FromBytes(data, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+// TestOracleCharNormalizers compares StripAccents and Nmt with the Rust
+// library through a byte-level tokenizer (its ids spell the normalized
+// text): every combining mark (by Go's tables and the library's older
+// ones), the Vedic signs block, the control and space characters and a
+// sample of all other code points.
+func TestOracleCharNormalizers(t *testing.T) {
 	var texts []string
 	var b strings.Builder
-	for r := rune(0x20); r < 0x110000; r++ {
-		if (r >= 0xd800 && r < 0xe000) || !(unicode.Is(unicode.M, r) || (r >= 0x1cd0 && r < 0x1d00) || r%61 == 0 || r == 0x111c9) {
+	for r := rune(0); r < 0x110000; r++ {
+		if (r >= 0xd800 && r < 0xe000) || !(unicode.Is(unicode.M, r) || r < 0x300 || (r >= 0x1cd0 && r < 0x1d00) ||
+			(r >= 0x2000 && r < 0x2100) || r%61 == 0 || r == 0x111c9 || r == 0x1680 || r == 0x2581 || r >= 0xfef0 && r < 0x10000) {
 			continue
 		}
 		b.WriteRune('a')
@@ -286,19 +274,45 @@ func TestOracleStripAccents(t *testing.T) {
 			b.Reset()
 		}
 	}
-	texts = append(texts, b.String(), "", "café", "e\u0301\u0301", "\u0301start")
-	ans := runOracle(t, oracleRequest{Tokenizer: path, Texts: texts})
-	mis := 0
-	for i, text := range texts {
-		if got := tk.norm.normalize(text); got != ans.Decoded[i] {
-			for j, r := range []rune(got) {
-				if w := []rune(ans.Decoded[i]); j >= len(w) || w[j] != r {
+	texts = append(texts, b.String(), "", "café", "e\u0301\u0301", "\u0301start", "\x00a\x01\t\n", "\r\n x \ufffd")
+	for _, norm := range []string{"StripAccents", "Nmt"} {
+		t.Run(norm, func(t *testing.T) {
+			tj := map[string]any{
+				"normalizer":    map[string]any{"type": norm},
+				"pre_tokenizer": map[string]any{"type": "ByteLevel", "add_prefix_space": false, "use_regex": false, "trim_offsets": true},
+				"decoder":       map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
+				"model":         map[string]any{"type": "BPE", "vocab": byteLevelVocab(), "merges": []string{}},
+			}
+			data, _ := json.Marshal(tj)
+			path := filepath.Join(t.TempDir(), "norm.json")
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			tk, err := FromBytes(data, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ans := runOracle(t, oracleRequest{Tokenizer: path, Texts: texts})
+			mis, changed := 0, 0
+			for i, text := range texts {
+				got := tk.norm.normalize(text)
+				if got != text {
+					changed++
+				}
+				if got != ans.Decoded[i] {
 					mis++
-					t.Errorf("text %d: differs at rune %d: got %U, want %U", i, j, r, w[min(j, len(w)-1)])
-					break
+					g, w := []rune(got), []rune(ans.Decoded[i])
+					j := 0
+					for j < len(g) && j < len(w) && g[j] == w[j] {
+						j++
+					}
+					t.Errorf("text %d: differs at rune %d: got %q, want %q", i, j, string(g[j:min(j+3, len(g))]), string(w[j:min(j+3, len(w))]))
 				}
 			}
-		}
+			if changed == 0 {
+				t.Error("the normalizer changed no text")
+			}
+			t.Logf("%d texts (%d changed): %d mismatches", len(texts), changed, mis)
+		})
 	}
-	t.Logf("%d texts, %d mismatches", len(texts), mis)
 }
