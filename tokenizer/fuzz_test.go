@@ -199,7 +199,11 @@ func FuzzEncode(f *testing.F) {
 func FuzzLoad(f *testing.F) {
 	for _, seed := range [][]byte{tinyByteLevel(), tinySentencePiece(), tinyMixed(), []byte(`{}`), []byte(`null`),
 		[]byte(`{"model":{"vocab":{"a":0},"merges":["a a"]}}`), []byte(`{"model":{"type":"BPE","vocab":{"a":0,"b":1,"ab":2},"merges":[["a","b"]]}}`),
-		[]byte(`{"model":{"vocab":{"a":0}},"pre_tokenizer":{"type":"Split","pattern":{"Regex":"(?!"},"behavior":"Isolated"}}`)} {
+		[]byte(`{"model":{"vocab":{"a":0}},"pre_tokenizer":{"type":"Split","pattern":{"Regex":"(?!"},"behavior":"Isolated"}}`),
+		[]byte(`{"normalizer":{"type":"Sequence","normalizers":[{"type":"Nmt"},{"type":"StripAccents"}]},"pre_tokenizer":{"type":"Metaspace"},` +
+			`"model":{"type":"Unigram","unk_id":0,"vocab":[["<unk>",0],["▁a",-1.5],["a",-2],["<0x41>",-3]],"byte_fallback":true}}`),
+		[]byte(`{"normalizer":{"type":"Precompiled","precompiled_charsmap":"` + buildCharsmap(map[string]string{"a": "b", "ﬁ": "fi"}) + `"},` +
+			`"model":{"type":"Unigram","unk_id":null,"vocab":[["b",-1],["fi",-2]]}}`)} {
 		f.Add(seed, []byte(`{"bos_token":"<s>","eos_token":{"content":"</s>"},"clean_up_tokenization_spaces":true}`))
 	}
 	regexTimeout = 20 * time.Millisecond
