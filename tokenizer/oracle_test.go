@@ -63,6 +63,54 @@ type oracleAnswer struct {
 	} `json:"bench"`
 }
 
+// stressCount is n, or COLDINT_TOKENIZER_STRESS when that is set (a longer
+// oracle run on demand).
+func stressCount(n int) int {
+	if v, err := strconv.Atoi(os.Getenv("COLDINT_TOKENIZER_STRESS")); err == nil && v > 0 {
+		return v
+	}
+	return n
+}
+
+// writeTokenizer writes a generated tokenizer.json as dir/name.json (for the
+// oracle) and loads it.
+func writeTokenizer(t testing.TB, dir, name string, data []byte) (string, *Tokenizer) {
+	t.Helper()
+	path := filepath.Join(dir, name+".json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := FromBytes(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, tk
+}
+
+// jsonAdder returns a function that stores tj, JSON-encoded, as out[name].
+func jsonAdder(out map[string][]byte) func(name string, tj map[string]any) {
+	return func(name string, tj map[string]any) {
+		b, err := json.Marshal(tj)
+		if err != nil {
+			panic(err)
+		}
+		out[name] = b
+	}
+}
+
+// randomIDLists returns n lists of 0-9 ids up to maxID, for decode checks.
+func randomIDLists(rng *rand.Rand, n, maxID int) [][]int {
+	out := make([][]int, n)
+	for i := range out {
+		ids := make([]int, rng.IntN(10))
+		for j := range ids {
+			ids[j] = rng.IntN(maxID + 1)
+		}
+		out[i] = ids
+	}
+	return out
+}
+
 // runOracle runs tools/tokoracle/oracle.js (the HF tokenizers Rust library).
 func runOracle(t testing.TB, req oracleRequest, env ...string) oracleAnswer {
 	t.Helper()
@@ -220,10 +268,7 @@ func TestOracleParity(t *testing.T) {
 			specials = sample(rng, specials, 40)
 			words := strings.Fields(strings.Join(sample(rng, lines, 400), " "))
 			texts := append(sample(rng, paras, 1500), sample(rng, lines, 1500)...)
-			nStress := 1500
-			if v, err := strconv.Atoi(os.Getenv("COLDINT_TOKENIZER_STRESS")); err == nil && v > 0 {
-				nStress = v // a longer run on demand
-			}
+			nStress := stressCount(1500)
 			texts = append(texts, stressTexts(rng, nStress, words, specials)...)
 			for i, s := range texts {
 				if !utf8.ValidString(s) {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"unicode"
@@ -170,10 +169,7 @@ func TestOraclePrecompiledNormalizer(t *testing.T) {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	nStress := 500
-	if v, err := strconv.Atoi(os.Getenv("COLDINT_TOKENIZER_STRESS")); err == nil && v > 0 {
-		nStress = v // a longer run on demand
-	}
+	nStress := stressCount(500)
 	texts := append(stressTexts(rng, nStress, strings.Fields(strings.Join(sample(rng, lines, 100), " ")), keys), sample(rng, lines, 200)...)
 	for i, s := range texts {
 		texts[i] = strings.ToValidUTF8(s, "\uFFFD")
@@ -184,14 +180,7 @@ func TestOraclePrecompiledNormalizer(t *testing.T) {
 	defer func() { t.Logf("%d encodings compared", nText) }()
 	for name, data := range precompiledTokenizers(words) {
 		t.Run(name, func(t *testing.T) {
-			path := filepath.Join(dir, name+".json")
-			if err := os.WriteFile(path, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			tk, err := FromBytes(data, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			path, tk := writeTokenizer(t, dir, name, data)
 			ans := runOracle(t, oracleRequest{Tokenizer: path, Texts: texts})
 			mis, changed := 0, 0
 			for i, text := range texts {

@@ -1,10 +1,7 @@
 package tokenizer
 
 import (
-	"encoding/json"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -65,13 +62,7 @@ func added(id int, content string, special bool, opts ...string) map[string]any 
 // syntheticTokenizers covers the components the six real files do not use.
 func syntheticTokenizers() map[string][]byte {
 	out := map[string][]byte{}
-	mk := func(name string, tj map[string]any) {
-		b, err := json.Marshal(tj)
-		if err != nil {
-			panic(err)
-		}
-		out[name] = b
-	}
+	mk := jsonAdder(out)
 	spDecoder := map[string]any{"type": "Sequence", "decoders": []any{
 		map[string]any{"type": "Replace", "pattern": map[string]any{"String": "▁"}, "content": " "},
 		map[string]any{"type": "ByteFallback"}, map[string]any{"type": "Fuse"},
@@ -207,22 +198,8 @@ func TestOracleSynthetic(t *testing.T) {
 		"<b>  x", "12,345.67 and 8", "Hello, World!", " leading", "trailing  ", "a,b.c", "   ")
 	for name, data := range syntheticTokenizers() {
 		t.Run(name, func(t *testing.T) {
-			path := filepath.Join(dir, name+".json")
-			if err := os.WriteFile(path, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			tk, err := FromBytes(data, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var randIDs [][]int
-			for i := 0; i < 100; i++ {
-				ids := make([]int, rng.IntN(10))
-				for j := range ids {
-					ids[j] = rng.IntN(tk.MaxID() + 1)
-				}
-				randIDs = append(randIDs, ids)
-			}
+			path, tk := writeTokenizer(t, dir, name, data)
+			randIDs := randomIDLists(rng, 100, tk.MaxID())
 			ans := runOracle(t, oracleRequest{Tokenizer: path, Texts: texts, TextsSpecial: texts[:200], Decode: randIDs, DecodeSkip: randIDs})
 			idMis, decMis := 0, 0
 			for k, set := range []struct {

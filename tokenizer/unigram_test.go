@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -91,13 +89,7 @@ func frequentWords(lines []string, n int) []string {
 // WhitespaceSplit, ByteLevel and SentencePiece-normalizer pipelines.
 func unigramTokenizers(words []string) map[string][]byte {
 	out := map[string][]byte{}
-	mk := func(name string, tj map[string]any) {
-		b, err := json.Marshal(tj)
-		if err != nil {
-			panic(err)
-		}
-		out[name] = b
-	}
+	mk := jsonAdder(out)
 	// A log-probability-like score: shorter and earlier pieces more likely.
 	real := func(rank, n int) float64 {
 		return -math.Log(float64(rank+2)) - 0.37*float64(n) + float64(rank%7)*0.013
@@ -200,10 +192,7 @@ func TestOracleUnigram(t *testing.T) {
 	words := frequentWords(lines, 1500)
 	sampleWords := strings.Fields(strings.Join(sample(rng, lines, 200), " "))
 	specials := []string{"<s>", "</s>", "<unk>", "<pad>", "<|end|>", " <s> ", "<0x41>"}
-	nStress := 700
-	if v, err := strconv.Atoi(os.Getenv("COLDINT_TOKENIZER_STRESS")); err == nil && v > 0 {
-		nStress = v // a longer run on demand
-	}
+	nStress := stressCount(700)
 	texts := append(stressTexts(rng, nStress, sampleWords, specials), sample(rng, lines, 300)...)
 	for i, s := range texts {
 		texts[i] = strings.ToValidUTF8(s, "\uFFFD")
@@ -214,22 +203,8 @@ func TestOracleUnigram(t *testing.T) {
 	nTok, nTexts := 0, 0
 	for name, data := range unigramTokenizers(words) {
 		t.Run(name, func(t *testing.T) {
-			path := filepath.Join(dir, name+".json")
-			if err := os.WriteFile(path, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			tk, err := FromBytes(data, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var randIDs [][]int
-			for i := 0; i < 150; i++ {
-				ids := make([]int, rng.IntN(10))
-				for j := range ids {
-					ids[j] = rng.IntN(tk.MaxID() + 1)
-				}
-				randIDs = append(randIDs, ids)
-			}
+			path, tk := writeTokenizer(t, dir, name, data)
+			randIDs := randomIDLists(rng, 150, tk.MaxID())
 			nSpecial := 200
 			ans := runOracle(t, oracleRequest{Tokenizer: path, Texts: texts, TextsSpecial: texts[:nSpecial], Decode: randIDs, DecodeSkip: randIDs,
 				Tokens: []string{"<unk>", "<s>", "</s>", "a", "▁the"}})
