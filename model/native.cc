@@ -211,6 +211,7 @@ struct CachingAllocator final : c10::Allocator {
         s.cached -= size;
         s.live[p] = size;
         s.liveBytes += size;
+        if (s.liveBytes > s.peak) s.peak = s.liveBytes;
         s.stats.hits++;
         return c10::DataPtr(p, p, &freeBig, c10::Device(c10::DeviceType::CPU));
       }
