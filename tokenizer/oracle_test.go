@@ -111,6 +111,25 @@ func randomIDLists(rng *rand.Rand, n, maxID int) [][]int {
 	return out
 }
 
+// checkRandomDecodes compares tk's decode of the random id lists, with and
+// without skipping special tokens, with the library's and returns the
+// number of mismatches (the first six are reported).
+func checkRandomDecodes(t testing.TB, tk *Tokenizer, randIDs [][]int, ans oracleAnswer) int {
+	t.Helper()
+	mis := 0
+	for k, lists := range [][]string{ans.DecodedIDs, ans.DecodedSkip} {
+		for i, ids := range randIDs {
+			if dec := tk.DecodeRaw(ids, k == 1); dec != lists[i] {
+				mis++
+				if mis <= 6 {
+					t.Errorf("decode(skip=%v) of %v:\n got  %q\n want %q", k == 1, ids, dec, lists[i])
+				}
+			}
+		}
+	}
+	return mis
+}
+
 // runOracle runs tools/tokoracle/oracle.js (the HF tokenizers Rust library).
 func runOracle(t testing.TB, req oracleRequest, env ...string) oracleAnswer {
 	t.Helper()

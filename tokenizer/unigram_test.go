@@ -256,16 +256,7 @@ func TestOracleUnigram(t *testing.T) {
 					}
 				}
 			}
-			for k, lists := range [][]string{ans.DecodedIDs, ans.DecodedSkip} {
-				for i, ids := range randIDs {
-					if dec := tk.DecodeRaw(ids, k == 1); dec != lists[i] {
-						decMis++
-						if decMis <= 6 {
-							t.Errorf("decode(skip=%v) of %v:\n got  %q\n want %q", k == 1, ids, dec, lists[i])
-						}
-					}
-				}
-			}
+			decMis += checkRandomDecodes(t, tk, randIDs, ans)
 			for i, tok := range []string{"<unk>", "<s>", "</s>", "a", "▁the"} {
 				id, ok := tk.TokenID(tok)
 				want := ans.TokenIDs[i]
