@@ -222,29 +222,6 @@ func parseDType(s string) (safetensors.DType, error) {
 	return "", usageErrorf("parse dtype %q: want bf16, f16 or f32", s)
 }
 
-// readTexts reads every document of local text sources.
-func readTexts(ctx context.Context, paths []string) ([]string, error) {
-	src, err := data.OpenLocal(ctx, paths, data.LocalOptions{})
-	if err != nil {
-		return nil, err
-	}
-	splits, err := src.Splits(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var texts []string
-	for _, s := range splits {
-		rows, err := src.Rows(ctx, data.Page{Config: s.Config, Split: s.Split, Offset: 0, Length: int(s.NumRows)})
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rows {
-			texts = append(texts, r.Text)
-		}
-	}
-	return texts, nil
-}
-
 // ---- train ----
 
 func runMineTrain(c *cli.Context) (string, error) {
@@ -305,7 +282,7 @@ func runMineTrain(c *cli.Context) (string, error) {
 		return "", fmt.Errorf("mine train: load tokenizer (give --tokenizer?): %w", err)
 	}
 	eos := tok.Roles().EOS
-	texts, err := readTexts(ctx, c.StringSlice("data"))
+	texts, err := data.ReadLocalTexts(ctx, c.StringSlice("data"))
 	if err != nil {
 		return "", err
 	}

@@ -256,3 +256,23 @@ func (l *Local) Rows(ctx context.Context, p Page) ([]Row, error) {
 	}
 	return out, nil
 }
+
+// ReadLocalTexts returns every document of the local text sources at paths
+// (files or folders, as [OpenLocal] reads them), split by split in order.
+func ReadLocalTexts(ctx context.Context, paths []string) ([]string, error) {
+	src, err := OpenLocal(ctx, paths, LocalOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var texts []string
+	for _, s := range src.splits {
+		rows, err := src.Rows(ctx, Page{Config: s.Config, Split: s.Split, Offset: 0, Length: int(s.NumRows)})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			texts = append(texts, r.Text)
+		}
+	}
+	return texts, nil
+}

@@ -106,6 +106,14 @@ func TestLocalSource(t *testing.T) {
 		t.Fatalf("unknown config: %v", err)
 	}
 
+	all, err := ReadLocalTexts(ctx, []string{corpus, single})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := []string{"j1", `j2 "quoted" ünï`, "g1", "g2", "p1", "p2 line\nmore", "s1\ns2"}; !reflect.DeepEqual(all, w) {
+		t.Fatalf("ReadLocalTexts = %q; want %q", all, w)
+	}
+
 	per, err := OpenLocal(ctx, []string{corpus}, LocalOptions{PerFile: true, TextMode: Lines})
 	if err != nil {
 		t.Fatal(err)

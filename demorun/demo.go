@@ -550,25 +550,7 @@ func readCorpus(ctx context.Context, dir string) ([]string, error) {
 	if err != nil || len(shards) == 0 {
 		return nil, fmt.Errorf("read corpus %q: no shards", dir)
 	}
-	src, err := data.OpenLocal(ctx, shards, data.LocalOptions{})
-	if err != nil {
-		return nil, err
-	}
-	splits, err := src.Splits(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var texts []string
-	for _, s := range splits {
-		rows, err := src.Rows(ctx, data.Page{Config: s.Config, Split: s.Split, Offset: 0, Length: int(s.NumRows)})
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rows {
-			texts = append(texts, r.Text)
-		}
-	}
-	return texts, nil
+	return data.ReadLocalTexts(ctx, shards)
 }
 
 // copyModel copies a model folder's regular files.
