@@ -347,7 +347,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			model, how = tr.Model, fmt.Sprintf("surgery (add a layer) on %s's model + %d steps", miners[0].name, steps)
 		case i == 2:
 			model = filepath.Join(mdir, "model")
-			if err := copyModel(firstModel, model); err != nil {
+			if err := modeldir.CopyFiles(firstModel, model); err != nil {
 				return nil, err
 			}
 			how = "a byte-for-byte copy of " + miners[0].name + "'s model (published later)"
@@ -551,28 +551,4 @@ func readCorpus(ctx context.Context, dir string) ([]string, error) {
 		return nil, fmt.Errorf("read corpus %q: no shards", dir)
 	}
 	return data.ReadLocalTexts(ctx, shards)
-}
-
-// copyModel copies a model folder's regular files.
-func copyModel(src, dst string) error {
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return err
-	}
-	ents, err := os.ReadDir(src)
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		if !e.Type().IsRegular() {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			return err
-		}
-		if err := atomicfile.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/coldint/coldint/eval"
+	"github.com/coldint/coldint/hf/modeldir"
 	"github.com/coldint/coldint/internal/testenv"
 )
 
@@ -18,7 +19,7 @@ type copyTrainer struct{ jobs []TrainJob }
 func (c *copyTrainer) Train(_ context.Context, job TrainJob) (TrainResult, error) {
 	c.jobs = append(c.jobs, job)
 	dst := filepath.Join(job.Out, "model")
-	if err := copyModel(job.Init, dst); err != nil {
+	if err := modeldir.CopyFiles(job.Init, dst); err != nil {
 		return TrainResult{}, err
 	}
 	return TrainResult{Model: dst, LossStart: 5, LossEnd: 4}, nil

@@ -194,6 +194,27 @@ func CopyTokenizer(src, dst string) error {
 	return nil
 }
 
+// CopyFiles copies the regular files of folder src into dst (created when
+// missing), each written atomically; subfolders and links are skipped.
+func CopyFiles(src, dst string) error {
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return fmt.Errorf("copy %q: %w", src, err)
+	}
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		return fmt.Errorf("copy %q: %w", src, err)
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		if err := copyFile(filepath.Join(src, e.Name()), filepath.Join(dst, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/coldint/coldint/hf"
@@ -95,5 +96,43 @@ func TestTokenizerVocabSize(t *testing.T) {
 	os.WriteFile(p, []byte(`{"model":{"vocab":7}}`), 0o644)
 	if _, err := TokenizerVocabSize(p); err == nil {
 		t.Error("want an error for a malformed vocab")
+	}
+}
+
+// TestCopyFiles copies a folder's regular files, byte for byte, into a new
+// folder, skipping subfolders and symlinks; a missing source is an error.
+func TestCopyFiles(t *testing.T) {
+	src := t.TempDir()
+	files := map[string]string{"config.json": `{"model_type":"llama"}`, "model.safetensors": strings.Repeat("w", 70000)}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(src, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("config.json", filepath.Join(src, "link.json")); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "new", "copy")
+	if err := CopyFiles(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ents) != len(files) {
+		t.Fatalf("copied %d entries, want the %d regular files", len(ents), len(files))
+	}
+	for name, body := range files {
+		got, err := os.ReadFile(filepath.Join(dst, name))
+		if err != nil || string(got) != body {
+			t.Fatalf("%s: %d bytes, err %v; want %d bytes", name, len(got), err, len(body))
+		}
+	}
+	if err := CopyFiles(filepath.Join(src, "missing"), dst); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("missing source: %v", err)
 	}
 }

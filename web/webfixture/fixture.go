@@ -16,6 +16,7 @@ import (
 	"github.com/coldint/coldint/chain"
 	"github.com/coldint/coldint/eval"
 	"github.com/coldint/coldint/hf"
+	"github.com/coldint/coldint/hf/modeldir"
 	"github.com/coldint/coldint/hf/modelhash"
 	"github.com/coldint/coldint/internal/atomicfile"
 )
@@ -76,7 +77,7 @@ func Write(ctx context.Context, root string, opts Options) error {
 		hash := "bm90LWEtcmVhbC1oYXNoLWJ1dC1iYXNlNjQtb2Y9"
 		if m.Dir != "" {
 			dst := eval.SnapshotDir(modelDir, m.Repo, m.Commit)
-			if err := copyDir(m.Dir, dst); err != nil {
+			if err := modeldir.CopyFiles(m.Dir, dst); err != nil {
 				return fmt.Errorf("write fixture: %w", err)
 			}
 			h, err := modelhash.Dir(ctx, dst, modelhash.Options{})
@@ -138,27 +139,4 @@ func Write(ctx context.Context, root string, opts Options) error {
 		}
 	}
 	return st.Save(filepath.Join(eval.StateDir(modelDir), eval.ValidatorStateFile))
-}
-
-func copyDir(src, dst string) error {
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return err
-	}
-	ents, err := os.ReadDir(src)
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		if !e.Type().IsRegular() {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
 }
