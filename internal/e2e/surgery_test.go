@@ -1,15 +1,12 @@
 package e2e
 
 import (
-	"compress/gzip"
 	"context"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/coldint/coldint/data"
 	"github.com/coldint/coldint/hf"
 	"github.com/coldint/coldint/hf/modeldir"
 	"github.com/coldint/coldint/hf/safetensors"
@@ -23,20 +20,7 @@ import (
 // the Mistral tokenizer: real English text, up to maxTok tokens each.
 func realSamples(t *testing.T, n, maxTok int) []model.Sample {
 	t.Helper()
-	const jargon = "/usr/share/doc/jargon-text/jargon.txt.gz"
-	f, err := os.Open(jargon)
-	if err != nil {
-		testenv.Missing(t, "Debian package jargon-text is not installed ("+jargon+")")
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := data.ParseJargon(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	entries := jargonDocs(t)
 	tok := loadTokenizer(t, "llama2")
 	var out []model.Sample
 	for _, e := range entries[100:] {

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -231,20 +230,7 @@ func newValEnv(t *testing.T, compExtra map[string]any) *valEnv {
 // corpusTexts returns n Jargon File entries of at least 200 characters.
 func corpusTexts(t *testing.T, n int) []string {
 	t.Helper()
-	const jargon = "/usr/share/doc/jargon-text/jargon.txt.gz"
-	f, err := os.Open(jargon)
-	if err != nil {
-		testenv.Missing(t, "Debian package jargon-text is not installed ("+jargon+")")
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := data.ParseJargon(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	entries := jargonDocs(t)
 	var out []string
 	for _, s := range entries[50:] {
 		if len([]rune(s)) >= 200 {
