@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +23,7 @@ import (
 	"github.com/coldint/coldint/hf/safetensors"
 	"github.com/coldint/coldint/model"
 	"github.com/coldint/coldint/model/synth"
+	"github.com/coldint/coldint/tools/internal/benchenv"
 )
 
 func main() {
@@ -33,15 +33,8 @@ func main() {
 	}
 }
 
-func defaultThreads() int {
-	if n, err := strconv.Atoi(os.Getenv("OMP_NUM_THREADS")); err == nil && n > 0 {
-		return n
-	}
-	return runtime.NumCPU()
-}
-
 func run() error {
-	threads := flag.Int("threads", defaultThreads(), "threads for coldint and PyTorch")
+	threads := flag.Int("threads", benchenv.DefaultThreads(), "threads for coldint and PyTorch")
 	seq := flag.Int("seq", 1024, "tokens per sequence")
 	iters := flag.Int("iters", 3, "timed forwards (best is reported)")
 	dir := flag.String("dir", ".build/bench/engine", "folder for the generated models")
@@ -78,7 +71,7 @@ func run() error {
 	}
 	peak := model.Rate{Wall: max(p1.Wall, p2.Wall), CPU: max(p1.CPU, p2.CPU)}
 	fmt.Printf("engine bench: LLaMA %.0fM params (%d layers, hidden %d, vocab %d, tied), seq %d, %d threads, load average %s\n",
-		float64(params)/1e6, L, H, V, T, *threads, loadAvg())
+		float64(params)/1e6, L, H, V, T, *threads, benchenv.LoadAvg())
 	fmt.Printf("matmul peak (float32 1024²/2048², libtorch+OpenBLAS): %.1f GFLOP/s wall, %.1f GFLOP/s per CPU-time; model forward = %.1f GFLOP\n",
 		peak.Wall, peak.CPU, float64(flops)/1e9)
 	fmt.Println("(wall: tokens per wall-clock second; cpu: tokens per (CPU seconds / threads), steadier on a busy machine)")
@@ -101,7 +94,7 @@ func run() error {
 		s := spec
 		s.DType = dt
 		mdir := filepath.Join(*dir, "llama110m-"+string(dt))
-		if err := ensureModel(mdir, s); err != nil {
+		if err := benchenv.EnsureModel(mdir, s); err != nil {
 			return err
 		}
 		m, err := eng.Load(ctx, mdir, model.LoadOptions{})
@@ -162,29 +155,6 @@ func run() error {
 	}
 	fmt.Println("goal: ratio >= 1.3x PyTorch eager; GFLOP/s >= 50% of the matmul peak")
 	return nil
-}
-
-// ensureModel writes the benchmark model unless it is there already.
-func ensureModel(dir string, s synth.Spec) error {
-	stamp := filepath.Join(dir, ".complete")
-	if _, err := os.Stat(stamp); err == nil {
-		return nil
-	}
-	os.RemoveAll(dir)
-	if err := synth.Write(dir, s); err != nil {
-		return err
-	}
-	return os.WriteFile(stamp, nil, 0o644)
-}
-
-// loadAvg is the 1-minute load average ("?" when unknown).
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil || len(b) == 0 {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	return f[0]
 }
 
 // reference runs tools/torchref bench and returns its tokens/s and loss.

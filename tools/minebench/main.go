@@ -18,15 +18,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/coldint/coldint/model"
 	"github.com/coldint/coldint/model/synth"
+	"github.com/coldint/coldint/tools/internal/benchenv"
 	"github.com/coldint/coldint/train"
 )
 
@@ -37,15 +36,8 @@ func main() {
 	}
 }
 
-func defaultThreads() int {
-	if n, err := strconv.Atoi(os.Getenv("OMP_NUM_THREADS")); err == nil && n > 0 {
-		return n
-	}
-	return runtime.NumCPU()
-}
-
 func run() error {
-	threads := flag.Int("threads", defaultThreads(), "threads for coldint and PyTorch")
+	threads := flag.Int("threads", benchenv.DefaultThreads(), "threads for coldint and PyTorch")
 	batch := flag.Int("batch", 1, "rows per step")
 	seq := flag.Int("seq", 256, "tokens per row")
 	steps := flag.Int("steps", 4, "timed steps (after one warm-up step); the median step counts")
@@ -58,14 +50,8 @@ func run() error {
 
 	spec := synth.Spec{Arch: "llama", Layers: 12, Hidden: 768, Heads: 12, Intermediate: 2048, Vocab: 32000, Tie: true, Std: 0.02, Seed: 7}
 	mdir := filepath.Join(*dir, "llama110m")
-	if _, err := os.Stat(filepath.Join(mdir, ".complete")); err != nil {
-		os.RemoveAll(mdir)
-		if err := synth.Write(mdir, spec); err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(mdir, ".complete"), nil, 0o644); err != nil {
-			return err
-		}
+	if err := benchenv.EnsureModel(mdir, spec); err != nil {
+		return err
 	}
 	cfg := spec.Config()
 	fmt.Printf("mine bench: LLaMA %.0fM params (%d layers, hidden %d, vocab %d, tied), batch %d × seq %d, %d threads, f32 + AdamW\n",
@@ -110,7 +96,7 @@ func run() error {
 	tokens := float64(B * (T - 1))
 	ours := tokens / median(seconds(walls))
 	oursCPU := tokens / median(seconds(cpus))
-	fmt.Printf("coldint:  %8.1f tokens/s wall  %8.2f tokens per CPU-second  (load %s)\n", ours, oursCPU, loadavg())
+	fmt.Printf("coldint:  %8.1f tokens/s wall  %8.2f tokens per CPU-second  (load %s)\n", ours, oursCPU, benchenv.LoadAvg())
 	cs := model.CacheStats()
 	fmt.Printf("          allocator cache: %d hits, %d misses, %d unmapped; peak %.0f MiB live, now %.0f MiB live + %.0f MiB idle\n", cs.Hits, cs.Misses, cs.Unmapped, float64(cs.PeakBytes)/(1<<20), float64(cs.LiveBytes)/(1<<20), float64(cs.CachedBytes)/(1<<20))
 	if *skipRef {
@@ -135,7 +121,7 @@ func run() error {
 		return fmt.Errorf("parse train_ref output %q: no step times", out)
 	}
 	ref, refCPU := tokens/median(res.Seconds), tokens/median(res.CPUSeconds)
-	fmt.Printf("pytorch:  %8.1f tokens/s wall  %8.2f tokens per CPU-second  (load %s)\n", ref, refCPU, loadavg())
+	fmt.Printf("pytorch:  %8.1f tokens/s wall  %8.2f tokens per CPU-second  (load %s)\n", ref, refCPU, benchenv.LoadAvg())
 	fmt.Printf("ratio coldint/pytorch = %.2fx wall, %.2fx per CPU-second (median of %d steps each; goal >= 1.2x)\n", ours/ref, oursCPU/refCPU, *steps)
 	return nil
 }
@@ -167,17 +153,4 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// loadavg is the 1-minute load average (the bench shares the machine).
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return "?"
-	}
-	return f[0]
 }
