@@ -338,6 +338,38 @@ func (e *valEnv) unigramModels() (good, medium string) {
 // model id (hash salted with the miner's hotkey) on chain. files (nil: the
 // validator's allow-list) chooses what is uploaded; hash overrides the
 // committed hash when not empty.
+// publishGrades publishes a random model (bad), the unigram-fitted model
+// merged with it (medium) and the unigram-fitted one (good) under the given
+// hotkeys, in that order, then the good model again under copier ("" for
+// none: no fourth miner).
+func (e *valEnv) publishGrades(bad, medium, good, copier string) (mBad, mMed, mGood, mCopy *miner) {
+	e.t.Helper()
+	goodDir, mediumDir := e.unigramModels()
+	badDir := e.initModel("bad", 7, nil)
+	mBad = e.publish(bad, badDir, nil, "")
+	mMed = e.publish(medium, mediumDir, nil, "")
+	mGood = e.publish(good, goodDir, nil, "")
+	if copier != "" {
+		mCopy = e.publish(copier, goodDir, nil, "")
+	}
+	return mBad, mMed, mGood, mCopy
+}
+
+// validateTwoSteps runs two validator steps and returns their reports.
+func (e *valEnv) validateTwoSteps() (r1, r2 eval.StepReport) {
+	t := e.t
+	t.Helper()
+	reps, stderr, err := e.validate(2, nil)
+	t.Log(stderr)
+	if err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	if len(reps) != 2 {
+		t.Fatalf("got %d step reports, want 2", len(reps))
+	}
+	return reps[0], reps[1]
+}
+
 func (e *valEnv) publish(name, dir string, extra map[string][]byte, hash string) *miner {
 	t := e.t
 	t.Helper()
@@ -450,22 +482,8 @@ func TestValidateDevchain(t *testing.T) {
 		t.Skip("end-to-end validator run")
 	}
 	e := newValEnv(t, nil)
-	good, medium := e.unigramModels()
-	bad := e.initModel("bad", 7, nil)
-	mBad := e.publish("Bad", bad, nil, "")
-	mMed := e.publish("Medium", medium, nil, "")
-	mGood := e.publish("Good", good, nil, "")
-	mCopy := e.publish("Copier", good, nil, "")
-
-	reps, stderr, err := e.validate(2, nil)
-	t.Log(stderr)
-	if err != nil {
-		t.Fatalf("validate: %v", err)
-	}
-	if len(reps) != 2 {
-		t.Fatalf("got %d step reports, want 2", len(reps))
-	}
-	r1, r2 := reps[0], reps[1]
+	mBad, mMed, mGood, mCopy := e.publishGrades("Bad", "Medium", "Good", "Copier")
+	r1, r2 := e.validateTwoSteps()
 	// Step 1: everything computed; good < medium < bad in mean summed loss.
 	loss := map[string]float64{}
 	for _, m := range []*miner{mGood, mMed, mBad} {
@@ -490,7 +508,7 @@ func TestValidateDevchain(t *testing.T) {
 		t.Errorf("copier uid %d: rejection %q, want a copy reason", mCopy.uid, why)
 	}
 	// The better model wins.
-	for _, r := range reps {
+	for _, r := range []eval.StepReport{r1, r2} {
 		ug, _ := uidReport(r, mGood.uid)
 		for _, m := range []*miner{mMed, mBad} {
 			u, _ := uidReport(r, m.uid)
@@ -666,9 +684,8 @@ func TestValidateKill9(t *testing.T) {
 		t.Skip("end-to-end validator run")
 	}
 	e := newValEnv(t, nil)
-	good, medium := e.unigramModels()
-	bad := e.initModel("bad", 7, nil)
-	ms := []*miner{e.publish("Bad", bad, nil, ""), e.publish("Medium", medium, nil, ""), e.publish("Good", good, nil, "")}
+	mBad, mMed, mGood, _ := e.publishGrades("Bad", "Medium", "Good", "")
+	ms := []*miner{mBad, mMed, mGood}
 
 	// Kill after a random one of the step's events (a model synced or
 	// evaluated), plus a random part of a second: mid-download, mid-forward
@@ -783,22 +800,8 @@ func TestValidateChopsticks(t *testing.T) {
 	// The validator reads models through `coldint hub serve`'s server.
 	e.hubArgs = []string{"--hub-endpoint", serveHub(t, e.hub)}
 
-	good, medium := e.unigramModels()
-	bad := e.initModel("bad", 7, nil)
-	mBad := e.publish("Charlie", bad, nil, "")
-	mMed := e.publish("Dave", medium, nil, "")
-	mGood := e.publish("Ferdie", good, nil, "")
-	mCopy := e.publish("Bob", good, nil, "")
-
-	reps, stderr, err := e.validate(2, nil)
-	t.Log(stderr)
-	if err != nil {
-		t.Fatalf("validate: %v", err)
-	}
-	if len(reps) != 2 {
-		t.Fatalf("got %d step reports, want 2", len(reps))
-	}
-	r1, r2 := reps[0], reps[1]
+	mBad, mMed, mGood, mCopy := e.publishGrades("Charlie", "Dave", "Ferdie", "Bob")
+	r1, r2 := e.validateTwoSteps()
 	if why := r1.Rejected[mCopy.uid]; !strings.Contains(why, "copy") {
 		t.Errorf("copier uid %d: rejection %q, want a copy reason", mCopy.uid, why)
 	}
