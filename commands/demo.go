@@ -110,17 +110,7 @@ func (t *engineTrainer) Train(ctx context.Context, job demorun.TrainJob) (demoru
 			eos = id
 		}
 	}
-	corpus := &train.TextCorpus{Texts: job.Texts, EOS: int32(eos), Encode: func(s string) ([]int32, error) {
-		ids, err := tok.Encode(s, false)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]int32, len(ids))
-		for i, id := range ids {
-			out[i] = int32(id)
-		}
-		return out, nil
-	}}
+	corpus := &train.TextCorpus{Texts: job.Texts, EOS: int32(eos), Encode: encodeInt32(tok)}
 	d, err := train.NewData(corpus, train.DataConfig{SeqLen: job.SeqLen, Pack: true, Seed: job.Seed,
 		EvalDocs: min(40, len(job.Texts)/10), EvalRows: 16, PadID: int32(max(eos, 0))})
 	if err != nil {

@@ -286,17 +286,7 @@ func runMineTrain(c *cli.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	corpus := &train.TextCorpus{Texts: texts, EOS: int32(eos), Encode: func(s string) ([]int32, error) {
-		ids, err := tok.Encode(s, false)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]int32, len(ids))
-		for i, id := range ids {
-			out[i] = int32(id)
-		}
-		return out, nil
-	}}
+	corpus := &train.TextCorpus{Texts: texts, EOS: int32(eos), Encode: encodeInt32(tok)}
 	if eos < 0 {
 		slog.Warn("the tokenizer has no EOS token; packed documents are joined without a separator")
 	}
@@ -844,4 +834,20 @@ func runMineCommit(c *cli.Context) error {
 		_, err = fmt.Fprintf(ioFrom(c).Out, "%s committed by %s on netuid %d (block %d)\n", id, hk.Address(), netuid, b)
 		return err
 	})
+}
+
+// encodeInt32 encodes texts with tok, without special tokens, as the
+// trainer's int32 ids.
+func encodeInt32(tok *tokenizer.Tokenizer) func(string) ([]int32, error) {
+	return func(s string) ([]int32, error) {
+		ids, err := tok.Encode(s, false)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]int32, len(ids))
+		for i, id := range ids {
+			out[i] = int32(id)
+		}
+		return out, nil
+	}
 }
