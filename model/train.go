@@ -13,7 +13,6 @@ import (
 	"github.com/coldint/coldint/hf"
 	"github.com/coldint/coldint/hf/modeldir"
 	"github.com/coldint/coldint/hf/safetensors"
-	"github.com/coldint/coldint/internal/atomicfile"
 	"github.com/coldint/coldint/train"
 	"github.com/sugarme/gotch/ts"
 )
@@ -398,20 +397,7 @@ func (tr *Trainer) writeModel(ctx context.Context, dir string, dt safetensors.DT
 	default:
 		return fmt.Errorf("save model: dtype %s is not F32, BF16 or F16", dt)
 	}
-	raw, err := cfg.Marshal()
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, hf.ConfigFile), raw, 0o644); err != nil {
-		return err
-	}
-	if err := safetensors.WriteFile(filepath.Join(dir, safetensors.SingleFile), tensors, safetensors.DefaultMetadata()); err != nil {
-		return err
-	}
-	if tr.tokDir != "" {
-		return modeldir.CopyTokenizer(tr.tokDir, dir)
-	}
-	return nil
+	return modeldir.WriteFiles(dir, &cfg, tensors, tr.tokDir)
 }
 
 // SaveCheckpoint implements train.Model: a float32 model folder plus

@@ -108,22 +108,27 @@ func Init(ctx context.Context, dir string, cfg *hf.ModelConfig, opts InitOptions
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return WriteDir(dir, func(tmp string) error {
-		cfgJSON, err := cfg.Marshal()
-		if err != nil {
-			return err
-		}
-		if err := atomicfile.WriteFile(filepath.Join(tmp, hf.ConfigFile), cfgJSON, 0o644); err != nil {
-			return err
-		}
-		if err := safetensors.WriteFile(filepath.Join(tmp, safetensors.SingleFile), tensors, safetensors.DefaultMetadata()); err != nil {
-			return err
-		}
-		if opts.TokenizerDir != "" {
-			return CopyTokenizer(opts.TokenizerDir, tmp)
-		}
-		return nil
-	})
+	return WriteDir(dir, func(tmp string) error { return WriteFiles(tmp, cfg, tensors, opts.TokenizerDir) })
+}
+
+// WriteFiles writes a model into the existing folder dir: config.json,
+// model.safetensors and, when tokDir is set, the tokenizer files found
+// there. Each file is written atomically.
+func WriteFiles(dir string, cfg *hf.ModelConfig, tensors []safetensors.Tensor, tokDir string) error {
+	cfgJSON, err := cfg.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, hf.ConfigFile), cfgJSON, 0o644); err != nil {
+		return err
+	}
+	if err := safetensors.WriteFile(filepath.Join(dir, safetensors.SingleFile), tensors, safetensors.DefaultMetadata()); err != nil {
+		return err
+	}
+	if tokDir != "" {
+		return CopyTokenizer(tokDir, dir)
+	}
+	return nil
 }
 
 // WriteDir builds a directory atomically: fill writes into a temporary
