@@ -693,14 +693,7 @@ func convertDType(ctx context.Context, src, dst string, dt safetensors.DType) er
 	}
 	cfg.TorchDtype = map[safetensors.DType]string{safetensors.BF16: "bfloat16", safetensors.F16: "float16", safetensors.F32: "float32"}[dt]
 	return modeldir.WriteDir(dst, func(tmp string) error {
-		raw, err := cfg.Marshal()
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(tmp, hf.ConfigFile), raw, 0o644); err != nil {
-			return err
-		}
-		if err := safetensors.WriteFile(filepath.Join(tmp, safetensors.SingleFile), tensors, safetensors.DefaultMetadata()); err != nil {
+		if err := modeldir.WriteFiles(tmp, cfg, tensors, ""); err != nil {
 			return err
 		}
 		for _, f := range modelhash.OptionalFiles {

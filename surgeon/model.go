@@ -156,30 +156,20 @@ func (m *Model) Save(ctx context.Context, dir string) error {
 		}
 		tensors = append(tensors, st)
 	}
-	cfgJSON, err := m.Config.Marshal()
-	if err != nil {
-		return fmt.Errorf("save model: %w", err)
-	}
 	return modeldir.WriteDir(dir, func(tmp string) error {
-		if err := atomicfile.WriteFile(filepath.Join(tmp, hf.ConfigFile), cfgJSON, 0o644); err != nil {
+		if m.TokenizerFiles == nil {
+			return modeldir.WriteFiles(tmp, m.Config, tensors, m.TokenizerDir)
+		}
+		if err := modeldir.WriteFiles(tmp, m.Config, tensors, ""); err != nil {
 			return err
 		}
-		if err := safetensors.WriteFile(filepath.Join(tmp, safetensors.SingleFile), tensors, safetensors.DefaultMetadata()); err != nil {
-			return err
-		}
-		if m.TokenizerFiles != nil {
-			for name, data := range m.TokenizerFiles {
-				if filepath.Base(name) != name {
-					return fmt.Errorf("tokenizer file name %q is not a plain name", name)
-				}
-				if err := atomicfile.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
-					return err
-				}
+		for name, data := range m.TokenizerFiles {
+			if filepath.Base(name) != name {
+				return fmt.Errorf("tokenizer file name %q is not a plain name", name)
 			}
-			return nil
-		}
-		if m.TokenizerDir != "" {
-			return modeldir.CopyTokenizer(m.TokenizerDir, tmp)
+			if err := atomicfile.WriteFile(filepath.Join(tmp, name), data, 0o644); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
