@@ -32,7 +32,7 @@ func demoCommand() *cli.Command {
 			&cli.IntFlag{Name: "miners", Value: 3, Usage: "number of miners (2..8)"},
 			&cli.IntFlag{Name: "steps", Value: 3, Usage: "validator steps"},
 			&cli.IntFlag{Name: "train-steps", Value: 60, Usage: "optimizer steps of the first miner"},
-			&cli.StringFlag{Name: "dir", Value: "demo", Usage: "demo folder (earlier demo contents in it are replaced)"},
+			&cli.StringFlag{Name: "dir", Value: "demo", Usage: "demo folder: a new or empty one, or one an earlier demo made (its contents are replaced); any other folder is refused"},
 			&cli.IntFlag{Name: "threads", Usage: "libtorch threads (0: all cores)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON on stdout (the report goes to stderr)"},
 		},

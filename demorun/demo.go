@@ -64,7 +64,7 @@ type Trainer interface {
 
 // Options configure [Run].
 type Options struct {
-	Dir        string // the demo folder (created; earlier demo contents are replaced)
+	Dir        string // the demo folder: new, empty, or made by an earlier demo (see [MarkerFile])
 	Miners     int    // 2..8 (default 3)
 	Steps      int    // validator steps (default 3)
 	TrainSteps int    // optimizer steps of the first miner (default 60)
@@ -100,7 +100,7 @@ type MinerResult struct {
 	LossEnd float64   `json:"train_loss_end,omitempty"`
 }
 
-// demo folders replaced by a new run.
+// demo parts replaced by a new run in a folder holding the demo marker.
 var demoParts = []string{"chain", "hub", "corpus", "tokenizer", "wallets", "miners", "validator", "steps", "competitions.json", "demo.json", "README.txt"}
 
 type runner struct {
@@ -155,12 +155,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 func (r *runner) run(ctx context.Context) (*Result, error) {
 	d := r.o.Dir
-	for _, p := range demoParts {
-		if err := os.RemoveAll(filepath.Join(d, p)); err != nil {
-			return nil, fmt.Errorf("run demo: clear %q: %w", p, err)
-		}
-	}
-	if err := os.MkdirAll(d, 0o755); err != nil {
+	if err := claimDir(d); err != nil {
 		return nil, fmt.Errorf("run demo: %w", err)
 	}
 	res := &Result{Dir: d, Commands: map[string]string{}}

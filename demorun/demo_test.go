@@ -3,6 +3,7 @@ package demorun
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -83,5 +84,90 @@ func TestRunOptions(t *testing.T) {
 		if _, err := Run(context.Background(), o); err == nil {
 			t.Errorf("options %+v accepted", o)
 		}
+	}
+}
+
+// TestRunRefusesForeignFolder plants a wallet (and a user file) where the demo
+// would write and checks that the demo refuses, naming the folder, and that
+// every planted byte survives.
+func TestRunRefusesForeignFolder(t *testing.T) {
+	planted := map[string]string{
+		"wallets/default/coldkey":         `{"secretPhrase":"planted"}`,
+		"wallets/default/hotkeys/default": `{"secretSeed":"0x01"}`,
+		"hub/notes.txt":                   "mine",
+	}
+	for _, tc := range []struct {
+		name   string
+		marker bool // plant a directory, not a file, under the marker's name
+	}{{"plain", false}, {"marker-is-dir", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for p, body := range planted {
+				if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, p), []byte(body), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.marker {
+				if err := os.Mkdir(filepath.Join(dir, MarkerFile), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := Run(context.Background(), Options{Dir: dir, Miners: 2, Steps: 1, TrainSteps: 2,
+				Trainer: &copyTrainer{}, Scorer: eval.RandomScorer{}})
+			if !errors.Is(err, ErrNotDemoFolder) || !strings.Contains(err.Error(), dir) {
+				t.Fatalf("demo in a foreign folder: err = %v, want a refusal naming %q", err, dir)
+			}
+			for p, body := range planted {
+				got, err := os.ReadFile(filepath.Join(dir, p))
+				if err != nil || string(got) != body {
+					t.Errorf("planted %s: %q, %v", p, got, err)
+				}
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != len(planted)-1+btoi(tc.marker) {
+				t.Errorf("the refused demo left files: %v", entries)
+			}
+		})
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestClaimDir covers the folders the demo accepts: new, empty, and marked
+// (where only the demo's own parts are cleared).
+func TestClaimDir(t *testing.T) {
+	base := t.TempDir()
+	fresh := filepath.Join(base, "a", "b")
+	if err := claimDir(fresh); err != nil || !hasMarker(fresh) {
+		t.Fatalf("new folder: %v", err)
+	}
+	empty := t.TempDir()
+	if err := claimDir(empty); err != nil || !hasMarker(empty) {
+		t.Fatalf("empty folder: %v", err)
+	}
+	// A marked folder: the demo's parts go, a user's other file stays.
+	for _, p := range []string{"chain/x", "steps/1.json", "keep.txt"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(fresh, p)), 0o755)
+		os.WriteFile(filepath.Join(fresh, p), []byte("x"), 0o644)
+	}
+	if err := claimDir(fresh); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]bool{"chain": false, "steps": false, "keep.txt": true, MarkerFile: true} {
+		if _, err := os.Stat(filepath.Join(fresh, p)); (err == nil) != want {
+			t.Errorf("%s present = %v, want %v", p, err == nil, want)
+		}
+	}
+	file := filepath.Join(base, "file")
+	os.WriteFile(file, []byte("x"), 0o644)
+	if err := claimDir(file); err == nil {
+		t.Error("a regular file accepted as the demo folder")
 	}
 }

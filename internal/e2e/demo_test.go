@@ -91,3 +91,25 @@ func TestDemo(t *testing.T) {
 	needBrowser(t)
 	checkBrowser(t, runBrowser(t, base, "demo"), lb)
 }
+
+// TestDemoRefusesWalletFolder points the binary's demo at a folder holding a
+// wallet (as ~/.bittensor would): it must exit with an error naming the folder
+// and leave the wallet byte for byte.
+func TestDemoRefusesWalletFolder(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "wallets", "default", "hotkeys", "default")
+	if err := os.MkdirAll(filepath.Dir(key), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key, []byte(`{"secretSeed":"0x02"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(coldintBin(t), "demo", "--dir", dir, "--miners", "2", "--steps", "1", "--train-steps", "1")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), dir) || !strings.Contains(string(out), demorun.MarkerFile) {
+		t.Fatalf("demo in a wallet folder: err = %v, output:\n%s", err, out)
+	}
+	if b, err := os.ReadFile(key); err != nil || string(b) != `{"secretSeed":"0x02"}` {
+		t.Fatalf("wallet after the demo: %q, %v", b, err)
+	}
+}
