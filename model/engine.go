@@ -23,13 +23,26 @@ type Engine struct {
 	quit    chan struct{}
 	done    chan struct{}
 	threads int
+	dev     Device
 	once    sync.Once
+}
+
+// EngineOptions configure [NewEngineWith].
+type EngineOptions struct {
+	Threads int    // libtorch intra-op threads (0: all CPUs)
+	Device  Device // where tensors live (see [ResolveDevice])
 }
 
 // NewEngine starts the engine goroutine, locks it to an OS thread, sets
 // libtorch's intra-op thread count to threads (runtime.NumCPU() when threads
 // <= 0) and disables autograd on that thread.
 func NewEngine(threads int) (*Engine, error) {
+	return NewEngineWith(EngineOptions{Threads: threads})
+}
+
+// NewEngineWith is [NewEngine] on the device of opts.
+func NewEngineWith(opts EngineOptions) (*Engine, error) {
+	threads := opts.Threads
 	if threads <= 0 {
 		threads = runtime.NumCPU()
 	}
@@ -38,6 +51,7 @@ func NewEngine(threads int) (*Engine, error) {
 		quit:    make(chan struct{}),
 		done:    make(chan struct{}),
 		threads: threads,
+		dev:     opts.Device,
 	}
 	ready := make(chan error, 1)
 	go e.loop(ready)
@@ -50,6 +64,9 @@ func NewEngine(threads int) (*Engine, error) {
 
 // Threads is the libtorch thread count the engine runs with.
 func (e *Engine) Threads() int { return e.threads }
+
+// Device is where the engine's tensors live.
+func (e *Engine) Device() Device { return e.dev }
 
 func (e *Engine) loop(ready chan<- error) {
 	// The goroutine never unlocks: when it returns, its OS thread (with its
