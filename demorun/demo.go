@@ -205,6 +205,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	defer node.Close()
 	p := devchain.DefaultSubnetParams()
 	p.MaxUIDs, p.CommitRateLimit, p.WeightsRateLimit, p.MaxValidators = 64, 0, 0, 4
+	// A short tempo, so that an epoch (Yuma consensus: incentive, dividends)
+	// runs between the validator's steps, which advance 5 blocks each.
+	p.Tempo = 4
 	netuid, err := node.CreateSubnet(ctx, 0, p)
 	if err != nil {
 		return nil, err

@@ -1,7 +1,6 @@
 package devchain
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"unicode/utf8"
@@ -33,6 +32,15 @@ type SubnetParams struct {
 	CommitReveal bool `json:"commit_reveal"`
 	// RevealPeriodEpochs is the epoch distance between commit and reveal.
 	RevealPeriodEpochs uint64 `json:"reveal_period_epochs"`
+	// Kappa is the u16 proportion of stake whose weights set the consensus
+	// (0: subtensor's default 32767, one half).
+	Kappa uint16 `json:"kappa,omitempty"`
+	// BondsMovingAverage is the per-million share of old bonds kept each
+	// epoch (0: subtensor's default 900000).
+	BondsMovingAverage uint64 `json:"bonds_moving_average,omitempty"`
+	// ActivityCutoff is the number of blocks after its last weights in which a
+	// validator counts as active (0: 13.889 tempos, 5000 at tempo 360).
+	ActivityCutoff uint64 `json:"activity_cutoff,omitempty"`
 }
 
 // DefaultSubnetParams returns subtensor-like defaults: 256 uids, commitment
@@ -63,6 +71,7 @@ type neuron struct {
 	LastUpdate   chain.BlockNumber `json:"last_update"`
 	Stake        uint64            `json:"stake"`
 	Weights      chain.Weights     `json:"weights,omitempty"`
+	Epoch        epochResult       `json:"epoch,omitzero"` // the last Yuma consensus results
 }
 
 type weightCommit struct {
@@ -78,6 +87,8 @@ type subnet struct {
 	Commitments map[chain.Hotkey]chain.Commitment  `json:"commitments"`
 	LastCommit  map[chain.Hotkey]chain.BlockNumber `json:"last_commit"`
 	WCommits    map[chain.Hotkey][]weightCommit    `json:"weight_commits"`
+	Bonds       [][]uint16                         `json:"bonds,omitempty"` // [validator][uid], column max-upscaled
+	LastEpoch   chain.BlockNumber                  `json:"last_epoch,omitempty"`
 }
 
 func (s *subnet) uidOf(h chain.Hotkey) (chain.UID, bool) {
@@ -316,6 +327,8 @@ func (st *state) apply(o *op) error {
 	if b < st.Head {
 		return fmt.Errorf("apply %s: block %d before head %d", o.Kind, b, st.Head)
 	}
+	// Epochs run at the start of their block, before its transactions.
+	st.runEpochs(st.Head, b)
 	switch o.Kind {
 	case opCreateSubnet:
 		st.Subnets[o.Netuid] = &subnet{
@@ -346,6 +359,9 @@ func (st *state) apply(o *op) error {
 		delete(s.LastCommit, old)
 		delete(s.WCommits, old)
 		s.Neurons[victim] = nn
+		if victim < len(s.Bonds) {
+			clear(s.Bonds[victim])
+		}
 	case opSetStake:
 		s := st.Subnets[o.Netuid]
 		uid, _ := s.uidOf(o.Hotkey)
@@ -420,18 +436,7 @@ func MaxUpscale(values []uint16) []uint16 {
 // metagraph builds the metagraph of s at block b.
 func (s *subnet) metagraph(b chain.BlockNumber) *chain.Metagraph {
 	mg := &chain.Metagraph{Netuid: s.Netuid, Block: b, Neurons: make([]chain.Neuron, len(s.Neurons))}
-	// Validator permits: the top MaxValidators neurons by stake (stake > 0).
-	order := make([]int, len(s.Neurons))
-	for i := range order {
-		order[i] = i
-	}
-	slices.SortStableFunc(order, func(a, c int) int { return cmp.Compare(s.Neurons[c].Stake, s.Neurons[a].Stake) })
-	permit := make([]bool, len(s.Neurons))
-	for k, i := range order {
-		if k < int(s.Params.MaxValidators) && s.Neurons[i].Stake > 0 {
-			permit[i] = true
-		}
-	}
+	permit := s.permits()
 	for i, n := range s.Neurons {
 		mg.Neurons[i] = chain.Neuron{
 			UID:             chain.UID(i),
@@ -442,6 +447,11 @@ func (s *subnet) metagraph(b chain.BlockNumber) *chain.Metagraph {
 			Stake:           n.Stake,
 			LastUpdate:      n.LastUpdate,
 			ValidatorPermit: permit[i],
+			Incentive:       n.Epoch.Incentive,
+			Consensus:       n.Epoch.Consensus,
+			Dividends:       n.Epoch.Dividends,
+			ValidatorTrust:  n.Epoch.ValidatorTrust,
+			Emission:        n.Epoch.Emission,
 			Axon:            chain.AxonInfo{IP: "0.0.0.0"},
 		}
 	}
