@@ -27,6 +27,7 @@ import (
 	"github.com/coldint/coldint/surgeon"
 	"github.com/coldint/coldint/tokenizer"
 	"github.com/coldint/coldint/train"
+	"github.com/coldint/coldint/train/best"
 	"github.com/coldint/coldint/train/publish"
 )
 
@@ -374,39 +375,23 @@ type bestModel struct {
 	Dir   string
 }
 
-// findBest picks, among the hotkeys whose commitment names the competition,
-// the one with the highest incentive (the reference miner's --load_best),
-// ties going to the older commitment.
+// findBest picks the current best model of the competition (see package
+// best) and says so when incentive could not decide it.
 func findBest(ctx context.Context, r chain.Reader, netuid chain.NetUID, competition string) (*bestModel, error) {
-	mg, err := r.Metagraph(ctx, netuid)
+	b, err := best.Find(ctx, r, netuid, competition)
 	if err != nil {
 		return nil, err
 	}
-	cs, err := r.Commitments(ctx, netuid)
-	if err != nil {
-		return nil, err
+	switch b.Basis {
+	case best.ByWeights:
+		slog.Warn("every model of the competition has incentive 0 (no epoch has counted the validators' weights yet): choosing by the validators' stake-weighted weights instead",
+			"competition", competition, "uid", b.UID, "weight_share", fmt.Sprintf("%.3f", b.Score))
+	case best.ByAge:
+		slog.Warn("no incentive and no validator weights yet: the oldest commitment of the competition is taken as the best",
+			"competition", competition, "uid", b.UID)
 	}
-	var best *bestModel
-	var bestInc uint16
-	for _, cm := range cs {
-		id, err := chain.ParseModelID(cm.Data)
-		if err != nil || id.Competition != competition {
-			continue
-		}
-		n, ok := mg.ByHotkey(cm.Hotkey)
-		if !ok {
-			continue
-		}
-		if best == nil || n.Incentive > bestInc || n.Incentive == bestInc && cm.Block < best.Block {
-			best = &bestModel{UID: n.UID, ID: id, Block: cm.Block}
-			best.Dir = cm.Hotkey.String() // the salt, replaced by the folder after download
-			bestInc = n.Incentive
-		}
-	}
-	if best == nil {
-		return nil, fmt.Errorf("find best model of %q on netuid %d: %w", competition, netuid, chain.ErrNotFound)
-	}
-	return best, nil
+	// Dir holds the hotkey (the hash salt) until the download replaces it by the folder.
+	return &bestModel{UID: b.UID, ID: b.ID, Block: b.Block, Dir: b.Hotkey.String()}, nil
 }
 
 // downloadBest finds the best model of --competition and downloads it
