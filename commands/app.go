@@ -79,6 +79,7 @@ func NewApp(stdio IO) *cli.App {
 		},
 	}
 	app.Metadata = map[string]any{"io": stdio}
+	installUsage(app)
 	applyEnvVars(app.Flags, "")
 	for _, cmd := range app.Commands {
 		applyEnvToCommand(cmd, "")
@@ -90,8 +91,12 @@ func NewApp(stdio IO) *cli.App {
 func Main(ctx context.Context, args []string, stdio IO) int {
 	warnUnknownEnv(stdio.Err)
 	app := NewApp(stdio)
-	err := app.RunContext(ctx, interspersed(app, args))
-	if err != nil {
+	err := app.RunContext(ctx, interspersed(app, translateBittensorFlags(args, stdio.Err)))
+	switch {
+	case err == nil:
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		fmt.Fprintln(stdio.Err, "coldint: interrupted")
+	default:
 		fmt.Fprintf(stdio.Err, "coldint: %v\n", err)
 	}
 	return ExitCode(err)
