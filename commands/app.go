@@ -53,6 +53,7 @@ func commandList() []*cli.Command {
 		serveCommand(),
 		generateCommand(),
 		demoCommand(),
+		configCommand(),
 		versionCommand(),
 	}
 }
@@ -72,6 +73,7 @@ func NewApp(stdio IO) *cli.App {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level: debug, info, warn, error", Category: "logging"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json", Category: "logging"},
+			configFlag(),
 		},
 		Commands: commandList(),
 		Before: func(c *cli.Context) error {
@@ -91,7 +93,16 @@ func NewApp(stdio IO) *cli.App {
 func Main(ctx context.Context, args []string, stdio IO) int {
 	warnUnknownEnv(stdio.Err)
 	app := NewApp(stdio)
-	err := app.RunContext(ctx, interspersed(app, translateBittensorFlags(args, stdio.Err)))
+	args = translateBittensorFlags(args, stdio.Err)
+	cfg, args, err := extractConfig(args)
+	if err == nil {
+		var restore func()
+		restore, err = applyConfig(app, cfg, args)
+		defer restore()
+	}
+	if err == nil {
+		err = app.RunContext(ctx, interspersed(app, args))
+	}
 	switch {
 	case err == nil:
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
