@@ -5,6 +5,7 @@ go 1.26.8
 require (
 	github.com/cespare/xxhash/v2 v2.3.0
 	github.com/coder/websocket v1.8.14
+	github.com/consensys/gnark-crypto v0.22.0
 	github.com/cosmos/go-bip39 v1.0.0
 	github.com/dlclark/regexp2 v1.12.0
 	github.com/rivo/uniseg v0.4.7
@@ -19,7 +20,7 @@ require (
 
 require (
 	github.com/ChainSafe/go-schnorrkel v1.0.0 // indirect
-	github.com/consensys/gnark-crypto v0.22.0 // indirect
+	github.com/bits-and-blooms/bitset v1.25.0 // indirect
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
 	github.com/decred/base58 v1.0.4 // indirect
 	github.com/decred/dcrd/crypto/blake256 v1.0.0 // indirect
