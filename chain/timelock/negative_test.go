@@ -2,8 +2,12 @@ package timelock
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
+	"math/big"
 	"testing"
+
+	bls "github.com/consensys/gnark-crypto/ecc/bls12-381"
 )
 
 // TestDecryptRejects: every tampered region, a wrong round's signature and
@@ -77,9 +81,9 @@ func TestParsePublicKey(t *testing.T) {
 		t.Fatalf("quicknet key round trip: %x", got)
 	}
 	for name, in := range map[string]string{
-		"short":    QuicknetPublicKeyHex[:190],
-		"not hex":  "zz" + QuicknetPublicKeyHex[2:],
-		"infinity": "c0" + string(bytes.Repeat([]byte("00"), 95)),
+		"short":     QuicknetPublicKeyHex[:190],
+		"not hex":   "zz" + QuicknetPublicKeyHex[2:],
+		"infinity":  "c0" + string(bytes.Repeat([]byte("00"), 95)),
 		"off curve": "83cf0f2896adee7eb8b5f01fcad3912212c437e0073e911fb90022d3e760183c8c4b450b6a0a6c3ac6a5776a2d1064510d1fec758c921cc22b0e17e63aaf4bcb5ed66304de9cf809bd274ca73bab4af5a6e9c76a4bc09e76eae8991ef5ece45b",
 	} {
 		if _, err := ParsePublicKeyHex(in); !errors.Is(err, ErrPublicKey) {
@@ -111,5 +115,37 @@ func TestTestBeaconSignsAsQuicknet(t *testing.T) {
 	}
 	if err := VerifySignature(Quicknet().PublicKey, 77, s); !errors.Is(err, ErrSignature) {
 		t.Errorf("quicknet's key accepted the test beacon's signature: %v", err)
+	}
+}
+
+// TestDecryptChecksU: a ciphertext whose V and W are consistent with the
+// round's signature but whose U is not h3(sigma, key)*G2 (a forged header,
+// which only someone holding the signature can build) is refused, as the
+// reference does; without the check it would open.
+func TestDecryptChecksU(t *testing.T) {
+	b := testBeacon(t)
+	const round = 44
+	sigBytes := sign(t, b, round)
+	sig, err := parseSignature(sigBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var key, sigma [32]byte
+	key[0], sigma[0] = 1, 2
+	var u bls.G2Affine
+	u.ScalarMultiplicationBase(big.NewInt(12345)) // not h3(sigma, key)
+	g, err := bls.Pair([]bls.G1Affine{*sig}, []bls.G2Affine{u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh, sh := gtHash(&g), sha256.Sum256(sigma[:])
+	c := ciphertext{u: u.Bytes(), v: xor32(sigma[:], gh[:]), w: xor32(key[:], sh[:])}
+	aead, err := newGCM(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.sealed = aead.Seal(nil, c.nonce[:], []byte("forged"), nil)
+	if got, err := Decrypt(sigBytes, c.marshal()); !errors.Is(err, ErrDecrypt) {
+		t.Fatalf("forged header: %q, %v; want ErrDecrypt", got, err)
 	}
 }
