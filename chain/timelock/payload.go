@@ -103,3 +103,27 @@ func CallArgs(netuid uint16, commit []byte, revealRound uint64, version uint16) 
 		binary.LittleEndian.AppendUint16(nil, version),
 	}, nil
 }
+
+// GenerateCommit does what the reference SDK's generate_commit does: it
+// computes the reveal round from rp (with the beacon's genesis and period
+// taken from info) and timelocks the payload to it. It returns the commit
+// bytes and the round, ready for CallArgs.
+func GenerateCommit(info ChainInfo, rp RevealParams, p *Payload, rand io.Reader) ([]byte, uint64, error) {
+	switch {
+	case info.Scheme != QuicknetScheme:
+		return nil, 0, fmt.Errorf("generate commit: beacon scheme %q, only %q is supported: %w", info.Scheme, QuicknetScheme, ErrPayload)
+	case info.Period <= 0:
+		return nil, 0, fmt.Errorf("generate commit: beacon period %v: %w", info.Period, ErrPayload)
+	case rp.BlockTime <= 0:
+		return nil, 0, fmt.Errorf("generate commit: block time %v: %w", rp.BlockTime, ErrPayload)
+	case rp.Now.IsZero():
+		return nil, 0, fmt.Errorf("generate commit: no current time: %w", ErrPayload)
+	}
+	rp.Genesis, rp.Period = info.Genesis, info.Period
+	round := RevealRound(rp)
+	ct, err := EncryptPayload(info.PublicKey, round, p, rand)
+	if err != nil {
+		return nil, 0, err
+	}
+	return ct, round, nil
+}

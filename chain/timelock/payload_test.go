@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func hotkey() (h [32]byte) {
@@ -112,5 +113,38 @@ func TestCallArgs(t *testing.T) {
 	}
 	if _, err := CallArgs(29, []byte{1}, 0, CommitRevealVersion); !errors.Is(err, ErrPayload) {
 		t.Errorf("round 0: error %v, want ErrPayload", err)
+	}
+}
+
+func TestGenerateCommit(t *testing.T) {
+	b := testBeacon(t)
+	p := Payload{Hotkey: hotkey(), UIDs: []uint16{1}, Values: []uint16{65535}, VersionKey: 2}
+	// The SDK test inputs of TestRevealRound: round 3204.
+	rp := RevealParams{Now: time.Unix(QuicknetGenesis+9000, 0), CurrentBlock: 1000, NetUID: 1, Tempo: 20, RevealPeriodEpochs: 3, BlockTime: 12 * time.Second}
+	ct, round, err := GenerateCommit(b.Info(), rp, &p, seeded(5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if round != 3204 {
+		t.Fatalf("round %d, want 3204", round)
+	}
+	plain, err := Decrypt(sign(t, b, 3204), ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := DecodePayload(plain); err != nil || !reflect.DeepEqual(got, p) {
+		t.Fatalf("revealed %+v, %v", got, err)
+	}
+	bad := b.Info()
+	bad.Scheme = "pedersen-bls-chained"
+	noBlock := rp
+	noBlock.BlockTime = 0
+	for name, tc := range map[string]struct {
+		info ChainInfo
+		rp   RevealParams
+	}{"scheme": {bad, rp}, "block time": {b.Info(), noBlock}, "no time": {b.Info(), RevealParams{BlockTime: time.Second}}} {
+		if _, _, err := GenerateCommit(tc.info, tc.rp, &p, seeded(5)); !errors.Is(err, ErrPayload) {
+			t.Errorf("%s: error %v, want ErrPayload", name, err)
+		}
 	}
 }
