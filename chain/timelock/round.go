@@ -38,8 +38,12 @@ type RevealParams struct {
 //	seconds = now + max(target - block, 0) * blockTime
 //	round   = max(floor((seconds - genesis) / period), 1)
 //
-// with the same float64 arithmetic and saturating integer steps.
+// with the same float64 arithmetic and saturating integer steps. A period
+// that is not positive gives 0, which no chain call accepts.
 func RevealRound(p RevealParams) uint64 {
+	if p.Period <= 0 {
+		return 0
+	}
 	tempo1 := satAdd(p.Tempo, 1)
 	netuid1 := uint64(p.NetUID) + 1
 	epoch := (p.CurrentBlock + netuid1) / tempo1

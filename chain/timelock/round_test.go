@@ -51,4 +51,7 @@ func TestRevealRound(t *testing.T) {
 			}
 		})
 	}
+	if got := RevealRound(RevealParams{Now: g, Tempo: 1, BlockTime: time.Second}); got != 0 {
+		t.Errorf("no beacon period: round %d, want 0", got)
+	}
 }
