@@ -34,7 +34,8 @@
 // (15.0). The Unicode normalizers follow the Rust library's older
 // normalization tables (before Unicode 12.0): later decompositions are left out.
 //
-// Decode follows transformers: the decoder chain, then
-// clean_up_tokenization_spaces when tokenizer_config.json sets it;
+// Decode follows transformers 4.44: the decoder chain, then
+// clean_up_tokenization_spaces (tokenizer_config.json's value; when absent,
+// true, except for the Llama, CodeLlama and Gemma classes);
 // [Tokenizer.DecodeRaw] is the Rust library's output.
 package tokenizer

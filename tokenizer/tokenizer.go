@@ -291,9 +291,10 @@ func (t *Tokenizer) loadConfig(data []byte) error {
 	if c.AddEosToken != nil {
 		t.roles.AddEOS = *c.AddEosToken
 	}
-	// transformers defaults clean_up_tokenization_spaces to false in v5 and
-	// to true in older releases; the file's value decides when present.
-	t.cleanUp = c.CleanUpTokenizationSpaces != nil && *c.CleanUpTokenizationSpaces
+	t.cleanUp = cleanUpDefault(c.TokenizerClass)
+	if c.CleanUpTokenizationSpaces != nil {
+		t.cleanUp = *c.CleanUpTokenizationSpaces
+	}
 	return nil
 }
 
@@ -345,7 +346,8 @@ func (t *Tokenizer) IsSpecial(id int) bool {
 	return id >= 0 && id < len(t.special) && t.special[id]
 }
 
-// CleanUpSpaces reports tokenizer_config.json's clean_up_tokenization_spaces.
+// CleanUpSpaces reports clean_up_tokenization_spaces: tokenizer_config.json's
+// value, or transformers 4.44's default for the tokenizer class.
 func (t *Tokenizer) CleanUpSpaces() bool { return t.cleanUp }
 
 func (t *Tokenizer) getWS() *workspace {
@@ -562,3 +564,17 @@ func (t *Tokenizer) DecodeRaw(ids []int, skipSpecial bool) string {
 	}
 	return strings.Join(t.dec.chain(toks), "")
 }
+
+// noCleanUpClasses are the tokenizer classes whose constructor in
+// transformers 4.44 (the reference validator's version) defaults
+// clean_up_tokenization_spaces to false.
+var noCleanUpClasses = map[string]bool{
+	"LlamaTokenizer": true, "LlamaTokenizerFast": true,
+	"CodeLlamaTokenizer": true, "CodeLlamaTokenizerFast": true,
+	"GemmaTokenizer": true, "GemmaTokenizerFast": true,
+}
+
+// cleanUpDefault is clean_up_tokenization_spaces when tokenizer_config.json
+// does not set it: transformers 4.44 defaults it to true (with a warning that
+// 4.45 will change that), except in the classes that default it to false.
+func cleanUpDefault(class string) bool { return !noCleanUpClasses[class] }
