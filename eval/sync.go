@@ -119,6 +119,9 @@ func (v *Validator) syncModel(ctx context.Context, hotkey string, meta *ModelMet
 				out.Downloaded += fi.Size
 			}
 		}
+		if err := markDownload(v.opts.ModelDir, repo, info.SHA); err != nil {
+			return syncFail(SyncDownloadFailed, "record download of %s: %v", repo, err)
+		}
 		snap, err := v.opts.Hub.Download(ctx, repo, meta.ID.Commit, files, v.opts.ModelDir, hf.DownloadOptions{MaxTotalSize: modelSize})
 		if err != nil {
 			if errors.Is(err, hf.ErrTooLarge) {
@@ -179,12 +182,12 @@ func canDownload(free, modelSize, margin int64) bool {
 }
 
 func (v *Validator) indexShards(ctx context.Context, repo hf.RepoID, sha string) ([]string, error) {
-	tmp, err := os.MkdirTemp(v.opts.ModelDir, ".index-*")
-	if err != nil {
+	// The index goes into the model's own snapshot, where the download that
+	// follows finds it.
+	if err := markDownload(v.opts.ModelDir, repo, sha); err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
-	snap, err := v.opts.Hub.Download(ctx, repo, sha, []string{modelhash.IndexFile}, tmp, hf.DownloadOptions{MaxTotalSize: 64 << 20})
+	snap, err := v.opts.Hub.Download(ctx, repo, sha, []string{modelhash.IndexFile}, v.opts.ModelDir, hf.DownloadOptions{MaxTotalSize: 64 << 20})
 	if err != nil {
 		return nil, err
 	}
