@@ -247,8 +247,8 @@ func (r *Repo) Lookup(revision, p string) (Status, string, string, error) {
 	return NotCached, commit, "", nil
 }
 
-// RecordDownload writes what a download learnt besides the files:
-// refs/<revision> when revision (as asked; "" means main) is a branch or
+// RecordDownload writes what a download learnt besides the files: the
+// refs/ folder, refs/<revision> when revision (as asked; "" means main) is a branch or
 // tag that resolved to info.SHA, and a .no_exist marker for each requested name the repo lacks
 // at that commit. Markers are a shortcut for readers, so a name that cannot
 // get one (unsafe, or a folder of the repo) is passed over.
@@ -261,6 +261,11 @@ func (r *Repo) RecordDownload(info *hf.ModelInfo, requested []string, revision s
 	}
 	if revision == "" {
 		revision = hf.DefaultRevision
+	}
+	// An empty refs/ when the download was by commit: the JS client's
+	// scanCacheDir gives up on a repo folder without one.
+	if err := os.MkdirAll(filepath.Join(r.Dir(), "refs"), 0o777); err != nil {
+		return fmt.Errorf("record download of %q: %w", r.folder, err)
 	}
 	return r.WriteRef(revision, info.SHA)
 }
