@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/coldint/coldint/hf"
+	"github.com/coldint/coldint/hf/hfcache"
 	"github.com/coldint/coldint/hf/modeldir"
 	"github.com/coldint/coldint/hf/modelhash"
 )
@@ -52,7 +53,7 @@ func ClassName(modelType string) string {
 // SnapshotDir is where a model at a commit lives under the model folder (the
 // Hugging Face cache layout that [hf.Hub.Download] writes).
 func SnapshotDir(modelDir string, repo hf.RepoID, commit string) string {
-	return filepath.Join(modelDir, repo.CacheDirName(), "snapshots", commit)
+	return hfcache.OpenModel(modelDir, repo).SnapshotDir(commit)
 }
 
 // syncModel downloads and verifies one model (spec §6.5).

@@ -66,6 +66,10 @@ func (f File) Verify(p string) error {
 	return nil
 }
 
+// symlink makes symbolic links; tests replace it to act as a file system
+// without them.
+var symlink = os.Symlink
+
 // Fetch writes the whole content of a file into partial, resuming from
 // what partial already holds where it can. The caller of [Repo.Place]
 // supplies it; Place checks the result.
@@ -110,7 +114,7 @@ func (r *Repo) Place(ctx context.Context, commit string, f File, fetch Fetch) (f
 	}
 	if _, err := os.Lstat(blob); err == nil {
 		if f.Verify(blob) == nil {
-			return false, r.link(entry, f, false)
+			return false, r.link(entry, f)
 		}
 		// A blob that does not match its name (written by a tool that does
 		// not check): drop it and fetch again.
@@ -121,7 +125,7 @@ func (r *Repo) Place(ctx context.Context, commit string, f File, fetch Fetch) (f
 	if err := r.fetchBlob(ctx, f, fetch); err != nil {
 		return true, err
 	}
-	return true, r.link(entry, f, true)
+	return true, r.link(entry, f)
 }
 
 // present reports whether the snapshot entry already resolves to a checked
@@ -197,13 +201,13 @@ func (r *Repo) fetchBlob(ctx context.Context, f File, fetch Fetch) error {
 // link points the entry at the blob: a relative symlink made under a
 // temporary name and renamed over the entry. Where symlinks fail the blob is
 // copied instead.
-func (r *Repo) link(entry string, f File, newBlob bool) error {
+func (r *Repo) link(entry string, f File) error {
 	dir := filepath.Dir(entry)
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return fmt.Errorf("link %q: %w", f.Path, err)
 	}
 	tmp := filepath.Join(dir, "."+filepath.Base(entry)+"."+randomSuffix()+".link")
-	if err := os.Symlink(LinkTarget(f.Path, f.ETag), tmp); err != nil {
+	if err := symlink(LinkTarget(f.Path, f.ETag), tmp); err != nil {
 		if err := copyFile(r.BlobPath(f.ETag), entry); err != nil {
 			return fmt.Errorf("copy %q into snapshot (no symlinks here): %w", f.Path, err)
 		}
@@ -219,7 +223,7 @@ func (r *Repo) link(entry string, f File, newBlob bool) error {
 // canSymlink tries a symlink in the repo folder.
 func (r *Repo) canSymlink() bool {
 	tmp := filepath.Join(r.Dir(), ".symlink-test-"+randomSuffix())
-	if err := os.Symlink("blobs", tmp); err != nil {
+	if err := symlink("blobs", tmp); err != nil {
 		return false
 	}
 	os.Remove(tmp)

@@ -141,3 +141,32 @@ func TestPlaceRefusesBadNames(t *testing.T) {
 		t.Errorf("refused names created %s", r.Dir())
 	}
 }
+
+// TestPlaceWithoutSymlinks: where the file system refuses links, entries
+// are full copies, checked and kept on the next download.
+func TestPlaceWithoutSymlinks(t *testing.T) {
+	defer func(old func(string, string) error) { symlink = old }(symlink)
+	symlink = func(string, string) error { return &os.LinkError{Op: "symlink", Err: syscall.EPERM} }
+	r := OpenModel(t.TempDir(), testRepo)
+	big := testFiles()[1]
+	fe := &fetcher{data: map[string][]byte{big.f.ETag: big.data}}
+	for round, wantCalls := range []int{1, 1} { // the second round fetches nothing more
+		if _, err := r.Place(context.Background(), commitA, big.f, fe.fetch(big.f.ETag)); err != nil {
+			t.Fatalf("round %d: Place: %v", round, err)
+		}
+		entry := r.entryPath(commitA, big.f.Path)
+		st, err := os.Lstat(entry)
+		if err != nil || !st.Mode().IsRegular() {
+			t.Fatalf("round %d: entry is not a plain file: %v", round, err)
+		}
+		if err := big.f.Verify(entry); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if fe.calls != wantCalls {
+			t.Errorf("round %d: fetch ran %d times in all, want %d", round, fe.calls, wantCalls)
+		}
+	}
+	if err := big.f.Verify(r.BlobPath(big.f.ETag)); err != nil {
+		t.Errorf("the blob is not kept for other commits: %v", err)
+	}
+}
