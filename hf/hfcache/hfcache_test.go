@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/coldint/coldint/hf"
@@ -128,8 +127,7 @@ func listTree(t *testing.T, root string) string {
 // a ref without newline, a .no_exist marker and the .locks folder, with
 // the modes of umask 022.
 func TestLayoutGolden(t *testing.T) {
-	old := syscall.Umask(0o022)
-	defer syscall.Umask(old)
+	withUmask(t, 0o022)
 	cache := t.TempDir()
 	r := OpenModel(cache, testRepo)
 	placeAll(t, r, commitA, testFiles())

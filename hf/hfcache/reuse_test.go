@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/coldint/coldint/hf"
@@ -63,8 +62,7 @@ func TestPlaceReusesTheCache(t *testing.T) {
 		}, wantCalls: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			old := syscall.Umask(0o022)
-			defer syscall.Umask(old)
+			withUmask(t, 0o022)
 			r := OpenModel(t.TempDir(), testRepo)
 			tc.prepare(t, r)
 			fe := &fetcher{data: map[string][]byte{big.f.ETag: big.data}}
@@ -146,7 +144,7 @@ func TestPlaceRefusesBadNames(t *testing.T) {
 // are full copies, checked and kept on the next download.
 func TestPlaceWithoutSymlinks(t *testing.T) {
 	defer func(old func(string, string) error) { symlink = old }(symlink)
-	symlink = func(string, string) error { return &os.LinkError{Op: "symlink", Err: syscall.EPERM} }
+	symlink = func(string, string) error { return &os.LinkError{Op: "symlink", Err: fs.ErrPermission} }
 	r := OpenModel(t.TempDir(), testRepo)
 	big := testFiles()[1]
 	fe := &fetcher{data: map[string][]byte{big.f.ETag: big.data}}
