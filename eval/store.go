@@ -73,8 +73,11 @@ func ownSnapshot(modelDir, dir string) (storeSnapshot, bool) {
 }
 
 // removeSnapshot deletes the snapshot and the blobs no other snapshot links,
-// returning the bytes freed.
+// returning the bytes freed. A blob another process is writing (its lock
+// held past a short wait) is left to that process, which links it.
 func removeSnapshot(ctx context.Context, modelDir string, s storeSnapshot) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	freed, err := s.repo.RemoveSnapshot(ctx, s.sha)
 	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		os.Remove(downloadMark(modelDir, s.id, s.sha))
