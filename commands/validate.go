@@ -29,7 +29,7 @@ func validateCommand() *cli.Command {
 		&cli.StringFlag{Name: "hub-endpoint", Usage: "hub base URL (default: HF_ENDPOINT or https://huggingface.co)", Category: "hub"},
 		&cli.StringSliceFlag{Name: "data", Usage: "local text source: .txt, .jsonl, .jsonl.gz files or folders (default: the datasets-server)", Category: "data"},
 		&cli.StringFlag{Name: "dataset", Value: "HuggingFaceFW/fineweb-edu-score-2", Usage: "dataset of the datasets-server (HF_DATASETS_SERVER sets its URL)", Category: "data"},
-		&cli.StringFlag{Name: "model-dir", Value: "~/.coldint/validator", Usage: "folder of downloaded models and the validator state (vali-state/)"},
+		&cli.StringFlag{Name: "model-dir", Value: "~/.coldint/validator", Usage: "folder of downloaded models, laid out as a Hugging Face cache (it may be ~/.cache/huggingface/hub to share models with other tools), and the validator state (vali-state/)"},
 		&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu (the libtorch engine) or random (fake losses, for tests)"},
 		&cli.Int64Flag{Name: "max-memory-mb", Usage: "resident-weight budget of the engine in MiB; larger models are evaluated in layer slices (0: none)"},
 		&cli.IntFlag{Name: "threads", Usage: "engine threads (0: all cores)"},

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/coldint/coldint/hf"
+	"github.com/coldint/coldint/hf/hfcache"
 	"github.com/coldint/coldint/hf/modeldir"
 	"github.com/coldint/coldint/hf/modelhash"
 )
@@ -52,7 +53,7 @@ func ClassName(modelType string) string {
 // SnapshotDir is where a model at a commit lives under the model folder (the
 // Hugging Face cache layout that [hf.Hub.Download] writes).
 func SnapshotDir(modelDir string, repo hf.RepoID, commit string) string {
-	return filepath.Join(modelDir, repo.CacheDirName(), "snapshots", commit)
+	return hfcache.OpenModel(modelDir, repo).SnapshotDir(commit)
 }
 
 // syncModel downloads and verifies one model (spec §6.5).
@@ -119,6 +120,9 @@ func (v *Validator) syncModel(ctx context.Context, hotkey string, meta *ModelMet
 				out.Downloaded += fi.Size
 			}
 		}
+		if err := markDownload(v.opts.ModelDir, repo, info.SHA); err != nil {
+			return syncFail(SyncDownloadFailed, "record download of %s: %v", repo, err)
+		}
 		snap, err := v.opts.Hub.Download(ctx, repo, meta.ID.Commit, files, v.opts.ModelDir, hf.DownloadOptions{MaxTotalSize: modelSize})
 		if err != nil {
 			if errors.Is(err, hf.ErrTooLarge) {
@@ -179,12 +183,12 @@ func canDownload(free, modelSize, margin int64) bool {
 }
 
 func (v *Validator) indexShards(ctx context.Context, repo hf.RepoID, sha string) ([]string, error) {
-	tmp, err := os.MkdirTemp(v.opts.ModelDir, ".index-*")
-	if err != nil {
+	// The index goes into the model's own snapshot, where the download that
+	// follows finds it.
+	if err := markDownload(v.opts.ModelDir, repo, sha); err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(tmp)
-	snap, err := v.opts.Hub.Download(ctx, repo, sha, []string{modelhash.IndexFile}, tmp, hf.DownloadOptions{MaxTotalSize: 64 << 20})
+	snap, err := v.opts.Hub.Download(ctx, repo, sha, []string{modelhash.IndexFile}, v.opts.ModelDir, hf.DownloadOptions{MaxTotalSize: 64 << 20})
 	if err != nil {
 		return nil, err
 	}

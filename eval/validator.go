@@ -508,7 +508,9 @@ func (v *Validator) defaultTokenizer(ctx context.Context, id string) (*tokenizer
 			files = append(files, f)
 		}
 	}
-	snap, err := v.opts.Hub.Download(ctx, repo, info.SHA, files, filepath.Join(v.opts.ModelDir, "tokenizers"), hf.DownloadOptions{MaxTotalSize: 256 << 20})
+	// Into the model folder itself: a Hugging Face cache, possibly shared
+	// with other tools that have this tokenizer already.
+	snap, err := v.opts.Hub.Download(ctx, repo, info.SHA, files, v.opts.ModelDir, hf.DownloadOptions{MaxTotalSize: 256 << 20})
 	if err != nil {
 		return nil, fmt.Errorf("load tokenizer %q: %w", id, err)
 	}

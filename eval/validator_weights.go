@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -138,7 +137,9 @@ func (v *Validator) Weights() []float64 { return append([]float64(nil), v.weight
 // ---- disk management (§6.15) ----
 
 // cleanModels deletes model snapshots that no active UID references when
-// the disk policy needs space; only folders untouched for 300 s go.
+// the disk policy needs space; only folders untouched for 300 s go, only
+// snapshots the validator downloaded (the model folder may be a cache other
+// tools share), and a blob only when no other snapshot links it.
 func (v *Validator) cleanModels() {
 	free, err := v.freeDisk()
 	if err != nil {
@@ -170,34 +171,17 @@ func (v *Validator) cleanModels() {
 			}
 		}
 	}
-	type cand struct {
-		dir   string
-		mtime time.Time
-		size  int64
-	}
-	var cands []cand
+	var cands []storeSnapshot
 	repos, _ := filepath.Glob(filepath.Join(v.opts.ModelDir, "models--*", "snapshots", "*"))
 	for _, d := range repos {
 		if keep[filepath.Clean(d)] {
 			continue
 		}
-		var newest time.Time
-		var size int64
-		filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
-			if err == nil && !e.IsDir() {
-				if fi, err := e.Info(); err == nil {
-					size += fi.Size()
-					if fi.ModTime().After(newest) {
-						newest = fi.ModTime()
-					}
-				}
-			}
-			return nil
-		})
-		if v.now().Sub(newest) < 300*time.Second {
+		c, own := ownSnapshot(v.opts.ModelDir, d)
+		if !own || v.now().Sub(c.mtime) < 300*time.Second {
 			continue
 		}
-		cands = append(cands, cand{d, newest, size})
+		cands = append(cands, c)
 	}
 	sort.Slice(cands, func(i, j int) bool { return cands[i].mtime.Before(cands[j].mtime) })
 	var freed int64
@@ -205,10 +189,13 @@ func (v *Validator) cleanModels() {
 		if freed >= need {
 			break
 		}
-		if err := os.RemoveAll(c.dir); err == nil {
-			freed += c.size
-			v.log.Info("deleted unreferenced model", "dir", c.dir, "bytes", c.size)
+		n, err := removeSnapshot(context.Background(), v.opts.ModelDir, c)
+		if err != nil {
+			v.log.Warn("delete unreferenced model", "dir", c.dir, "err", err)
+			continue
 		}
+		freed += n
+		v.log.Info("deleted unreferenced model", "dir", c.dir, "bytes", n)
 	}
 }
 

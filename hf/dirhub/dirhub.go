@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/coldint/coldint/hf"
+	"github.com/coldint/coldint/hf/hfcache"
 	"github.com/coldint/coldint/hf/internal/flock"
 	"github.com/coldint/coldint/internal/atomicfile"
 )
@@ -319,7 +320,8 @@ func (h *Hub) OpenFile(repo hf.RepoID, c *Commit, p string) (*os.File, Entry, er
 }
 
 // Download implements [hf.Hub]. Files are copied from the object store into
-// a temporary file beside the snapshot, verified, and renamed into place.
+// the Hugging Face cache layout of package hfcache (checked, then linked from
+// the snapshot); files the cache already holds are linked, not copied.
 func (h *Hub) Download(ctx context.Context, repo hf.RepoID, commit string, files []string, cacheDir string, opts hf.DownloadOptions) (string, error) {
 	sha, c, _, err := h.Resolve(repo, commit)
 	if err != nil {
@@ -333,79 +335,53 @@ func (h *Hub) Download(ctx context.Context, repo hf.RepoID, commit string, files
 	if err != nil {
 		return "", err
 	}
-	repoCache := filepath.Join(cacheDir, repo.CacheDirName())
-	snap := filepath.Join(repoCache, "snapshots", sha)
-	tmpDir := filepath.Join(repoCache, "blobs")
-	if err := os.MkdirAll(tmpDir, 0o755); err != nil {
-		return "", fmt.Errorf("download %q: %w", repo.String(), err)
-	}
-	if err := os.MkdirAll(snap, 0o755); err != nil {
-		return "", fmt.Errorf("download %q: %w", repo.String(), err)
-	}
+	rc := hfcache.OpenModel(cacheDir, repo)
 	for _, fi := range plan {
 		if err := ctx.Err(); err != nil {
 			return "", err
 		}
-		if err := h.copyOut(repo, c, fi.Path, tmpDir, filepath.Join(snap, filepath.FromSlash(fi.Path)), opts.Progress); err != nil {
+		e, _ := c.File(fi.Path)
+		f := hfcache.File{Path: e.Path, ETag: e.ETag(), Size: e.Size}
+		_, err := rc.Place(ctx, sha, f, func(ctx context.Context, partial string) error {
+			return h.copyOut(ctx, repo, c, fi.Path, partial)
+		})
+		if err != nil {
 			return "", fmt.Errorf("download %q at %q: %w", repo.String(), sha, err)
 		}
+		if opts.Progress != nil {
+			opts.Progress(hf.Progress{Path: fi.Path, Done: fi.Size, Total: fi.Size})
+		}
 	}
-	if commit != sha {
-		_ = writeRef(repoCache, commit, sha)
+	if err := rc.RecordDownload(info, files, commit); err != nil {
+		return "", fmt.Errorf("download %q at %q: %w", repo.String(), sha, err)
 	}
-	return snap, nil
+	return rc.SnapshotDir(sha), nil
 }
 
-func writeRef(repoCache, rev, sha string) error {
-	if hf.ValidateRevision(rev) != nil || strings.Contains(rev, "/") {
-		return nil
-	}
-	p := filepath.Join(repoCache, "refs", rev)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(p, []byte(sha), 0o644)
-}
-
-func (h *Hub) copyOut(repo hf.RepoID, c *Commit, p, tmpDir, dst string, progress hf.ProgressFunc) error {
+// copyOut copies the object of file p into partial, checking it against
+// the object name (its sha256) on the way.
+func (h *Hub) copyOut(ctx context.Context, repo hf.RepoID, c *Commit, p, partial string) error {
 	src, e, err := h.OpenFile(repo, c, p)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	tmp, err := os.CreateTemp(tmpDir, e.SHA256+".*.incomplete")
+	dst, err := os.OpenFile(partial, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
+	defer dst.Close()
 	hs := sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, hs), src)
+	n, err := io.Copy(io.MultiWriter(dst, hs), ctxReader{ctx, src})
 	if err != nil {
 		return fmt.Errorf("copy %q: %w", p, err)
 	}
 	if n != e.Size || hex.EncodeToString(hs.Sum(nil)) != e.SHA256 {
+		dst.Close()
+		os.Remove(partial)
 		return fmt.Errorf("copy %q: stored object is corrupt: %w", p, hf.ErrIntegrity)
 	}
-	if err := tmp.Sync(); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return err
-	}
-	if err := atomicfile.SyncDir(filepath.Dir(dst)); err != nil {
-		return err
-	}
-	if progress != nil {
-		progress(hf.Progress{Path: p, Done: n, Total: e.Size})
-	}
-	return nil
+	return dst.Close()
 }
 
 // CreateRepo implements [hf.Hub]. The first commit holds .gitattributes.

@@ -66,7 +66,7 @@ func loadChunkState(p string, size int64, parts int) *chunkState {
 func (c *Client) fetchChunked(ctx context.Context, repo hf.RepoID, commit, u string, fi hf.FileInfo, partial string, report func(int64)) error {
 	statePath := partial + ".json"
 	st := loadChunkState(statePath, fi.Size, c.chunkParts)
-	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE, 0o666)
 	if err != nil {
 		return err
 	}

@@ -2,33 +2,30 @@ package hub
 
 import (
 	"context"
-	"crypto/sha1"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 
 	"github.com/coldint/coldint/hf"
-	"github.com/coldint/coldint/hf/internal/flock"
-	"github.com/coldint/coldint/internal/atomicfile"
+	"github.com/coldint/coldint/hf/hfcache"
 )
 
 // Download implements [hf.Hub]. It reads the model info at commit (with file
 // sizes and hashes), refuses unsafe names and oversize repos before writing
-// anything, then fetches the files in parallel. Each file goes to
-// blobs/<etag>.incomplete beside the snapshot, resumes from there with a
-// Range request after a cut, is checked against its size and hash (sha256
-// for LFS files, the git blob sha1 otherwise), and only then is renamed into
-// snapshots/<commit>/.
+// anything, then fetches the files in parallel into the Hugging Face cache
+// layout of package hfcache: each file goes to blobs/<etag>.incomplete,
+// resumes from there with a Range request after a cut, is checked against
+// its size and hash (sha256 for LFS files, the git blob sha1 otherwise), and
+// only then enters blobs/ and is linked from snapshots/<commit>/. Files the
+// cache already holds (for this or another commit, written by coldint or by
+// huggingface_hub) are linked, not fetched again. With opts.SkipMissing, a
+// requested name the repo lacks gets a .no_exist marker.
 func (c *Client) Download(ctx context.Context, repo hf.RepoID, commit string, files []string, cacheDir string, opts hf.DownloadOptions) (string, error) {
 	info, err := c.ModelInfo(ctx, repo, commit)
 	if err != nil {
@@ -43,14 +40,7 @@ func (c *Client) Download(ctx context.Context, repo hf.RepoID, commit string, fi
 			return "", fmt.Errorf("download %q: server gave no hash for %q: %w", repo.String(), fi.Path, hf.ErrIntegrity)
 		}
 	}
-	repoCache := filepath.Join(cacheDir, repo.CacheDirName())
-	snap := filepath.Join(repoCache, "snapshots", info.SHA)
-	blobs := filepath.Join(repoCache, "blobs")
-	for _, d := range []string{blobs, snap} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return "", fmt.Errorf("download %q: %w", repo.String(), err)
-		}
-	}
+	rc := hfcache.OpenModel(cacheDir, repo)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -69,8 +59,7 @@ func (c *Client) Download(ctx context.Context, repo hf.RepoID, commit string, fi
 				return
 			}
 			defer func() { <-sem }()
-			dst := filepath.Join(snap, filepath.FromSlash(fi.Path))
-			if err := c.downloadFile(ctx, repo, info.SHA, fi, blobs, dst, opts.Progress); err != nil {
+			if err := c.downloadFile(ctx, repo, info.SHA, fi, rc, opts.Progress); err != nil {
 				mu.Lock()
 				if firstErr == nil {
 					firstErr = err
@@ -84,16 +73,13 @@ func (c *Client) Download(ctx context.Context, repo hf.RepoID, commit string, fi
 	if firstErr == nil && ctx.Err() != nil {
 		firstErr = ctx.Err()
 	}
+	if firstErr == nil {
+		firstErr = rc.RecordDownload(info, files, commit)
+	}
 	if firstErr != nil {
 		return "", fmt.Errorf("download %q at %q: %w", repo.String(), info.SHA, firstErr)
 	}
-	if commit != "" && commit != info.SHA && !strings.Contains(commit, "/") && hf.ValidateRevision(commit) == nil {
-		ref := filepath.Join(repoCache, "refs", commit)
-		if err := os.MkdirAll(filepath.Dir(ref), 0o755); err == nil {
-			_ = atomicfile.WriteFile(ref, []byte(info.SHA), 0o644)
-		}
-	}
-	return snap, nil
+	return rc.SnapshotDir(info.SHA), nil
 }
 
 // expectedHash returns the lowercase hex digest a file must have: the LFS
@@ -112,46 +98,7 @@ func expectedHash(fi hf.FileInfo) string {
 }
 
 func isHex(s string, n int) bool {
-	if len(s) != n {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
-func newHasher(fi hf.FileInfo) hash.Hash {
-	if fi.LFS != nil {
-		return sha256.New()
-	}
-	h := sha1.New()
-	fmt.Fprintf(h, "blob %d\x00", fi.Size)
-	return h
-}
-
-// verifyFile hashes the file at p and compares it with fi.
-func verifyFile(p string, fi hf.FileInfo) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	h := newHasher(fi)
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return err
-	}
-	if n != fi.Size {
-		return fmt.Errorf("check %q: %d bytes, want %d: %w", fi.Path, n, fi.Size, hf.ErrIntegrity)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != expectedHash(fi) {
-		return fmt.Errorf("check %q: hash %s, want %s: %w", fi.Path, got, expectedHash(fi), hf.ErrIntegrity)
-	}
-	return nil
+	return len(s) == n && hfcache.ValidETag(s)
 }
 
 // errShortBody marks a response body that ended before the expected size.
@@ -166,34 +113,33 @@ func (c *Client) resolveURL(repo hf.RepoID, commit, p string) string {
 	return c.apiURL("/"+repoPath(repo)+"/resolve/"+url.PathEscape(commit)+"/"+strings.Join(segs, "/"), nil)
 }
 
-func (c *Client) downloadFile(ctx context.Context, repo hf.RepoID, commit string, fi hf.FileInfo, blobs, dst string, progress hf.ProgressFunc) error {
+func (c *Client) downloadFile(ctx context.Context, repo hf.RepoID, commit string, fi hf.FileInfo, rc *hfcache.Repo, progress hf.ProgressFunc) error {
 	report := func(done int64) {
 		if progress != nil {
 			progress(hf.Progress{Path: fi.Path, Done: done, Total: fi.Size})
 		}
 	}
-	if st, err := os.Lstat(dst); err == nil && st.Mode().IsRegular() && st.Size() == fi.Size && verifyFile(dst, fi) == nil {
-		report(fi.Size)
-		return nil
-	}
-	// One process at a time per blob (another validator on the same cache).
-	lk, err := flock.Acquire(ctx, filepath.Join(blobs, expectedHash(fi)+".lock"))
+	f := hfcache.File{Path: fi.Path, ETag: expectedHash(fi), Size: fi.Size}
+	_, err := rc.Place(ctx, commit, f, func(ctx context.Context, partial string) error {
+		return c.fetchWithRetries(ctx, repo, commit, fi, partial, report)
+	})
 	if err != nil {
 		return err
 	}
-	defer lk.Unlock()
-	if st, err := os.Lstat(dst); err == nil && st.Mode().IsRegular() && st.Size() == fi.Size && verifyFile(dst, fi) == nil {
-		report(fi.Size) // finished by the process that held the lock
-		return nil
-	}
-	partial := filepath.Join(blobs, expectedHash(fi)+".incomplete")
+	report(fi.Size)
+	return nil
+}
+
+// fetchWithRetries fetches the whole file into partial, in parts when it is
+// large, resuming after transient failures.
+func (c *Client) fetchWithRetries(ctx context.Context, repo hf.RepoID, commit string, fi hf.FileInfo, partial string, report func(int64)) error {
+	final := partial
 	chunked := c.chunkThreshold > 0 && c.chunkParts > 1 && fi.Size >= c.chunkThreshold
 	if chunked {
 		partial += ".par" // parts are written in place; progress in partial+".json"
 	}
 	u := c.resolveURL(repo, commit, fi.Path)
 	var lastErr error
-	restarted := false
 	for attempt := 0; attempt <= c.retries; attempt++ {
 		if attempt > 0 {
 			if err := c.wait(ctx, attempt-1, nil, lastErr.Error()); err != nil {
@@ -209,37 +155,16 @@ func (c *Client) downloadFile(ctx context.Context, repo hf.RepoID, commit string
 				os.Remove(partial)
 				os.Remove(partial + ".json")
 				chunked = false
-				partial = strings.TrimSuffix(partial, ".par")
+				partial = final
 				err = c.fetchInto(ctx, repo, commit, u, fi, partial, report)
 			}
 		} else {
 			err = c.fetchInto(ctx, repo, commit, u, fi, partial, report)
 		}
 		if err == nil {
-			if err = verifyFile(partial, fi); err != nil {
-				// Wrong bytes: start over once from scratch, then give up.
-				os.Remove(partial)
-				os.Remove(partial + ".json")
-				if restarted {
-					return err
-				}
-				restarted = true
-				lastErr = err
-				continue
+			if partial != final {
+				return os.Rename(partial, final)
 			}
-			if err := syncFile(partial); err != nil {
-				return err
-			}
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return err
-			}
-			if err := os.Rename(partial, dst); err != nil {
-				return fmt.Errorf("move %q into snapshot: %w", fi.Path, err)
-			}
-			if err := atomicfile.SyncDir(filepath.Dir(dst)); err != nil {
-				return err
-			}
-			report(fi.Size)
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -255,18 +180,9 @@ func (c *Client) downloadFile(ctx context.Context, repo hf.RepoID, commit string
 	return fmt.Errorf("download %q: giving up after %d attempts: %w", fi.Path, c.retries+1, lastErr)
 }
 
-func syncFile(p string) error {
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
-}
-
 // fetchInto appends the rest of the file to partial, resuming at its size.
 func (c *Client) fetchInto(ctx context.Context, repo hf.RepoID, commit, u string, fi hf.FileInfo, partial string, report func(int64)) error {
-	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE, 0o666)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,8 @@ package hub
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -334,11 +336,17 @@ func TestChunkedDownload(t *testing.T) {
 			if tc.name == "clean" && parts != 3 {
 				t.Errorf("clean chunked download made %d ranged requests, want 3 (%q)", parts, e.proxy.ranges)
 			}
+			// blobs/ holds the one finished blob, nothing partial.
 			blobs, _ := os.ReadDir(filepath.Join(cache, e.repo.CacheDirName(), "blobs"))
+			sum := sha256.Sum256(e.files[0].Data)
+			want := hex.EncodeToString(sum[:])
 			for _, b := range blobs {
-				if !strings.HasSuffix(b.Name(), ".lock") {
+				if b.Name() != want {
 					t.Errorf("leftover file in blobs/: %s", b.Name())
 				}
+			}
+			if len(blobs) != 1 {
+				t.Errorf("blobs/ holds %d files, want the one blob %s", len(blobs), want)
 			}
 		})
 	}

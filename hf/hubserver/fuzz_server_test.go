@@ -22,6 +22,7 @@ func FuzzServer(f *testing.F) {
 	f.Add("POST", "/api/repos/create", `{"name":"x","organization":"tester"}`)
 	f.Add("GET", "/tester/m/resolve/main/%2e%2e/%2e%2e/etc/passwd", "")
 	f.Add("PUT", "/api/models/tester/m/settings", `{"private":true}`)
+	f.Add("POST", "/api/models/tester/m/paths-info/main", "paths=.gitattributes&paths=x/y&expand=true")
 	dh, err := dirhub.Open(f.TempDir())
 	if err != nil {
 		f.Fatal(err)

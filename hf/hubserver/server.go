@@ -290,6 +290,8 @@ func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request, p []string) {
 		s.serveCommit(w, r, repo, rest[1])
 	case len(rest) == 1 && rest[0] == "settings":
 		s.serveSettings(w, r, repo)
+	case len(rest) == 2 && rest[0] == "paths-info":
+		s.servePathsInfo(w, r, repo, rest[1])
 	default:
 		s.fail(w, errNotFoundRoute)
 	}

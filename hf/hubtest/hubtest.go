@@ -96,6 +96,32 @@ func CheckSnapshot(t testing.TB, dir string, want []File) {
 	}
 }
 
+// CheckCacheLinks checks that every file of a snapshot folder of the
+// Hugging Face cache is a relative symlink into the repo's blobs/ folder,
+// named by the file's etag (checked by content).
+func CheckCacheLinks(t testing.TB, snap string) {
+	t.Helper()
+	blobs := filepath.Join(filepath.Dir(filepath.Dir(snap)), "blobs")
+	err := filepath.WalkDir(snap, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		target, err := os.Readlink(p)
+		if err != nil {
+			t.Errorf("snapshot entry %s is not a symlink: %v", p, err)
+			return nil
+		}
+		abs := filepath.Join(filepath.Dir(p), target)
+		if filepath.IsAbs(target) || filepath.Dir(abs) != blobs {
+			t.Errorf("snapshot entry %s links to %s, not a relative path into %s", p, target, blobs)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk snapshot %q: %v", snap, err)
+	}
+}
+
 // Backend is a fresh hub for one subtest.
 type Backend struct {
 	Hub hf.Hub
@@ -174,6 +200,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 			t.Fatalf("Download dir = %q, want %q", snap, wantDir)
 		}
 		CheckSnapshot(t, snap, files)
+		CheckCacheLinks(t, snap)
 		// Downloading again is a no-op that keeps the files.
 		if _, err := b.Hub.Download(ctx, repo, sha, names, cache, hf.DownloadOptions{}); err != nil {
 			t.Fatalf("Download again: %v", err)

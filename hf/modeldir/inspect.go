@@ -79,12 +79,10 @@ func Inspect(dir string) (*Info, error) {
 		return nil, fmt.Errorf("inspect model: %w", err)
 	}
 	for _, e := range ents {
-		if e.Type().IsRegular() {
-			fi, err := e.Info()
-			if err == nil {
-				info.Files[e.Name()] = fi.Size()
-				info.DirBytes += fi.Size()
-			}
+		// Snapshots of the Hugging Face cache hold links to blobs: follow them.
+		if fi, err := os.Stat(filepath.Join(dir, e.Name())); err == nil && fi.Mode().IsRegular() {
+			info.Files[e.Name()] = fi.Size()
+			info.DirBytes += fi.Size()
 		}
 	}
 	if _, ok := info.Files["tokenizer.json"]; ok {

@@ -136,3 +136,31 @@ func TestCopyFiles(t *testing.T) {
 		t.Fatalf("missing source: %v", err)
 	}
 }
+
+// TestInspectFollowsLinks: a snapshot of the Hugging Face cache holds links
+// to blobs; Inspect must see the same files as in a plain folder.
+func TestInspectFollowsLinks(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "m")
+	if err := Init(context.Background(), dir, tinyConfig("llama", true), InitOptions{Seed: 3, DType: safetensors.F32}); err != nil {
+		t.Fatal(err)
+	}
+	plain, err := Inspect(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := filepath.Join(t.TempDir(), "snap")
+	os.Mkdir(snap, 0o755)
+	ents, _ := os.ReadDir(dir)
+	for _, e := range ents {
+		if err := os.Symlink(filepath.Join(dir, e.Name()), filepath.Join(snap, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	linked, err := Inspect(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if linked.DirBytes != plain.DirBytes || len(linked.Files) != len(plain.Files) || len(plain.Files) == 0 {
+		t.Errorf("linked folder: %d files, %d bytes; plain: %d files, %d bytes", len(linked.Files), linked.DirBytes, len(plain.Files), plain.DirBytes)
+	}
+}
