@@ -23,6 +23,7 @@ import (
 
 	"github.com/coldint/coldint/hf"
 	"github.com/coldint/coldint/hf/dirhub"
+	"github.com/coldint/coldint/hf/hfcache"
 	"github.com/coldint/coldint/hf/hub"
 	"github.com/coldint/coldint/hf/hubserver"
 )
@@ -288,6 +289,13 @@ func runHubDownload(c *cli.Context) error {
 	bar.Finish()
 	if err != nil {
 		return err
+	}
+	// A branch asked for is recorded as huggingface_hub does, so that other
+	// tools (transformers offline) resolve it from the cache.
+	if rev := c.String("revision"); rev != info.SHA {
+		if err := hfcache.OpenModel(cache, repo).WriteRef(rev, info.SHA); err != nil {
+			return fmt.Errorf("download %s: %w", repo, err)
+		}
 	}
 	if c.Bool("json") {
 		names := make([]string, len(plan))

@@ -130,4 +130,12 @@ func TestHubDirBackend(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(strings.TrimSpace(stdout), "config.json")); err != nil || string(b) != "{}" {
 		t.Fatalf("downloaded config: %q %v", b, err)
 	}
+	// By branch: the cache records refs/main -> commit, as huggingface_hub does.
+	cache := t.TempDir()
+	if _, stderr, code = runCLI(t, "hub", "download", "--dir", root, "--revision", "main", "--cache-dir", cache, "tester/local"); code != 0 {
+		t.Fatalf("download main: %s", stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(cache, "models--tester--local", "refs", "main")); err != nil || string(b) != commit {
+		t.Fatalf("refs/main = %q, %v; want %q", b, err, commit)
+	}
 }
