@@ -19,6 +19,7 @@ prints the table.
 """
 import json
 import os
+import signal
 import sys
 import time
 
@@ -27,7 +28,7 @@ import torch
 import checks
 import models
 import refs
-from common import load_json, log, record, save_json, settings, time_left
+from common import log, record, save_json, settings, time_left
 
 
 def drop(name):
@@ -97,7 +98,7 @@ def step_prep_bench():
     drop('bench.json')
     shape = models.BENCH_DRY if s.dry else models.BENCH
     seq = 128 if s.dry else 4096
-    k = int(os.environ.get("GPUCHECK_EVAL_SAMPLES", "32" if s.dry else "96"))
+    k = int(os.environ.get("GPUCHECK_EVAL_SAMPLES", "32" if s.dry else "128"))
     t0 = time.time()
     models.write_model(s.path("bench-1b"), shape, seed=7, device="cpu" if s.dry else "cuda", tokenizer=True)
     models.write_samples(s.path("bench.jsonl"), [seq] * (k + 1), shape["vocab"], seed=21)
@@ -154,6 +155,9 @@ STEPS = {
 
 
 def main():
+    # run.sh's timeout sends SIGTERM: exit through the finally blocks, which
+    # kill the children this step started (coldint, the memory hog).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if len(sys.argv) < 2 or sys.argv[1] not in STEPS:
         sys.exit("usage: gpucheck.py STEP (one of: %s)" % ", ".join(STEPS))
     name = sys.argv[1]
