@@ -34,7 +34,7 @@ def main():
         env = json.load(open(os.path.join(work, "env.json")))
     lines = ["gpucheck summary: %s | torch %s | transformers %s | %s | %.0f s of %.0f s" % (
         env.get("gpu", "?"), env.get("torch", "?"), env.get("transformers") or "missing",
-        "DRY RUN (CPU)" if env.get("dry_run") else "GPU run", elapsed, budget)]
+        "DRY RUN (CPU)" if os.environ.get("GPUCHECK_DRY_RUN") == "1" else "GPU run", elapsed, budget)]
     w = max([len(r["check"]) for r in rows] + [5])
     lines.append("%-*s  %-6s  %s" % (w, "check", "result", "value  [mark]  note"))
     counts = {"PASS": 0, "FAIL": 0, "SKIP": 0}
