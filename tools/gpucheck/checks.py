@@ -18,6 +18,8 @@ from common import (coldint, coldint_env, coldint_knows, fmt, last_line, load_js
 PREFIX = {"parity": "2-parity-", "evalbench": "3-eval-", "trainbench": "4-train-", "slices": "5-sliced-7b",
           "badinput": "6-", "prep-parity": "prep-parity", "prep-bench": "prep-bench", "prep-big": "prep-big",
           "prep-bad": "prep-bad", "env": "0-env"}
+# The name of the row for a step that fails as a whole.
+ROW = dict(PREFIX, parity="2-parity", evalbench="3-eval", trainbench="4-train", badinput="6-bad-input")
 
 F32_MARK, BF16_MARK = 1e-5, 5e-3
 
@@ -113,12 +115,18 @@ def _eval_seconds(model_dir, dtype):
     return (t_all - t_one) / k, losses[0], t_one, t_all
 
 
+def _bench():
+    if not os.path.exists(settings().path("bench.json")):
+        raise Missing("no 1.1B bench model (prep-bench failed)")
+    return load_json("bench.json")
+
+
 def evalbench():
     """Transformers first (its numbers are kept if coldint then fails), then
     coldint, timed by difference."""
     s = settings()
-    b = load_json("bench.json")
-    env = load_json("env.json")
+    b = _bench()
+    env = load_json("env.json") if os.path.exists(s.path("env.json")) else {}
     mdir, seq, dtype = s.path("bench-1b"), b["seq"], bench_dtype()
     ids0 = json.loads(open(s.path("bench.jsonl")).readline())["ids"]
     impls = ["sdpa", "eager"] if (refs.transformers_version() and not s.dry) else ["torchref"]
@@ -205,7 +213,7 @@ def _json_or_none(ln):
 
 def trainbench():
     s = settings()
-    b = load_json("bench.json")
+    b = _bench()
     seq, steps = b["seq"], (4 if s.dry else 10)
     rates = _train_coldint(s.path("bench-1b"), s.path("corpus.jsonl"), seq, steps, timeout=max(30, time_left() - 60))
     ours = median(rates[2:])  # the first two steps warm up

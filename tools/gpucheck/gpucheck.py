@@ -81,7 +81,8 @@ def step_prep_parity():
     if impls == ["torchref"]:
         log("reference: tools/torchref (transformers %s, CUDA %s)" % (
             "missing" if not refs.transformers_version() else "present", torch.cuda.is_available()))
-    refs.strict_f32() if dev == "cuda" else None
+    if dev == "cuda":
+        refs.strict_f32()
     out = {"impls": impls, "lengths": lengths, "models": {}}
     for i, (name, shape) in enumerate(shapes.items()):
         d = s.path("parity", name)
@@ -162,8 +163,7 @@ def main():
         sys.exit("usage: gpucheck.py STEP (one of: %s)" % ", ".join(STEPS))
     name = sys.argv[1]
     t0 = time.time()
-    prefix = checks.PREFIX.get(name, name)
-    row = prefix + "error" if prefix.endswith("-") else prefix
+    row = checks.ROW.get(name, name)
     try:
         STEPS[name]()
     except checks.Missing as e:

@@ -79,11 +79,18 @@ has_row() { [[ -f "$OUT_DIR/results.jsonl" ]] && grep -q "\"check\": \"$1" "$OUT
 
 selected() { [[ -z "$ONLY" || ",$ONLY," == *",$1,"* ]]; }
 
-# The row prefix of each Python step (as checks.PREFIX).
+# The prefix of each Python step's rows, and the name of the row written for
+# a step that wrote none (as checks.PREFIX and checks.ROW).
 prefix_of() {
   case "$1" in
     parity) echo 2-parity- ;; evalbench) echo 3-eval- ;; trainbench) echo 4-train- ;;
     slices) echo 5-sliced-7b ;; badinput) echo 6- ;; env) echo 0-env ;; *) echo "$1" ;;
+  esac
+}
+row_of() {
+  case "$1" in
+    parity) echo 2-parity ;; evalbench) echo 3-eval ;; trainbench) echo 4-train ;;
+    badinput) echo 6-bad-input ;; *) prefix_of "$1" ;;
   esac
 }
 
@@ -91,12 +98,12 @@ prefix_of() {
 # the global budget is nearly spent; skipped with a row when under MIN left).
 # A step that dies without writing its row gets a FAIL row here.
 step() {
-  local name=$1 cap=$2 min=$3 left t rc=0 t0 prefix
+  local name=$1 cap=$2 min=$3 left t rc=0 t0 prefix rowname
   selected "$name" || return 0
-  prefix=$(prefix_of "$name")
+  prefix=$(prefix_of "$name") rowname=$(row_of "$name")
   left=$((DEADLINE - $(date +%s)))
   if ((left < min)); then
-    row "$prefix" SKIP "" "time guard: ${left} s of the budget left, the step needs about ${min} s"
+    row "$rowname" SKIP "" "time guard: ${left} s of the budget left, the step needs about ${min} s"
     note "$name skipped: ${left} s left"
     return 0
   fi
@@ -107,9 +114,9 @@ step() {
   note "$(printf '%-12s exit %3d after %3d s (%d s of the budget left)' "$name" "$rc" $(($(date +%s) - t0)) $((DEADLINE - $(date +%s))))"
   if ((rc != 0)) && ! has_row "$prefix"; then
     if ((rc == 124 || rc == 137)); then
-      row "$prefix" FAIL "" "step $name timed out after ${t} s (see gpucheck.log)"
+      row "$rowname" FAIL "" "step $name timed out after ${t} s (see gpucheck.log)"
     else
-      row "$prefix" FAIL "" "step $name exited $rc (see gpucheck.log)"
+      row "$rowname" FAIL "" "step $name exited $rc (see gpucheck.log)"
     fi
   fi
 }
@@ -139,7 +146,7 @@ if selected build && ((!DRY)); then
   (
     rc=0
     timeout -k 10 "$BUILD_CAP" bash native/build.sh "$TORCH_DIR" "$NATIVE_OUT" >"$GPUCHECK_WORK/build.log" 2>&1 || rc=$?
-    echo "$rc" >"$GPUCHECK_WORK/build.rc"
+    echo "$rc $(($(date +%s) - BUILD_T0))" >"$GPUCHECK_WORK/build.rc"
   ) &
   BUILD_PID=$!
   note "native build started against $TORCH_DIR (limit ${BUILD_CAP} s)"
@@ -158,8 +165,7 @@ if selected build; then
     row 1-build SKIP "" "dry run: no CUDA libtorch to build native/ against"
   elif [[ -n "$BUILD_PID" ]]; then
     wait "$BUILD_PID" || true
-    rc="$(cat "$GPUCHECK_WORK/build.rc" 2>/dev/null || echo 1)"
-    secs=$(($(date +%s) - BUILD_T0))
+    read -r rc secs <"$GPUCHECK_WORK/build.rc" || { rc=1 secs=$(($(date +%s) - BUILD_T0)); }
     { echo "== native build log (last 60 lines)"; tail -n 60 "$GPUCHECK_WORK/build.log"; } >>"$LOG" 2>&1 || true
     if [[ "$rc" == 0 && -f "$NATIVE_OUT/libcoldint_torch.so" ]]; then
       row 1-build PASS "libcoldint_torch.so in ${secs} s" "against $TORCH_DIR"
