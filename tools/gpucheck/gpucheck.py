@@ -142,8 +142,9 @@ def step_hog():
         n = min(1 << 30, free - leave)
         held.append(torch.empty(n, dtype=torch.uint8, device="cuda"))
         free, _ = torch.cuda.mem_get_info()
-    with open(ready, "w") as f:
+    with open(ready + ".tmp", "w") as f:
         f.write(str(free))
+    os.replace(ready + ".tmp", ready)
     while True:
         time.sleep(60)
 
