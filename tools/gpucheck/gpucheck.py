@@ -20,6 +20,7 @@ prints the table.
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -44,8 +45,8 @@ def step_env():
            "transformers": refs.transformers_version(), "python": sys.version.split()[0]}
     if env["cuda"]:
         p = torch.cuda.get_device_properties(0)
-        env.update(gpu=torch.cuda.get_device_name(0), gpu_mem_bytes=p.total_memory, sms=p.multi_processor_count,
-                   torch_cuda=torch.version.cuda)
+        env.update(gpu=smi_name() or torch.cuda.get_device_name(0), gpu_mem_bytes=p.total_memory,
+                   sms=p.multi_processor_count, torch_cuda=torch.version.cuda)
         env["peak_bf16_tflops"], env["peak_source"] = peak_tflops(env["gpu"])
         env["matmul_bf16_tflops"] = refs.matmul_tflops("cuda")
     else:
@@ -54,6 +55,16 @@ def step_env():
     with open(os.path.join(s.out, "env.txt"), "a") as f:
         f.write(json.dumps(env, indent=1) + "\n")
     log("env:", json.dumps(env))
+
+
+def smi_name():
+    """The first GPU's name as nvidia-smi prints it, or None."""
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.strip().splitlines()[0].strip() if out.strip() else None
 
 
 # Dense bf16 tensor-core peaks from NVIDIA's datasheets (TFLOP/s, no sparsity).
