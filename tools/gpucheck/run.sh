@@ -12,7 +12,7 @@
 # Exit status: 0 when no check failed, 1 otherwise, 2 on bad usage.
 set -euo pipefail
 
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit "${1:-2}"; }
 
 DRY=0 OUT_DIR="" ONLY="" BUDGET="${GPUCHECK_BUDGET_S:-450}"
 while (($#)); do
@@ -21,7 +21,7 @@ while (($#)); do
     --out) OUT_DIR="${2:?--out needs a folder}"; shift ;;
     --only) ONLY="${2:?--only needs step names}"; shift ;;
     --budget) BUDGET="${2:?--budget needs seconds}"; shift ;;
-    -h|--help) usage ;;
+    -h|--help) usage 0 ;;
     *) echo "run.sh: unknown argument \"$1\"" >&2; usage ;;
   esac
   shift
