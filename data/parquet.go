@@ -34,9 +34,11 @@ var (
 type ParquetFile struct {
 	name   string
 	column string
+	r      io.ReaderAt
 	file   *parquet.File
 	index  int // leaf column index
 	groups []int64
+	chunks [][2]int64 // byte range of the column's chunk in each row group
 }
 
 // OpenParquet reads the footer of a parquet file of size bytes from r and
@@ -60,18 +62,29 @@ func OpenParquet(r io.ReaderAt, size int64, name, column string) (pf *ParquetFil
 	if err := checkStringColumn(leaf); err != nil {
 		return nil, fmt.Errorf("open parquet %q: column %q: %w", name, column, err)
 	}
-	pf = &ParquetFile{name: name, column: column, file: f, index: leaf.ColumnIndex}
+	pf = &ParquetFile{name: name, column: column, r: r, file: f, index: leaf.ColumnIndex}
 	var total int64
+	meta := f.Metadata().RowGroups
 	for i, rg := range f.RowGroups() {
 		n := rg.NumRows()
 		if n < 0 || total+n < total {
 			return nil, fmt.Errorf("open parquet %q: row group %d claims %d rows: %w", name, i, n, ErrNotParquet)
 		}
-		if cc := rg.ColumnChunks(); leaf.ColumnIndex >= len(cc) {
+		if cc := rg.ColumnChunks(); leaf.ColumnIndex >= len(cc) || i >= len(meta) || leaf.ColumnIndex >= len(meta[i].Columns) {
 			return nil, fmt.Errorf("open parquet %q: row group %d has %d column chunks: %w", name, i, len(cc), ErrNotParquet)
+		}
+		cm := meta[i].Columns[leaf.ColumnIndex].MetaData
+		start := cm.DataPageOffset
+		if cm.DictionaryPageOffset > 0 && cm.DictionaryPageOffset < start {
+			start = cm.DictionaryPageOffset
+		}
+		end := start + cm.TotalCompressedSize
+		if start < 4 || cm.TotalCompressedSize < 0 || end > size-8 || end < start {
+			return nil, fmt.Errorf("open parquet %q: row group %d: column chunk [%d, %d) is outside the file of %d bytes: %w", name, i, start, end, size, ErrNotParquet)
 		}
 		total += n
 		pf.groups = append(pf.groups, n)
+		pf.chunks = append(pf.chunks, [2]int64{start, end})
 	}
 	return pf, nil
 }
@@ -186,6 +199,9 @@ func (p *ParquetFile) ReadRowGroup(ctx context.Context, i int, from int64, fn fu
 		return nil
 	}
 	var fnErr error
+	if err := checkChunk(p.r, p.chunks[i][0], p.chunks[i][1]); err != nil {
+		return fmt.Errorf("read parquet %q row group %d: %w: %v", p.name, i, ErrNotParquet, err)
+	}
 	defer recoverParquet(&err, "read parquet %q row group %d", p.name, i)
 	pages := p.file.RowGroups()[i].ColumnChunks()[p.index].Pages()
 	defer pages.Close()

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -368,4 +369,51 @@ func TestParquetDamagedPages(t *testing.T) {
 		t.Fatal("no damaged copy was refused")
 	}
 	t.Logf("%d damaged copies refused, %d of them after a recovered library panic", failures, panics)
+}
+
+// TestParquetHugeHeaderClaimAllocatesLittle damages the first page header of
+// the text column so that a statistics value claims 1 GiB. The parquet
+// library allocates such claims before reading them (found by
+// FuzzOpenParquet); the reader must refuse the page without doing so.
+func TestParquetHugeHeaderClaimAllocatesLittle(t *testing.T) {
+	b := goShardBytes(t, []string{"alpha", "beta", "gamma", "delta"}, 4)
+	meta, err := parquet.OpenFile(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := -1
+	for _, c := range meta.Metadata().RowGroups[0].Columns {
+		if c.MetaData.PathInSchema[0] == "text" {
+			start = int(c.MetaData.DataPageOffset)
+			if d := int(c.MetaData.DictionaryPageOffset); d > 0 && d < start {
+				start = d
+			}
+		}
+	}
+	header := []byte{
+		0x15, 0x00, // 1: type DATA_PAGE
+		0x15, 0xc8, 0x01, // 2: uncompressed_page_size 100
+		0x15, 0xc8, 0x01, // 3: compressed_page_size 100
+		0x2c,       // 5: data_page_header {
+		0x15, 0x0a, // 1: num_values 5
+		0x15, 0x00, 0x15, 0x00, 0x15, 0x00, // 2-4: encodings
+		0x1c,                               // 5: statistics {
+		0x68, 0x80, 0x80, 0x80, 0x80, 0x04, // 6: min_value, 1 GiB long
+	}
+	copy(b[start:], header)
+	pf, err := OpenParquet(bytes.NewReader(b), int64(len(b)), "damaged", "text")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err = pf.ReadRowGroup(context.Background(), 0, 0, func(ParquetRow) error { return nil })
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrNotParquet) {
+		t.Fatalf("error %v, want ErrNotParquet", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 64<<20 {
+		t.Fatalf("reading the damaged page allocated %d MiB", n>>20)
+	}
+	t.Logf("refused: %v", err)
 }

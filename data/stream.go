@@ -68,6 +68,8 @@ type Stream struct {
 	rowNext int
 	ahead   *prefetch
 	seq     int
+	// prefetched counts shards that were fetched in the background (tests).
+	prefetched int
 }
 
 // prefetch is a shard being fetched in the background.
@@ -276,6 +278,7 @@ func (s *Stream) fetch(ctx context.Context, i int) (string, string, error) {
 		if p.index == i {
 			<-p.done
 			if p.err == nil {
+				s.prefetched++
 				return p.path, p.dir, nil
 			}
 			os.RemoveAll(p.dir)

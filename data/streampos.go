@@ -156,6 +156,9 @@ func (c *Checkpoint) complete() error {
 		if g.World < 1 || len(g.Next) != g.World {
 			return fmt.Errorf("%w: generation %d has %d positions for %d ranks", ErrCheckpoint, i, len(g.Next), g.World)
 		}
+		if g.Unit != SplitRowGroups && g.Unit != SplitShards {
+			return fmt.Errorf("%w: generation %d has split unit %q", ErrCheckpoint, i, g.Unit)
+		}
 		for r, p := range g.Next {
 			if p == nil {
 				return fmt.Errorf("%w: generation %d lacks rank %d (merge the checkpoints of all ranks)", ErrCheckpoint, i, r)
