@@ -138,7 +138,13 @@ func TestStreamFromHubServeWithinDiskBudget(t *testing.T) {
 			var switches []int
 			var atSwitch []int64
 			opts := StreamOptions{TempDir: tmp, DiskBudget: budget}
+			var cur *Stream
 			opts.onShard = func(i int) {
+				// Let the shard fetched ahead land first: the disk then holds
+				// all it will hold until the next switch.
+				if cur.ahead != nil {
+					<-cur.ahead.done
+				}
 				switches = append(switches, i)
 				atSwitch = append(atSwitch, diskUse(tmp))
 			}
@@ -146,6 +152,7 @@ func TestStreamFromHubServeWithinDiskBudget(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			cur = s
 			var total int64
 			for _, sh := range s.Shards() {
 				total += sh.Size
@@ -172,6 +179,7 @@ func TestStreamFromHubServeWithinDiskBudget(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			cur = s2
 			defer s2.Close()
 			rest := readN(t, s2, -1)
 			peak := stop()

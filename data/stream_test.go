@@ -270,3 +270,27 @@ func TestStreamBadShardNamesIt(t *testing.T) {
 		t.Fatalf("error %v, want ErrNotParquet naming part-001.parquet", err)
 	}
 }
+
+// TestRankSplitRule pins the documented dealing rule: row group g of shard s
+// goes to rank (s+g) mod W, or shard s to rank s mod W.
+func TestRankSplitRule(t *testing.T) {
+	cases := []struct {
+		split     RankSplit
+		shard, rg int
+		want      bool
+	}{
+		{RankSplit{}, 5, 7, true},
+		{RankSplit{Rank: 0, World: 1}, 3, 2, true},
+		{RankSplit{Rank: 1, World: 3}, 0, 1, true},
+		{RankSplit{Rank: 1, World: 3}, 1, 0, true},
+		{RankSplit{Rank: 1, World: 3}, 2, 2, true},
+		{RankSplit{Rank: 1, World: 3}, 1, 1, false},
+		{RankSplit{Rank: 2, World: 4, Unit: SplitShards}, 6, 3, true},
+		{RankSplit{Rank: 2, World: 4, Unit: SplitShards}, 5, 1, false},
+	}
+	for _, tc := range cases {
+		if got := tc.split.Owns(tc.shard, tc.rg); got != tc.want {
+			t.Errorf("%+v owns shard %d row group %d: %v, want %v", tc.split, tc.shard, tc.rg, got, tc.want)
+		}
+	}
+}
