@@ -183,84 +183,137 @@ type ParquetRow struct {
 	Null bool
 }
 
-// ReadRowGroup calls fn for the rows from, from+1, ... of row group i, in
-// order. A damaged page, or a row count that does not match the footer, is
-// an [ErrNotParquet] error; an error from fn stops the read and is returned
-// as is.
-func (p *ParquetFile) ReadRowGroup(ctx context.Context, i int, from int64, fn func(ParquetRow) error) (err error) {
+// RowGroupReader reads the text column of one row group page by page, so
+// that only one page's values are in memory at a time.
+type RowGroupReader struct {
+	p     *ParquetFile
+	group int
+	n     int64 // rows in the group
+	row   int64 // next row
+	pages parquet.Pages
+	page  parquet.Page
+	vals  parquet.ValueReader
+	buf   []parquet.Value
+	bi    int
+}
+
+// OpenRowGroup starts reading row group i at row from (0 ≤ from ≤ rows).
+// It checks the column chunk's page headers first (see [MaxParquetPage]).
+func (p *ParquetFile) OpenRowGroup(i int, from int64) (rg *RowGroupReader, err error) {
 	if i < 0 || i >= len(p.groups) {
-		return fmt.Errorf("read parquet %q: row group %d of %d", p.name, i, len(p.groups))
+		return nil, fmt.Errorf("read parquet %q: row group %d of %d", p.name, i, len(p.groups))
 	}
 	n := p.groups[i]
 	if from < 0 || from > n {
-		return fmt.Errorf("read parquet %q: row %d of row group %d with %d rows", p.name, from, i, n)
+		return nil, fmt.Errorf("read parquet %q: row %d of row group %d with %d rows", p.name, from, i, n)
 	}
-	if from == n {
-		return nil
-	}
-	var fnErr error
 	if err := checkChunk(p.r, p.chunks[i][0], p.chunks[i][1]); err != nil {
-		return fmt.Errorf("read parquet %q row group %d: %w: %v", p.name, i, ErrNotParquet, err)
+		return nil, fmt.Errorf("read parquet %q row group %d: %w: %v", p.name, i, ErrNotParquet, err)
 	}
 	defer recoverParquet(&err, "read parquet %q row group %d", p.name, i)
-	pages := p.file.RowGroups()[i].ColumnChunks()[p.index].Pages()
-	defer pages.Close()
+	rg = &RowGroupReader{p: p, group: i, n: n, row: from, buf: make([]parquet.Value, 0, 256)}
+	if from == n {
+		return rg, nil
+	}
+	rg.pages = p.file.RowGroups()[i].ColumnChunks()[p.index].Pages()
 	if from > 0 {
-		if err := pages.SeekToRow(from); err != nil {
-			return fmt.Errorf("read parquet %q row group %d: seek to row %d: %w: %v", p.name, i, from, ErrNotParquet, err)
+		if err := rg.pages.SeekToRow(from); err != nil {
+			rg.Close()
+			return nil, fmt.Errorf("read parquet %q row group %d: seek to row %d: %w: %v", p.name, i, from, ErrNotParquet, err)
 		}
 	}
-	row := from
-	buf := make([]parquet.Value, 256)
-	for row < n {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		page, err := pages.ReadPage()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("read parquet %q row group %d: %w: %v", p.name, i, ErrNotParquet, err)
-		}
-		row, fnErr, err = p.readPage(page, row, n, buf, fn)
-		parquet.Release(page)
-		if fnErr != nil {
-			return fnErr
-		}
-		if err != nil {
-			return fmt.Errorf("read parquet %q row group %d: %w: %v", p.name, i, ErrNotParquet, err)
-		}
-	}
-	if row != n {
-		return fmt.Errorf("read parquet %q row group %d: %d rows, the footer says %d: %w", p.name, i, row, n, ErrNotParquet)
-	}
-	return nil
+	return rg, nil
 }
 
-// readPage hands the values of one page to fn and returns the next row.
-func (p *ParquetFile) readPage(page parquet.Page, row, n int64, buf []parquet.Value, fn func(ParquetRow) error) (int64, error, error) {
-	vals := page.Values()
+// Next returns the next row, or io.EOF after the last. A damaged page, or a
+// row count that does not match the footer, is an [ErrNotParquet] error.
+func (r *RowGroupReader) Next() (row ParquetRow, err error) {
+	defer recoverParquet(&err, "read parquet %q row group %d", r.p.name, r.group)
 	for {
-		k, err := vals.ReadValues(buf)
-		for _, v := range buf[:k] {
-			if row >= n {
-				return row, nil, fmt.Errorf("more rows than the footer's %d", n)
+		if r.bi < len(r.buf) {
+			v := r.buf[r.bi]
+			r.bi++
+			if r.row >= r.n {
+				return ParquetRow{}, r.fail(fmt.Errorf("more rows than the footer's %d", r.n))
 			}
-			r := ParquetRow{Row: row, Null: v.IsNull()}
-			if !r.Null {
-				r.Text = string(v.ByteArray())
+			row = ParquetRow{Row: r.row, Null: v.IsNull()}
+			if !row.Null {
+				row.Text = string(v.ByteArray())
 			}
-			if ferr := fn(r); ferr != nil {
-				return row, ferr, nil
-			}
-			row++
+			r.row++
+			return row, nil
 		}
+		if r.vals != nil {
+			r.buf = r.buf[:cap(r.buf)]
+			k, err := r.vals.ReadValues(r.buf)
+			r.buf, r.bi = r.buf[:k], 0
+			if err == io.EOF {
+				r.vals = nil
+			} else if err != nil {
+				return ParquetRow{}, r.fail(err)
+			}
+			continue
+		}
+		if r.row >= r.n || r.pages == nil {
+			return ParquetRow{}, io.EOF
+		}
+		r.releasePage()
+		page, err := r.pages.ReadPage()
 		if err == io.EOF {
-			return row, nil, nil
+			return ParquetRow{}, r.fail(fmt.Errorf("%d rows, the footer says %d", r.row, r.n))
 		}
 		if err != nil {
-			return row, nil, err
+			return ParquetRow{}, r.fail(err)
+		}
+		r.page, r.vals = page, page.Values()
+	}
+}
+
+func (r *RowGroupReader) fail(err error) error {
+	return fmt.Errorf("read parquet %q row group %d: %w: %v", r.p.name, r.group, ErrNotParquet, err)
+}
+
+func (r *RowGroupReader) releasePage() {
+	if r.page != nil {
+		parquet.Release(r.page)
+		r.page, r.vals = nil, nil
+	}
+}
+
+// Close releases the pages.
+func (r *RowGroupReader) Close() {
+	defer func() { recover() }()
+	r.releasePage()
+	if r.pages != nil {
+		r.pages.Close()
+		r.pages = nil
+	}
+}
+
+// ReadRowGroup calls fn for the rows from, from+1, ... of row group i, in
+// order (see [ParquetFile.OpenRowGroup]). An error from fn stops the read and
+// is returned as is.
+func (p *ParquetFile) ReadRowGroup(ctx context.Context, i int, from int64, fn func(ParquetRow) error) error {
+	rg, err := p.OpenRowGroup(i, from)
+	if err != nil {
+		return err
+	}
+	defer rg.Close()
+	for k := 0; ; k++ {
+		if k%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		row, err := rg.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(row); err != nil {
+			return err
 		}
 	}
 }
