@@ -87,7 +87,7 @@ func FuzzParseDatasetRef(f *testing.F) {
 }
 
 // FuzzResumeCheckpoint resumes a small stream from arbitrary checkpoint
-// JSON ("DIR" stands for the shard folder): it is refused with ErrCheckpoint, or the stream yields documents in
+// JSON ("DIR" stands for the shard folder's name): it is refused with ErrCheckpoint, or the stream yields documents in
 // order, each not handed out before, and never panics.
 func FuzzResumeCheckpoint(f *testing.F) {
 	dir := f.TempDir()
@@ -103,7 +103,7 @@ func FuzzResumeCheckpoint(f *testing.F) {
 	f.Add(`{"start":{"shard":3}}`)
 	f.Fuzz(func(t *testing.T, js string) {
 		var cp Checkpoint
-		if json.Unmarshal([]byte(strings.ReplaceAll(js, "DIR", dir)), &cp) != nil {
+		if json.Unmarshal([]byte(strings.ReplaceAll(js, "DIR", filepath.Base(dir))), &cp) != nil {
 			return
 		}
 		s, err := OpenStream(context.Background(), &LocalShards{Paths: []string{dir}}, StreamOptions{Resume: &cp})

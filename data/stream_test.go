@@ -294,3 +294,37 @@ func TestRankSplitRule(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamLocalCheckpointSurvivesMove resumes after the shard folder moved
+// (shards are named relative to the folder given), and refuses two inputs
+// whose shards would have the same names.
+func TestStreamLocalCheckpointSurvivesMove(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "a", "corpus")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	want := streamCorpus(t, dir, 3, 6)
+	s := openLocal(t, dir, StreamOptions{})
+	head := readN(t, s, 7)
+	if p := head[0].Pos.Path; p != "corpus/part-000.parquet" {
+		t.Fatalf("shard named %q, want corpus/part-000.parquet", p)
+	}
+	cp := roundTrip(t, s.Checkpoint())
+	s.Close()
+	if err := os.Rename(filepath.Join(root, "a"), filepath.Join(root, "b")); err != nil {
+		t.Fatal(err)
+	}
+	rest := readN(t, openLocal(t, filepath.Join(root, "b", "corpus"), StreamOptions{Resume: cp}), -1)
+	equalStrings(t, "resumed after a move", append(texts(head), texts(rest)...), want)
+
+	other := filepath.Join(root, "c", "corpus")
+	if err := os.MkdirAll(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	streamCorpus(t, other, 1, 2)
+	_, err := OpenStream(context.Background(), &LocalShards{Paths: []string{filepath.Join(root, "b", "corpus"), other}}, StreamOptions{})
+	if err == nil || !strings.Contains(err.Error(), "both named") {
+		t.Fatalf("two folders named corpus: error %v", err)
+	}
+}
