@@ -90,61 +90,50 @@ func (h *HubShards) Fetch(ctx context.Context, commit string, s Shard, dir strin
 func (h *HubShards) Downloads() bool { return true }
 
 // LocalShards is a [ShardStore] over local .parquet files and folders (walked
-// in sorted order, hidden entries skipped). Paths keep the order given.
+// in sorted order, hidden entries skipped). Paths keep the order given. A
+// shard is named by the base name of the path given and, inside a folder,
+// its path relative to it ("fineweb/CC-MAIN-2024-10/000_00000.parquet"), so
+// checkpoints stay valid when the folder moves.
 type LocalShards struct {
 	Paths []string
 	Glob  string // see [MatchShard], applied to paths relative to each folder
+
+	files map[string]string // shard name -> local file
 }
 
 // List implements [ShardStore].
 func (l *LocalShards) List(ctx context.Context) (string, []Shard, error) {
 	var out []Shard
+	l.files = map[string]string{}
+	add := func(name, file string, size int64) error {
+		if prev, ok := l.files[name]; ok {
+			return fmt.Errorf("list shards: %q and %q are both named %q", prev, file, name)
+		}
+		l.files[name] = file
+		out = append(out, Shard{Path: name, Size: size})
+		return nil
+	}
 	for _, p := range l.Paths {
 		st, err := os.Stat(p)
 		if err != nil {
 			return "", nil, fmt.Errorf("list shards: %w", err)
 		}
+		base := filepath.Base(filepath.Clean(p))
 		if !st.IsDir() {
-			out = append(out, Shard{Path: p, Size: st.Size()})
+			if err := add(base, p, st.Size()); err != nil {
+				return "", nil, err
+			}
 			continue
 		}
-		var found []Shard
-		err = filepath.WalkDir(p, func(fp string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if fp != p && strings.HasPrefix(d.Name(), ".") {
-				if d.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if d.IsDir() {
-				return nil
-			}
-			rel, err := filepath.Rel(p, fp)
-			if err != nil {
-				return err
-			}
-			ok, err := MatchShard(l.Glob, filepath.ToSlash(rel))
-			if err != nil || !ok {
-				return err
-			}
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			found = append(found, Shard{Path: fp, Size: info.Size()})
-			return nil
-		})
+		found, err := walkShards(p, l.Glob)
 		if err != nil {
-			return "", nil, fmt.Errorf("list shards in %q: %w", p, err)
+			return "", nil, err
 		}
-		if len(found) == 0 {
-			return "", nil, fmt.Errorf("list shards in %q: no file matches %q", p, globName(l.Glob))
+		for _, f := range found {
+			if err := add(base+"/"+f.Path, filepath.Join(p, filepath.FromSlash(f.Path)), f.Size); err != nil {
+				return "", nil, err
+			}
 		}
-		sort.Slice(found, func(i, j int) bool { return found[i].Path < found[j].Path })
-		out = append(out, found...)
 	}
 	if len(out) == 0 {
 		return "", nil, errors.New("list shards: no paths given")
@@ -152,9 +141,56 @@ func (l *LocalShards) List(ctx context.Context) (string, []Shard, error) {
 	return "", out, nil
 }
 
+// walkShards lists the files under dir selected by glob, by slash-separated
+// path relative to dir, sorted.
+func walkShards(dir, glob string) ([]Shard, error) {
+	var found []Shard
+	err := filepath.WalkDir(dir, func(fp string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if fp != dir && strings.HasPrefix(d.Name(), ".") {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.IsDir() {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, fp)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		ok, err := MatchShard(glob, rel)
+		if err != nil || !ok {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		found = append(found, Shard{Path: rel, Size: info.Size()})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list shards in %q: %w", dir, err)
+	}
+	if len(found) == 0 {
+		return nil, fmt.Errorf("list shards in %q: no file matches %q", dir, globName(glob))
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].Path < found[j].Path })
+	return found, nil
+}
+
 // Fetch implements [ShardStore]: the file is read in place.
 func (l *LocalShards) Fetch(ctx context.Context, commit string, s Shard, dir string) (string, error) {
-	return s.Path, nil
+	f, ok := l.files[s.Path]
+	if !ok {
+		return "", fmt.Errorf("fetch shard %q: not listed", s.Path)
+	}
+	return f, nil
 }
 
 // Downloads implements [ShardStore].
