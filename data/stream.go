@@ -59,15 +59,14 @@ type Stream struct {
 	tmp    string
 	ownTmp bool
 
-	shard   int // index of the open shard, -1 when none
-	file    *ParquetFile
-	closer  io.Closer
-	dir     string // download folder of the open shard
-	group   int
-	rows    []ParquetRow
-	rowNext int
-	ahead   *prefetch
-	seq     int
+	shard  int // index of the open shard, -1 when none
+	file   *ParquetFile
+	closer io.Closer
+	dir    string // download folder of the open shard
+	group  int
+	rg     *RowGroupReader
+	ahead  *prefetch
+	seq    int
 	// prefetched counts shards that were fetched in the background (tests).
 	prefetched int
 }
@@ -184,17 +183,25 @@ func (s *Stream) Checkpoint() Checkpoint {
 // Next returns the next document of this rank, or io.EOF after the last.
 func (s *Stream) Next(ctx context.Context) (Doc, error) {
 	for {
-		if s.rowNext < len(s.rows) {
-			r := s.rows[s.rowNext]
-			s.rowNext++
-			pos := Position{Shard: s.shard, Path: s.shards[s.shard].Path, RowGroup: s.group, Row: r.Row}
-			if s.resume.Seen(pos) {
-				continue
-			}
-			s.cursor = pos.after()
-			return Doc{Text: r.Text, Null: r.Null, Pos: pos}, nil
+		if err := ctx.Err(); err != nil {
+			return Doc{}, err
 		}
-		s.rows, s.rowNext = s.rows[:0], 0
+		if s.rg != nil {
+			r, err := s.rg.Next()
+			if err == nil {
+				pos := Position{Shard: s.shard, Path: s.shards[s.shard].Path, RowGroup: s.group, Row: r.Row}
+				if s.resume.Seen(pos) {
+					continue
+				}
+				s.cursor = pos.after()
+				return Doc{Text: r.Text, Null: r.Null, Pos: pos}, nil
+			}
+			s.rg.Close()
+			s.rg = nil
+			if err != io.EOF {
+				return Doc{}, err
+			}
+		}
 		more, err := s.advance(ctx)
 		if err != nil {
 			return Doc{}, err
@@ -206,7 +213,7 @@ func (s *Stream) Next(ctx context.Context) (Doc, error) {
 	}
 }
 
-// advance loads the next row group of this rank, opening shards as needed.
+// advance opens the next row group of this rank, opening shards as needed.
 func (s *Stream) advance(ctx context.Context) (bool, error) {
 	for {
 		if s.file == nil || s.group+1 >= s.file.NumRowGroups() {
@@ -220,21 +227,16 @@ func (s *Stream) advance(ctx context.Context) (bool, error) {
 		if s.group >= s.file.NumRowGroups() || !s.opts.Ranks.Owns(s.shard, s.group) {
 			continue
 		}
-		start := Position{Shard: s.shard, RowGroup: s.group}
 		from := int64(0)
-		if st := s.resume.Start; start.Shard == st.Shard && start.RowGroup == st.RowGroup {
+		if st := s.resume.Start; s.shard == st.Shard && s.group == st.RowGroup {
 			from = min(st.Row, s.file.RowGroupRows(s.group))
 		}
-		err := s.file.ReadRowGroup(ctx, s.group, from, func(r ParquetRow) error {
-			s.rows = append(s.rows, r)
-			return nil
-		})
+		rg, err := s.file.OpenRowGroup(s.group, from)
 		if err != nil {
 			return false, err
 		}
-		if len(s.rows) > 0 {
-			return true, nil
-		}
+		s.rg = rg
+		return true, nil
 	}
 }
 
@@ -358,6 +360,10 @@ func (s *Stream) newDir() (string, error) {
 }
 
 func (s *Stream) closeShard() {
+	if s.rg != nil {
+		s.rg.Close()
+		s.rg = nil
+	}
 	if s.closer != nil {
 		s.closer.Close()
 	}
