@@ -17,6 +17,15 @@
 //
 // [CapSample] and [WithEOS] prepare a document for scoring (§6.7), and
 // [BuildCorpus] writes a public-domain corpus from Debian text packages.
+//
+// For training on web-scale text, [OpenStream] reads the string column of
+// parquet shards (a Hub repo's files through [HubShards], or local files and
+// folders through [LocalShards]; [OpenShardStore] picks one from
+// "REPO[@REVISION]" or a path) in a fixed order, fetching one shard at a time
+// within a disk budget. Every document carries its [Position]; a
+// [Checkpoint] saved from a stream (or merged from the ranks of a split run
+// with [MergeCheckpoints]) resumes at the first document not handed out,
+// under any number of ranks. [ParquetFile] is the row-group reader beneath.
 package data
 
 import (
