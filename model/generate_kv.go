@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 )
 
@@ -81,12 +80,12 @@ func (m *Model) attentionCached(x *ts.Tensor, lw *layerWeights, c *kvCache, li i
 	if n > 1 {
 		sc4 := a.t(sc.View([]int64{nkv, g, n, T}, false))
 		diag := a.t(sc4.Narrow(3, p, n, false))
-		check(diag.MaskedFill_(m.causalMask(n), negInf))
+		inPlace(diag, func() error { return diag.MaskedFill_(m.causalMask(n), negInf) })
 	}
-	pr := a.t(sc.Softmax(-1, gotch.Float, false))
+	pr := a.add(m.probs(sc, r.qdiv))
 	oc := a.t(pr.Bmm(vt, false)) // [nkv, g·n, hd] = [nh, n, hd]
 	att := a.t(a.t(a.t(oc.View([]int64{nh, n, hd}, false)).Transpose(0, 1, false)).Reshape([]int64{n, nh * hd}, false))
-	check(x.Addmm_(att, lw.oT))
+	inPlace(x, func() error { return x.Addmm_(att, lw.oT) })
 }
 
 // decoder produces next-token logits for a growing sequence, with a KV
