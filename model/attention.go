@@ -133,8 +133,8 @@ func (m *Model) attention(x *ts.Tensor, lw *layerWeights, T int64, r *rope) {
 	qsin := a.t(r.qsin.Narrow(0, 0, T, false))
 	kcos := a.t(r.kcos.Narrow(0, 0, T, false))
 	ksin := a.t(r.ks.Narrow(0, 0, T, false))
-	qr := a.add(applyRope(q, qcos, qsin, hd)) // [T, nh, hd], pre-scaled by 1/sqrt(hd) in float32
-	kr := a.add(applyRope(k, kcos, ksin, hd)) // [T, nkv, hd]
+	qr := a.add(m.applyRope(q, qcos, qsin, hd)) // [T, nh, hd], pre-scaled by 1/sqrt(hd) in float32
+	kr := a.add(m.applyRope(k, kcos, ksin, hd)) // [T, nkv, hd]
 
 	sh := attnShape{nh: nh, nkv: nkv, hd: hd, window: m.window, div: r.qdiv, m: m}
 	var att *ts.Tensor
@@ -143,7 +143,7 @@ func (m *Model) attention(x *ts.Tensor, lw *layerWeights, T int64, r *rope) {
 	} else {
 		att = a.add(sh.sdpa(qr, kr, v, T, mode))
 	}
-	inPlace(x, func() error { return x.Addmm_(att, lw.oT) })
+	m.addProj(x, att, lw.oT)
 }
 
 // sdpa is attention through at::scaled_dot_product_attention: q [T, nh, hd],
@@ -195,8 +195,8 @@ func (s attnShape) fallback(q, k, v *ts.Tensor, T int64) *ts.Tensor {
 	defer a.free()
 	// Query head j = kv·g + i uses key/value head kv (repeat_kv).
 	qg := a.t(a.t(q.View([]int64{T, nkv, g, hd}, false)).Permute([]int64{1, 2, 0, 3}, false)) // [nkv, g, T, hd]
-	kt := a.t(k.Permute([]int64{1, 2, 0}, false))                                              // [nkv, hd, T]
-	vt := a.t(v.Transpose(0, 1, false))                                                        // [nkv, T, hd]
+	kt := a.t(k.Permute([]int64{1, 2, 0}, false))                                             // [nkv, hd, T]
+	vt := a.t(v.Transpose(0, 1, false))                                                       // [nkv, T, hd]
 
 	outs := make([]*ts.Tensor, 0, (T+attnChunk-1)/attnChunk)
 	defer func() { drop(outs...) }()

@@ -106,15 +106,23 @@ func (m *Model) rmsNorm(x, w *ts.Tensor) *ts.Tensor {
 }
 
 // applyRope returns x·cos + rotate_half(x)·sin for x [T, n, hd] (any strides).
-func applyRope(x, cos, sinSigned *ts.Tensor, hd int64) *ts.Tensor {
+// In bf16 both products are rounded before the sum, as transformers does.
+func (m *Model) applyRope(x, cos, sinSigned *ts.Tensor, hd int64) *ts.Tensor {
 	var a arena
 	defer a.free()
 	x1 := a.t(x.Narrow(2, 0, hd/2, false))
 	x2 := a.t(x.Narrow(2, hd/2, hd/2, false))
 	sw := a.t(ts.Cat([]*ts.Tensor{x2, x1}, 2))
-	out := a.t(x.Mul(cos, false))
-	inPlace(out, func() error { return out.Addcmul_(sw, sinSigned) })
-	a.list = a.list[:len(a.list)-1] // out is the result
+	var rs *ts.Tensor
+	if m.dt != DTypeF32 {
+		rs = a.t(sw.Mul(sinSigned, false))
+	}
+	out := must(x.Mul(cos, false))
+	if rs != nil {
+		inPlace(out, func() error { return out.Add_(rs) })
+	} else {
+		inPlace(out, func() error { return out.Addcmul_(sw, sinSigned) })
+	}
 	return out
 }
 
@@ -131,7 +139,7 @@ func (m *Model) mlp(x *ts.Tensor, lw *layerWeights) {
 	act := a.t(gate.Silu(false))
 	inPlace(act, func() error { return act.Mul_(up) })
 	gu.Drop()
-	inPlace(x, func() error { return x.Addmm_(act, lw.downT) })
+	m.addProj(x, act, lw.downT)
 }
 
 // embed returns the embeddings [T, H] of ids.
@@ -200,4 +208,17 @@ func (m *Model) logitsOf(w *sliceWeights, x *ts.Tensor) []float32 {
 // float32 model).
 func (m *Model) float32(x *ts.Tensor) *ts.Tensor {
 	return must(x.ToDtype(gotch.Float, false, false, false))
+}
+
+// addProj adds a·wT to the residual x in place. In bf16 the product is
+// rounded before the sum, as transformers does (x + linear(a)); float32
+// uses one fused addmm.
+func (m *Model) addProj(x, a, wT *ts.Tensor) {
+	if m.dt == DTypeF32 {
+		inPlace(x, func() error { return x.Addmm_(a, wT) })
+		return
+	}
+	p := must(a.Mm(wT, false))
+	defer drop(p)
+	inPlace(x, func() error { return x.Add_(p) })
 }
