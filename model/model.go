@@ -120,14 +120,14 @@ func (e *Engine) Load(ctx context.Context, dir string, opts LoadOptions) (*Model
 	m := &Model{
 		e: e, dev: dev, dt: dt, dir: dir, cfg: cfg, set: set, invFreq: inv, window: window,
 		longInv: longInv, ropeSwitch: ropeSwitch, mscale: mscale,
-		plans: planSlices(cfg, budget, dt.size()),
+		plans: planSlices(cfg, budget, dt.Bytes()),
 		masks: map[int64]*ts.Tensor{},
 	}
 	for _, p := range m.plans {
 		if budget > 0 && p.Bytes > budget {
 			set.Close()
 			return nil, fmt.Errorf("load model %q: %s takes %d bytes in %s, over the memory budget of %d bytes on %s (the model is %d bytes): %w",
-				dir, p.describe(), p.Bytes, dt, budget, dev, dt.size()*cfg.ParamCount(), ErrTooLarge)
+				dir, p.describe(), p.Bytes, dt, budget, dev, dt.Bytes()*cfg.ParamCount(), ErrTooLarge)
 		}
 	}
 	err = e.Do(ctx, func() error {

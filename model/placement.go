@@ -22,8 +22,9 @@ func (t DType) gotch() gotch.DType {
 	return gotch.Float
 }
 
-// size is the number of bytes of one element of t.
-func (t DType) size() int64 {
+// Bytes is the size of one element of t (a resolved dtype; auto counts as
+// float32).
+func (t DType) Bytes() int64 {
 	if t == DTypeBF16 {
 		return 2
 	}
