@@ -257,3 +257,45 @@ func TestAttentionProbe(t *testing.T) {
 		t.Errorf("probe result not kept: %d, %v", kept, ok)
 	}
 }
+
+// TestGenerateKVCacheBF16: in bf16 the cached decoder's logits agree with
+// full recomputation within bf16 rounding, step after step.
+func TestGenerateKVCacheBF16(t *testing.T) {
+	ctx := context.Background()
+	spec := synth.Spec{Arch: "llama", Layers: 2, Hidden: 32, Heads: 4, KVHeads: 2, Intermediate: 64, Vocab: 97, Std: 0.1, Seed: 23}
+	m := loadWith(t, writeModel(t, spec), LoadOptions{DType: DTypeBF16})
+	if !m.cacheable() {
+		t.Fatal("a resident model without a window should use the cache")
+	}
+	d := m.newDecoder(1 << 20)
+	defer d.close()
+	seq := synth.RandomIDs(6, 9, spec.Vocab)
+	feed := seq
+	for i := 0; i < 6; i++ {
+		got, err := d.next(ctx, feed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := m.NextLogits(ctx, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != spec.Vocab {
+			t.Fatalf("step %d: %d logits", i, len(got))
+		}
+		// bf16 rounding differs between one-row and many-row products: allow
+		// 2% of the largest logit (a wrong position or cache is off by far more).
+		var scale float64
+		for _, w := range want {
+			scale = math.Max(scale, math.Abs(float64(w)))
+		}
+		for j := range want {
+			if diff := math.Abs(float64(got[j] - want[j])); diff > 0.02*scale {
+				t.Fatalf("step %d logit %d: cached %v, full %v (largest %v)", i, j, got[j], want[j], scale)
+			}
+		}
+		id := argmax(want)
+		seq = append(seq, id)
+		feed = []int32{id}
+	}
+}
