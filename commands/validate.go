@@ -12,10 +12,10 @@ import (
 	"github.com/coldint/coldint/chain"
 	"github.com/coldint/coldint/data"
 	"github.com/coldint/coldint/eval"
-	"github.com/coldint/coldint/model"
 	"github.com/coldint/coldint/hf"
 	"github.com/coldint/coldint/hf/dirhub"
 	"github.com/coldint/coldint/hf/hub"
+	"github.com/coldint/coldint/model"
 	"github.com/urfave/cli/v2"
 )
 
