@@ -234,8 +234,8 @@ func TestOutOfMemorySample(t *testing.T) {
 			t.Errorf("sample %d: loss %v, want %v", i, got[i], wantI)
 		}
 	}
-	if n := strings.Count(logs.String(), "out of memory on a sample"); n != 1 {
-		t.Errorf("out-of-memory warning logged %d times, want once:\n%s", n, logs.String())
+	if n := strings.Count(logs.String(), "out of memory on a sample"); n != 1 || strings.Contains(logs.String(), "sample failed") {
+		t.Errorf("out-of-memory warning logged %d times, want once and no other failure:\n%s", n, logs.String())
 	}
 }
 
