@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -37,6 +38,7 @@ var computingCommands = []struct {
 	{"generate", []string{"generate", "--model", "m", "--prompt", "hi"}},
 	{"serve", []string{"serve", "--addr", "127.0.0.1:0", "--state", "st"}},
 	{"mine precheck", []string{"mine", "precheck", "--model", "m", "--competition", "c00"}},
+	{"surgeon slice-info", []string{"surgeon", "slice-info", "--max-memory", "1000", "m"}},
 }
 
 // TestDeviceFlagReachesEngine: every computing command refuses --device
@@ -133,6 +135,21 @@ func TestEvalDType(t *testing.T) {
 	_, stderr, code := runCLI(t, "eval", "--model", dir, "--data", data, "--device", "cpu", "--max-memory", "1KiB")
 	if code != ExitError || !strings.Contains(stderr, "too large for the memory budget") || !strings.Contains(stderr, "1024") {
 		t.Errorf("1 KiB budget: exit %d, stderr %q; want the too-large refusal", code, stderr)
+	}
+}
+
+// TestSliceInfoDType: surgeon slice-info counts the compute dtype's bytes.
+func TestSliceInfoDType(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "m")
+	spec := synth.Spec{Arch: "llama", Layers: 2, Hidden: 32, Heads: 4, Intermediate: 64, Vocab: 90, Seed: 8}
+	if err := synth.Write(dir, spec); err != nil {
+		t.Fatal(err)
+	}
+	for dt, size := range map[string]int64{"f32": 4 * spec.Params(), "bf16": 2 * spec.Params()} {
+		out, stderr, code := runCLI(t, "surgeon", "slice-info", "--max-memory", "1000000", "--device", "cpu", "--dtype", dt, dir)
+		if want := fmt.Sprintf("model %s bytes %d on cpu", dt, size); code != 0 || !strings.Contains(out, want) {
+			t.Errorf("--dtype %s: exit %d, output %q (stderr %q); want %q", dt, code, out, stderr, want)
+		}
 	}
 }
 
