@@ -26,6 +26,10 @@ var (
 	forceAttn attnMode
 )
 
+// sdpaKernel is at::scaled_dot_product_attention (tests put a stand-in
+// here where libtorch lacks it, to check what surrounds the call).
+var sdpaKernel = ts.ScaledDotProductAttention
+
 type attnKey struct {
 	dev Device
 	dt  DType
@@ -165,22 +169,29 @@ func (s attnShape) sdpa(q, k, v *ts.Tensor, T int64, mode attnMode) *ts.Tensor {
 	kh, vh := heads(k), heads(v)
 	mask, causal := ts.None, true
 	if mode == attnSDPAMask || (s.window > 0 && T-1 > s.window) {
-		mask, causal = a.add(s.allowedMask(T)), false
+		mask, causal = s.m.allowedMask(T, s.window), false
 	}
-	o := a.t(ts.ScaledDotProductAttention(qh, kh, vh, mask, 0, causal, []float64{1 / s.div}))
+	o := a.t(sdpaKernel(qh, kh, vh, mask, 0, causal, []float64{1 / s.div}))
 	return must(a.t(o.Transpose(0, 1, false)).Reshape([]int64{T, s.nh * s.hd}, false))
 }
 
-// allowedMask is the [T, T] mask that is true where query i may see key j
-// (j <= i, and i-j <= window with a sliding window): sdpa's convention.
-func (s attnShape) allowedMask(T int64) *ts.Tensor {
+// allowedMask returns the [T, T] mask (on the model's device) that is true
+// where query i may see key j: j <= i, and i-j <= window with a sliding
+// window (window > 0), sdpa's convention. The last one is kept for the next
+// layers.
+func (m *Model) allowedMask(T, window int64) *ts.Tensor {
+	if m.allowed != nil && m.allowedT == [2]int64{T, window} {
+		return m.allowed
+	}
 	mask := make([]bool, T*T)
 	for i := int64(0); i < T; i++ {
 		for j := int64(0); j <= i; j++ {
-			mask[i*T+j] = s.window == 0 || i-j <= s.window
+			mask[i*T+j] = window == 0 || i-j <= window
 		}
 	}
-	return boolTensorOn(mask, s.m.dev, T, T)
+	drop(m.allowed)
+	m.allowed, m.allowedT = boolTensorOn(mask, m.dev, T, T), [2]int64{T, window}
+	return m.allowed
 }
 
 // fallback is attention in blocks of attnChunk query rows with plain matrix

@@ -64,6 +64,8 @@ type Model struct {
 	rope     *rope
 	ropeLong *rope // longrope tables, used beyond ropeSwitch positions
 	masks    map[int64]*ts.Tensor
+	allowed  *ts.Tensor // the last sdpa mask, of allowedT = {positions, window}
+	allowedT [2]int64
 	normD    *ts.Scalar
 	eps      *ts.Scalar
 	closed   bool
@@ -199,6 +201,8 @@ func (m *Model) free() {
 		drop(t)
 		delete(m.masks, k)
 	}
+	drop(m.allowed)
+	m.allowed = nil
 }
 
 // CheckVocab returns an error wrapping [ErrVocab] when a valid sample holds a
