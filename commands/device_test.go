@@ -163,3 +163,31 @@ func relDiff(a, b float64) float64 {
 	}
 	return d / b
 }
+
+func TestParseMaxMemory(t *testing.T) {
+	for in, want := range map[string]int64{
+		"": 0, "0": model.NoBudget, " none ": model.NoBudget, "Unlimited": model.NoBudget, "0B": model.NoBudget,
+		"1024": 1024, "2KiB": 2048, "1G": 1e9, "1.5GiB": 3 << 29,
+	} {
+		if got, err := parseMaxMemory(in); err != nil || got != want {
+			t.Errorf("parseMaxMemory(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"-5", "lots", "5 parsecs", "1e400"} {
+		if got, err := parseMaxMemory(in); err == nil {
+			t.Errorf("parseMaxMemory(%q) = %d, want an error", in, got)
+		}
+	}
+}
+
+func FuzzParseMaxMemory(f *testing.F) {
+	for _, s := range []string{"", "0", "unlimited", "1.5GiB", "12KB", "-1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := parseMaxMemory(s)
+		if err == nil && n < model.NoBudget {
+			t.Fatalf("parseMaxMemory(%q) = %d", s, n)
+		}
+	})
+}
