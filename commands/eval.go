@@ -23,16 +23,17 @@ import (
 type evalOptions struct {
 	Model     string
 	Data      string
-	MaxMemory int64
+	MaxMemory int64 // 0: the device's default, negative: none
 	Threads   int
 	JSON      bool
+	Engine    engineChoice
 }
 
 func evalCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "eval",
 		Usage: "print the summed loss (total NLL in nats, spec §6.7) of every sample under a model",
-		UsageText: "coldint eval --model DIR --data FILE [--max-memory BYTES] [--threads N] [--json]\n\n" +
+		UsageText: "coldint eval --model DIR --data FILE [--device D] [--dtype T] [--max-memory BYTES] [--threads N] [--json]\n\n" +
 			"FILE is .jsonl with an \"ids\" array per line (\"valid\": false marks a sample that failed\n" +
 			"tokenization: its loss is inf). Text samples (.txt lines, .jsonl \"text\") are tokenized with the\n" +
 			"model's tokenizer.json as a validator does: default special tokens, EOS appended, and a text that\n" +
@@ -40,21 +41,24 @@ func evalCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "model", Required: true, Usage: "model directory (config.json + safetensors)"},
 			&cli.StringFlag{Name: "data", Required: true, Usage: "samples: .jsonl with \"ids\" (or \"text\") per line, or .txt"},
-			&cli.StringFlag{Name: "max-memory", Usage: "weight memory budget (bytes, or with K/M/G/KiB/MiB/GiB); larger models are evaluated in layer slices"},
+			&cli.StringFlag{Name: "max-memory", Usage: "weight memory budget (bytes, or with K/M/G/KiB/MiB/GiB) counted in the compute dtype; larger models are evaluated in layer slices (" + maxMemoryHelp + "; 0 or unlimited: no budget)"},
+			deviceFlag(),
+			dtypeFlag(),
 			&cli.IntFlag{Name: "threads", Usage: "libtorch threads (default: all CPUs)"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per sample: {\"index\":i,\"loss\":x,\"tokens\":n}"},
 		},
 		Action: func(c *cli.Context) error {
 			o := evalOptions{Model: c.String("model"), Data: c.String("data"), Threads: c.Int("threads"), JSON: c.Bool("json")}
-			if s := c.String("max-memory"); s != "" {
-				n, err := parseBytes(s)
-				if err != nil {
-					return usageErrorf("eval: --max-memory: %v", err)
-				}
-				o.MaxMemory = n
+			n, err := parseMaxMemory(c.String("max-memory"))
+			if err != nil {
+				return usageErrorf("eval: --max-memory: %v", err)
 			}
+			o.MaxMemory = n
 			if o.Threads < 0 {
 				return usageErrorf("eval: --threads must be >= 0, not %d", o.Threads)
+			}
+			if o.Engine, err = resolveEngine(c, "eval"); err != nil {
+				return err
 			}
 			return runEval(c.Context, ioFrom(c), o)
 		},
@@ -66,12 +70,12 @@ func runEval(ctx context.Context, stdio IO, o evalOptions) error {
 	if err != nil {
 		return err
 	}
-	eng, err := model.NewEngine(o.Threads)
+	eng, err := o.Engine.newEngine(o.Threads)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
 	defer eng.Close()
-	m, err := eng.Load(ctx, o.Model, model.LoadOptions{MaxMemory: o.MaxMemory})
+	m, err := eng.Load(ctx, o.Model, o.Engine.loadOptions(o.MaxMemory))
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}

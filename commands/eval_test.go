@@ -47,7 +47,7 @@ func TestEvalCommand(t *testing.T) {
 		}
 	}
 
-	out, stderr, code = runCLI(t, "eval", "--model", dir, "--data", data, "--json", "--max-memory", "20KiB")
+	out, stderr, code = runCLI(t, "eval", "--model", dir, "--data", data, "--json", "--max-memory", "40KiB")
 	if code != 0 {
 		t.Fatalf("sliced eval failed (%d): %s", code, stderr)
 	}

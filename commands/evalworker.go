@@ -72,14 +72,19 @@ func evalWorkerCommand() *cli.Command {
 	}
 }
 
-// engineLosses runs a job through the libtorch engine in this process.
+// engineLosses runs a job through the libtorch engine in this process, on
+// the job's device and in its dtype.
 func engineLosses(c *cli.Context, job *eval.EvalJob, progress func(done, total int)) ([]float64, int, error) {
-	e, err := model.NewEngine(job.Threads)
+	ec, err := resolveEngineStrings("eval-worker", job.Device, job.DType)
+	if err != nil {
+		return nil, 0, err
+	}
+	e, err := ec.newEngine(job.Threads)
 	if err != nil {
 		return nil, 0, fmt.Errorf("start engine: %w", err)
 	}
 	defer e.Close()
-	m, err := e.Load(c.Context, job.Dir, model.LoadOptions{MaxMemory: job.MaxMemory})
+	m, err := e.Load(c.Context, job.Dir, ec.loadOptions(job.MaxMemory))
 	if err != nil {
 		return nil, 0, fmt.Errorf("load model: %w", err)
 	}

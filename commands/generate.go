@@ -35,6 +35,8 @@ func generateCommand() *cli.Command {
 			&cli.BoolFlag{Name: "no-stop", Usage: "do not stop at the end-of-sequence token"},
 			&cli.BoolFlag{Name: "echo", Usage: "print the prompt before the generated text"},
 			&cli.IntFlag{Name: "threads", Usage: "libtorch threads (0: all cores)"},
+			deviceFlag(),
+			dtypeFlag(),
 		},
 		Action: runGenerate,
 	}
@@ -53,7 +55,11 @@ func runGenerate(c *cli.Context) error {
 	if err := sampleOptions(req).Validate(); err != nil {
 		return usageErrorf("parse sampling flags: %v", err)
 	}
-	g, err := newEngineGenerator(c.Int("threads"))
+	ec, err := resolveEngine(c, "generate")
+	if err != nil {
+		return err
+	}
+	g, err := newEngineGenerator(c.Int("threads"), ec)
 	if err != nil {
 		return err
 	}
@@ -87,6 +93,7 @@ func sampleOptions(req web.GenerateRequest) model.SampleOptions {
 // last model it used loaded; calls are serialised.
 type engineGenerator struct {
 	eng           *model.Engine
+	choice        engineChoice
 	tokenizerPath string // "" means the model folder's
 	noStop        bool
 
@@ -98,12 +105,12 @@ type engineGenerator struct {
 
 var _ web.Generator = (*engineGenerator)(nil)
 
-func newEngineGenerator(threads int) (*engineGenerator, error) {
-	eng, err := model.NewEngine(threads)
+func newEngineGenerator(threads int, ec engineChoice) (*engineGenerator, error) {
+	eng, err := ec.newEngine(threads)
 	if err != nil {
 		return nil, err
 	}
-	return &engineGenerator{eng: eng}, nil
+	return &engineGenerator{eng: eng, choice: ec}, nil
 }
 
 // Close frees the loaded model and stops the engine.
@@ -133,7 +140,7 @@ func (g *engineGenerator) load(ctx context.Context, dir string) error {
 	if err != nil {
 		return fmt.Errorf("load tokenizer for %q: %w", dir, err)
 	}
-	m, err := g.eng.Load(ctx, dir, model.LoadOptions{})
+	m, err := g.eng.Load(ctx, dir, g.choice.loadOptions(0))
 	if err != nil {
 		return err
 	}

@@ -165,6 +165,8 @@ func minePrecheckFlags(standalone bool) []cli.Flag {
 			&cli.StringSliceFlag{Name: "data", Usage: "local text for samples (default: the datasets-server)"},
 			&cli.IntFlag{Name: "threads", Usage: "libtorch threads (0: all cores)"},
 			&cli.StringFlag{Name: "out", Usage: "folder for the downloaded best model (default: a temp folder)"},
+			deviceFlag(),
+			dtypeFlag(),
 		)
 	}
 	return f
@@ -461,6 +463,9 @@ type precheckResult struct {
 
 func runMinePrecheck(c *cli.Context, dir string) (float64, error) {
 	ctx := c.Context
+	if _, err := precheckEngine(c); err != nil { // a bad --device fails before any download
+		return 0, err
+	}
 	compName := c.String("competition")
 	if compName == "" {
 		return 0, usageErrorf("mine precheck: --competition is required")
@@ -553,7 +558,11 @@ func runMinePrecheck(c *cli.Context, dir string) (float64, error) {
 		texts = texts[:n]
 	}
 	res.Samples = len(texts)
-	eng, err := mineEngine(c)
+	ec, err := precheckEngine(c)
+	if err != nil {
+		return 0, err
+	}
+	eng, err := ec.newEngine(c.Int("threads"))
 	if err != nil {
 		return 0, err
 	}
@@ -591,6 +600,20 @@ func finiteMean(v []float64) float64 {
 		return math.Inf(1)
 	}
 	return s / float64(n)
+}
+
+// precheckEngine reads the pre-check's --device and --dtype. Only the
+// standalone `mine precheck` has its own --dtype (in `mine`, --dtype is the
+// trained model's storage dtype), so elsewhere the compute dtype is auto.
+func precheckEngine(c *cli.Context) (engineChoice, error) {
+	if c.Int("threads") < 0 {
+		return engineChoice{}, usageErrorf("parse --threads %d: must be >= 0", c.Int("threads"))
+	}
+	dtype := "auto"
+	if c.Command.Name == "precheck" {
+		dtype = c.String("dtype")
+	}
+	return resolveEngineStrings("mine precheck", c.String("device"), dtype)
 }
 
 func printPrecheck(c *cli.Context, r precheckResult) error {
@@ -639,7 +662,11 @@ func precheckLosses(c *cli.Context, eng *model.Engine, comp *eval.Competition, d
 		}
 		samples[i] = s
 	}
-	m, err := eng.Load(c.Context, dir, model.LoadOptions{})
+	ec, err := precheckEngine(c)
+	if err != nil {
+		return nil, err
+	}
+	m, err := eng.Load(c.Context, dir, ec.loadOptions(0))
 	if err != nil {
 		return nil, err
 	}

@@ -27,6 +27,8 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "max-tokens", Value: web.DefaultMaxTokens, Usage: "longest generation the playground allows"},
 			&cli.BoolFlag{Name: "no-engine", Usage: "run without the engine (the playground is off)"},
 			&cli.IntFlag{Name: "threads", Usage: "libtorch threads for the playground (0: all cores)"},
+			deviceFlag(),
+			dtypeFlag(),
 		},
 		Action: runServe,
 	}
@@ -45,7 +47,11 @@ func runServe(c *cli.Context) error {
 	loopback := host == "localhost" || (ip != nil && ip.IsLoopback())
 	opts := web.Options{StateDir: c.String("state"), MaxTokens: c.Int("max-tokens"), Logger: slog.Default(), LoopbackHosts: loopback}
 	if !c.Bool("no-engine") {
-		g, err := newEngineGenerator(c.Int("threads"))
+		ec, err := resolveEngine(c, "serve")
+		if err != nil {
+			return err
+		}
+		g, err := newEngineGenerator(c.Int("threads"), ec)
 		if err != nil {
 			return err
 		}

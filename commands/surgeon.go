@@ -105,9 +105,14 @@ func surgeonCommand() *cli.Command {
 			},
 			{
 				Name: "slice-info", Usage: "show how sliced evaluation would split the model under a memory budget",
-				ArgsUsage: "DIR", Flags: []cli.Flag{&cli.Int64Flag{Name: "max-memory", Required: true, Usage: "memory budget in bytes"}},
+				ArgsUsage: "DIR", Flags: []cli.Flag{&cli.Int64Flag{Name: "max-memory", Required: true, Usage: "memory budget in bytes"}, deviceFlag(), dtypeFlag()},
 				Action: func(c *cli.Context) error {
 					dir, err := oneArg(c, "surgeon slice-info")
+					if err != nil {
+						return err
+					}
+					// Resident weights take the compute dtype's bytes per parameter.
+					ec, err := resolveEngine(c, "surgeon slice-info")
 					if err != nil {
 						return err
 					}
@@ -115,10 +120,10 @@ func surgeonCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
-					// The engine computes in f32: 4 bytes per parameter resident.
-					plan := surgeon.SlicePlan(info.Layers, info.Params*4, c.Int64("max-memory"))
+					size := info.Params * ec.DType.Bytes()
+					plan := surgeon.SlicePlan(info.Layers, size, c.Int64("max-memory"))
 					w := ioFrom(c).Out
-					fmt.Fprintf(w, "model f32 bytes %d, budget %d, %d slice(s)\n", info.Params*4, c.Int64("max-memory"), len(plan)-1)
+					fmt.Fprintf(w, "model %s bytes %d on %s, budget %d, %d slice(s)\n", ec.DType, size, ec.Device, c.Int64("max-memory"), len(plan)-1)
 					for i := 0; i+1 < len(plan); i++ {
 						fmt.Fprintf(w, "slice %d: layers [%d, %d)\n", i, plan[i], plan[i+1])
 					}

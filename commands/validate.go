@@ -15,6 +15,7 @@ import (
 	"github.com/coldint/coldint/hf"
 	"github.com/coldint/coldint/hf/dirhub"
 	"github.com/coldint/coldint/hf/hub"
+	"github.com/coldint/coldint/model"
 	"github.com/urfave/cli/v2"
 )
 
@@ -30,8 +31,9 @@ func validateCommand() *cli.Command {
 		&cli.StringSliceFlag{Name: "data", Usage: "local text source: .txt, .jsonl, .jsonl.gz files or folders (default: the datasets-server)", Category: "data"},
 		&cli.StringFlag{Name: "dataset", Value: "HuggingFaceFW/fineweb-edu-score-2", Usage: "dataset of the datasets-server (HF_DATASETS_SERVER sets its URL)", Category: "data"},
 		&cli.StringFlag{Name: "model-dir", Value: "~/.coldint/validator", Usage: "folder of downloaded models, laid out as a Hugging Face cache (it may be ~/.cache/huggingface/hub to share models with other tools), and the validator state (vali-state/)"},
-		&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu (the libtorch engine) or random (fake losses, for tests)"},
-		&cli.Int64Flag{Name: "max-memory-mb", Usage: "resident-weight budget of the engine in MiB; larger models are evaluated in layer slices (0: none)"},
+		validateDeviceFlag(),
+		dtypeFlag(),
+		&cli.Int64Flag{Name: "max-memory-mb", Usage: "resident-weight budget of the engine in MiB, counted in the compute dtype; larger models are evaluated in layer slices (0: " + maxMemoryHelp + "; -1: no budget)"},
 		&cli.IntFlag{Name: "threads", Usage: "engine threads (0: all cores)"},
 		&cli.DurationFlag{Name: "eval-timeout", Value: eval.TTLModelEval, Usage: "hard time limit of one model's evaluation subprocess"},
 		&cli.IntFlag{Name: "steps", Usage: "stop after this many steps (0: run forever)"},
@@ -71,8 +73,24 @@ func runValidate(c *cli.Context) error {
 		return usageErrorf("parse --netuid %d: must be at most 65535", netuid)
 	}
 	device := c.String("device")
-	if device != "cpu" && device != "random" {
-		return usageErrorf("parse --device %q: want cpu or random", device)
+	var ec engineChoice
+	budget := c.Int64("max-memory-mb")
+	if budget < -1 {
+		return usageErrorf("parse --max-memory-mb %d: want a size in MiB, 0 (the device's default) or -1 (no budget)", budget)
+	}
+	budget <<= 20
+	if device != "random" {
+		var err error
+		if ec, err = resolveEngine(c, "validate"); err != nil {
+			return err
+		}
+		// The workers would each compute the default; the budget check of
+		// models that may not be sliced needs it here.
+		if budget == 0 {
+			if budget, err = model.DefaultBudget(ec.Device); err != nil {
+				return fmt.Errorf("validate: %w", err)
+			}
+		}
 	}
 	modelDir := expandHome(c.String("model-dir"))
 	if err := os.MkdirAll(modelDir, 0o755); err != nil {
@@ -112,7 +130,7 @@ func runValidate(c *cli.Context) error {
 	}
 
 	var scorer eval.Scorer = eval.RandomScorer{}
-	if device == "cpu" {
+	if device != "random" {
 		exe, err := os.Executable()
 		if err != nil {
 			return fmt.Errorf("find own executable for the eval worker: %w", err)
@@ -123,7 +141,8 @@ func runValidate(c *cli.Context) error {
 	opts := eval.Options{
 		Chain: cc.Reader, Netuid: chain.NetUID(netuid), Hub: h, Source: src, Scorer: scorer,
 		Loader:   eval.NewLoader(c.String("competitions"), c.String("hall-of-fame")),
-		ModelDir: modelDir, MaxMemory: c.Int64("max-memory-mb") << 20, Threads: c.Int("threads"),
+		ModelDir: modelDir, MaxMemory: budget, Threads: c.Int("threads"),
+		Device: ec.Device.String(), DType: string(ec.DType), ParamBytes: ec.DType.Bytes(),
 		WeightInterval: c.Duration("weights-interval"), ChainInterval: c.Duration("chain-interval"),
 		HoFOnly: c.Bool("hof-only"), IgnoreHash: c.Bool("ignore-model-hash"), NoClean: c.Bool("no-clean"),
 		StoreSizeGB: c.Float64("model-store-size-gb"), DownloadMargin: int64(c.Float64("download-margin-gb") * eval.GB),
@@ -184,4 +203,12 @@ func expandHome(p string) string {
 		}
 	}
 	return p
+}
+
+// validateDeviceFlag is --device of the validator: an engine device, or
+// random for fake losses (tests).
+func validateDeviceFlag() cli.Flag {
+	f := deviceFlag().(*cli.StringFlag)
+	f.Usage += "; or random (fake losses, for tests)"
+	return f
 }

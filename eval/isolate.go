@@ -25,12 +25,21 @@ type EvalJob struct {
 	Dir string `json:"dir"`
 	// Samples are token rows; nil marks an invalid sample.
 	Samples [][]int32 `json:"samples"`
-	// MaxMemory is the resident-weight budget in bytes; a larger model is
-	// evaluated in layer slices. 0 means no budget.
+	// MaxMemory is the resident-weight budget in bytes, counted in the
+	// compute dtype; a larger model is evaluated in layer slices. 0 means
+	// the device's default budget, [NoBudget] none.
 	MaxMemory int64 `json:"max_memory,omitempty"`
 	// Threads is the engine's thread count (0: all cores).
 	Threads int `json:"threads,omitempty"`
+	// Device is where the engine computes, as --device spells it ("": auto).
+	Device string `json:"device,omitempty"`
+	// DType is the compute dtype, as --dtype spells it ("": auto).
+	DType string `json:"dtype,omitempty"`
 }
+
+// NoBudget as a memory budget keeps every weight of a model resident (the
+// engine's model.NoBudget).
+const NoBudget int64 = -1
 
 // ErrModelIssue marks a model that cannot be evaluated (crash, hang,
 // non-finite losses, vocabulary mismatch): the model gets no results this

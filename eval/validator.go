@@ -43,8 +43,15 @@ type Options struct {
 	Loader *Loader
 	// ModelDir holds downloaded models and vali-state/.
 	ModelDir string
-	// MaxMemory is the engine's resident-weight budget (0: none).
+	// MaxMemory is the engine's resident-weight budget in bytes of the
+	// compute dtype (0 or [NoBudget]: none).
 	MaxMemory int64
+	// Device and DType are the engine's --device and --dtype, passed to the
+	// evaluation workers ("": auto).
+	Device, DType string
+	// ParamBytes is the size of one parameter in the compute dtype (0: 4,
+	// float32), for the budget check of models that may not be sliced.
+	ParamBytes int64
 	// Threads is the engine's thread count (0: all cores).
 	Threads int
 	// WeightInterval is the least time between weight sets (default 25 min;
@@ -1028,14 +1035,22 @@ func (v *Validator) evalModel(ctx context.Context, m *uidModel, comp *Competitio
 		// Sliced evaluation only for the exact Sliced* class listed in
 		// model_types (spec §4.2); any other model must fit the budget.
 		maxMem := v.opts.MaxMemory
-		if maxMem > 0 && !comp.AllowsSliced("Sliced"+ClassName(m.Info.ModelType)) {
-			if f32 := 4 * m.Info.Params; f32 > maxMem {
-				return nil, fmt.Errorf("model needs %d bytes of float32 weights, over the %d byte memory budget, and competition %q does not list Sliced%s: %w",
-					f32, maxMem, comp.Name, ClassName(m.Info.ModelType), ErrModelIssue)
-			}
-			maxMem = 0
+		if maxMem <= 0 {
+			maxMem = NoBudget
 		}
-		job := &EvalJob{Dir: m.Dir, MaxMemory: maxMem, Threads: v.opts.Threads, Samples: make([][]int32, len(positions))}
+		if maxMem > 0 && !comp.AllowsSliced("Sliced"+ClassName(m.Info.ModelType)) {
+			pb := v.opts.ParamBytes
+			if pb <= 0 {
+				pb = 4
+			}
+			if need := pb * m.Info.Params; need > maxMem {
+				return nil, fmt.Errorf("model needs %d bytes of weights (%d per parameter), over the %d byte memory budget, and competition %q does not list Sliced%s: %w",
+					need, pb, maxMem, comp.Name, ClassName(m.Info.ModelType), ErrModelIssue)
+			}
+			maxMem = NoBudget
+		}
+		job := &EvalJob{Dir: m.Dir, MaxMemory: maxMem, Threads: v.opts.Threads, Device: v.opts.Device, DType: v.opts.DType,
+			Samples: make([][]int32, len(positions))}
 		for k, p := range positions {
 			if r := tk.rows[p]; r != nil {
 				s := make([]int32, len(r))

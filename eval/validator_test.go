@@ -493,11 +493,16 @@ func TestValidatorCleanup(t *testing.T) {
 	}
 }
 
-// memScorer is RandomScorer recording the memory budget of each job.
-type memScorer struct{ budgets []int64 }
+// memScorer is RandomScorer recording the memory budget and the engine
+// placement of each job.
+type memScorer struct {
+	budgets []int64
+	engines []string
+}
 
 func (s *memScorer) Score(ctx context.Context, job *eval.EvalJob, p func(int, int)) ([]float64, error) {
 	s.budgets = append(s.budgets, job.MaxMemory)
+	s.engines = append(s.engines, job.Device+"/"+job.DType)
 	return eval.RandomScorer{}.Score(ctx, job, p)
 }
 
@@ -506,12 +511,17 @@ func TestValidatorSlicedBudget(t *testing.T) {
 		name      string
 		types     []string
 		maxMem    int64
+		bytes     int64 // per parameter (0: float32)
 		wantMem   int64
 		wantIssue string
 	}{
-		{"sliced allowed", []string{"LlamaForCausalLM", "SlicedLlamaForCausalLM"}, 1 << 20, 1 << 20, ""},
-		{"not listed, too big", []string{"LlamaForCausalLM"}, 1 << 20, 0, "does not list SlicedLlamaForCausalLM"},
-		{"not listed, fits", []string{"LlamaForCausalLM"}, 1 << 30, 0, ""},
+		{"sliced allowed", []string{"LlamaForCausalLM", "SlicedLlamaForCausalLM"}, 1 << 20, 0, 1 << 20, ""},
+		{"not listed, too big", []string{"LlamaForCausalLM"}, 1 << 20, 0, 0, "does not list SlicedLlamaForCausalLM"},
+		{"not listed, fits", []string{"LlamaForCausalLM"}, 1 << 30, 0, eval.NoBudget, ""},
+		{"no budget", []string{"LlamaForCausalLM"}, 0, 0, eval.NoBudget, ""},
+		// A budget of -3 is 3 bytes per parameter of the test model.
+		{"not listed, fits in bf16", []string{"LlamaForCausalLM"}, -3, 2, eval.NoBudget, ""},
+		{"not listed, too big in f32", []string{"LlamaForCausalLM"}, -3, 4, 0, "(4 per parameter)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newVEnv(t, nil)
@@ -522,8 +532,18 @@ func TestValidatorSlicedBudget(t *testing.T) {
 			b, _ = json.Marshal(comps)
 			os.WriteFile(e.comps, b, 0o644)
 			m := e.miner("Ann", 1)
+			if tc.maxMem < 0 {
+				info, err := modeldir.Inspect(filepath.Join(e.root, "models", "Ann"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				tc.maxMem = -tc.maxMem * info.Params
+			}
 			sc := &memScorer{}
-			v := e.validator(func(o *eval.Options) { o.Scorer = sc; o.MaxMemory = tc.maxMem; o.Setter = nil })
+			v := e.validator(func(o *eval.Options) {
+				o.Scorer, o.MaxMemory, o.ParamBytes, o.Setter = sc, tc.maxMem, tc.bytes, nil
+				o.Device, o.DType = "cpu", "bf16"
+			})
 			r, err := v.Step(context.Background())
 			if err != nil {
 				t.Fatal(err)
@@ -536,6 +556,9 @@ func TestValidatorSlicedBudget(t *testing.T) {
 			}
 			if len(sc.budgets) != 1 || sc.budgets[0] != tc.wantMem {
 				t.Fatalf("job budgets %v, want [%d] (rejected %v)", sc.budgets, tc.wantMem, r.Rejected)
+			}
+			if sc.engines[0] != "cpu/bf16" {
+				t.Errorf("job engine %q, want the validator's cpu/bf16", sc.engines[0])
 			}
 		})
 	}

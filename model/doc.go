@@ -1,18 +1,23 @@
 // Package model is coldint's native engine: LLaMA and Phi-3 causal language
-// models in Hugging Face weight naming, evaluated on the CPU with libtorch
-// through gotch. It is the only package that imports gotch.
+// models in Hugging Face weight naming, evaluated with libtorch through gotch
+// on the CPU or a CUDA GPU ([Device]). It is the only package that imports
+// gotch.
 //
 // The math follows transformers 4.44 (LlamaForCausalLM, Phi3ForCausalLM):
 // RMSNorm x·rsqrt(Σx²/D+eps)·w with D = norm_divisor or hidden_size, rotary
 // embeddings with rotate_half and the default, linear and llama3 inverse
 // frequencies, grouped-query attention, a SiLU-gated MLP, Phi-3's fused
-// qkv_proj and gate_up_proj, and tied embeddings. Weights stored as BF16 or F16
-// are converted to float32 at load; all compute is float32 without autograd.
+// qkv_proj and gate_up_proj, and tied embeddings. Weights go from their stored
+// dtype to the device in the compute dtype ([DType]): float32, or bf16 weights
+// and activations as the reference validator runs (RMSNorm in float32, logits
+// upcast to float32). Evaluation runs without autograd; results come back
+// through explicit copies to CPU tensors.
 //
 // The loss of a sample is coldint's "sum loss" (spec §6.7): the sum over all
 // predicted positions of the cross-entropy of the float32 logits, the first
-// token unscored, +Inf for an invalid sample. Models larger than a memory
-// budget are evaluated in layer slices (spec §9.2) with identical results.
+// token unscored, +Inf for an invalid sample or one that runs out of memory.
+// Models larger than a memory budget (by default a share of the device's
+// memory) are evaluated in layer slices with identical results.
 //
 // All libtorch work runs on one goroutine locked to its OS thread, owned by an
 // [Engine]: GradMode, the OpenMP thread count and gotch's error slot are per OS

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 )
 
@@ -62,8 +61,8 @@ func (m *Model) attentionCached(x *ts.Tensor, lw *layerWeights, c *kvCache, li i
 	q := a.t(a.t(qkv.Narrow(1, 0, nh*hd, false)).View([]int64{n, nh, hd}, false))
 	k := a.t(a.t(qkv.Narrow(1, nh*hd, nkv*hd, false)).View([]int64{n, nkv, hd}, false))
 	v := a.t(a.t(qkv.Narrow(1, (nh+nkv)*hd, nkv*hd, false)).View([]int64{n, nkv, hd}, false))
-	qr := a.add(applyRope(q, a.t(r.qcos.Narrow(0, p, n, false)), a.t(r.qsin.Narrow(0, p, n, false)), hd))
-	kr := a.add(applyRope(k, a.t(r.kcos.Narrow(0, p, n, false)), a.t(r.ks.Narrow(0, p, n, false)), hd))
+	qr := a.add(m.applyRope(q, a.t(r.qcos.Narrow(0, p, n, false)), a.t(r.qsin.Narrow(0, p, n, false)), hd))
+	kr := a.add(m.applyRope(k, a.t(r.kcos.Narrow(0, p, n, false)), a.t(r.ks.Narrow(0, p, n, false)), hd))
 	K, V := kr, v
 	if c.k[li] != nil {
 		K = a.t(ts.Cat([]*ts.Tensor{c.k[li], kr}, 0))
@@ -81,12 +80,12 @@ func (m *Model) attentionCached(x *ts.Tensor, lw *layerWeights, c *kvCache, li i
 	if n > 1 {
 		sc4 := a.t(sc.View([]int64{nkv, g, n, T}, false))
 		diag := a.t(sc4.Narrow(3, p, n, false))
-		check(diag.MaskedFill_(m.causalMask(n), negInf))
+		inPlace(diag, func() error { return diag.MaskedFill_(m.causalMask(n), negInf) })
 	}
-	pr := a.t(sc.Softmax(-1, gotch.Float, false))
+	pr := a.add(m.probs(sc, r.qdiv))
 	oc := a.t(pr.Bmm(vt, false)) // [nkv, g·n, hd] = [nh, n, hd]
 	att := a.t(a.t(a.t(oc.View([]int64{nh, n, hd}, false)).Transpose(0, 1, false)).Reshape([]int64{n, nh * hd}, false))
-	check(x.Addmm_(att, lw.oT))
+	m.addProj(x, att, lw.oT)
 }
 
 // decoder produces next-token logits for a growing sequence, with a KV

@@ -29,17 +29,24 @@ type Sample struct {
 
 // LoadOptions tune [Engine.Load].
 type LoadOptions struct {
-	// MaxMemory is the budget in bytes for resident weights, counted as
-	// float32 (the compute dtype). A model larger than the budget is evaluated
-	// in layer slices, one slice resident at a time (spec §9.2). 0 or less
-	// means no budget: all weights are loaded once by Load.
+	// MaxMemory is the budget in bytes for resident weights, counted in the
+	// compute dtype. A model larger than the budget is evaluated in layer
+	// slices, one slice resident at a time; a model with one unit larger than
+	// the budget is refused with [ErrTooLarge]. 0 means the device's default
+	// ([DefaultBudget]); [NoBudget] (any negative value) means no budget: all
+	// weights are loaded once by Load.
 	MaxMemory int64
+	// DType is the compute dtype of weights and activations ([DTypeAuto]:
+	// bf16 on CUDA, f32 on the CPU). Logits and losses are float32.
+	DType DType
 }
 
 // Model is a loaded causal LM. Its methods run on the engine goroutine and are
 // safe for concurrent use (calls are serialised).
 type Model struct {
 	e       *Engine
+	dev     Device // the engine's device
+	dt      DType  // compute dtype (resolved)
 	dir     string
 	cfg     *hf.ModelConfig
 	set     *safetensors.Set
@@ -57,16 +64,20 @@ type Model struct {
 	rope     *rope
 	ropeLong *rope // longrope tables, used beyond ropeSwitch positions
 	masks    map[int64]*ts.Tensor
+	allowed  *ts.Tensor // the last sdpa mask, of allowedT = {positions, window}
+	allowedT [2]int64
 	normD    *ts.Scalar
 	eps      *ts.Scalar
 	closed   bool
+	oomSeen  bool // an out-of-memory sample was logged
 
 	closeOnce sync.Once
 }
 
 // Load opens a model directory (config.json plus model.safetensors or a
 // sharded index), checks the tensors against the config and, when the model
-// fits opts.MaxMemory, loads its weights as float32.
+// fits the memory budget whole, loads its weights onto the engine's device in
+// the compute dtype (else each slice is loaded when it is evaluated).
 func (e *Engine) Load(ctx context.Context, dir string, opts LoadOptions) (*Model, error) {
 	cfg, err := hf.LoadModelConfig(dir)
 	if err != nil {
@@ -101,15 +112,24 @@ func (e *Engine) Load(ctx context.Context, dir string, opts LoadOptions) (*Model
 			return nil, fmt.Errorf("load model %q: tensor %q has dtype %s, want F32, F16 or BF16", dir, t.Name, t.DType)
 		}
 	}
+	dev := e.Device()
+	dt := opts.DType.On(dev)
+	budget, err := resolveBudget(opts.MaxMemory, dev)
+	if err != nil {
+		set.Close()
+		return nil, fmt.Errorf("load model %q: %w", dir, err)
+	}
 	m := &Model{
-		e: e, dir: dir, cfg: cfg, set: set, invFreq: inv, window: window,
+		e: e, dev: dev, dt: dt, dir: dir, cfg: cfg, set: set, invFreq: inv, window: window,
 		longInv: longInv, ropeSwitch: ropeSwitch, mscale: mscale,
-		plans: planSlices(cfg, opts.MaxMemory),
+		plans: planSlices(cfg, budget, dt.Bytes()),
 		masks: map[int64]*ts.Tensor{},
 	}
 	for _, p := range m.plans {
-		if opts.MaxMemory > 0 && p.Bytes > opts.MaxMemory {
-			slog.Warn("a model part exceeds the memory budget", "model", dir, "bytes", p.Bytes, "budget", opts.MaxMemory)
+		if budget > 0 && p.Bytes > budget {
+			set.Close()
+			return nil, fmt.Errorf("load model %q: %s takes %d bytes in %s, over the memory budget of %d bytes on %s (the model is %d bytes): %w",
+				dir, p.describe(), p.Bytes, dt, budget, dev, dt.Bytes()*cfg.ParamCount(), ErrTooLarge)
 		}
 	}
 	err = e.Do(ctx, func() error {
@@ -130,7 +150,15 @@ func (e *Engine) Load(ctx context.Context, dir string, opts LoadOptions) (*Model
 	return m, nil
 }
 
-func (m *Model) loader() *weightLoader { return &weightLoader{set: m.set, cfg: m.cfg} }
+func (m *Model) loader() *weightLoader {
+	return &weightLoader{set: m.set, cfg: m.cfg, dev: m.dev, dt: m.dt.gotch()}
+}
+
+// Device is where the model computes.
+func (m *Model) Device() Device { return m.dev }
+
+// DType is the model's compute dtype.
+func (m *Model) DType() DType { return m.dt }
 
 // Config returns the model's configuration.
 func (m *Model) Config() *hf.ModelConfig { return m.cfg }
@@ -173,6 +201,8 @@ func (m *Model) free() {
 		drop(t)
 		delete(m.masks, k)
 	}
+	drop(m.allowed)
+	m.allowed = nil
 }
 
 // CheckVocab returns an error wrapping [ErrVocab] when a valid sample holds a
@@ -284,6 +314,9 @@ func (m *Model) run(ctx context.Context, samples []Sample, onProgress func(done,
 				}
 				if active[i] {
 					err := protect(func() error {
+						if sampleFault != nil {
+							check(sampleFault(i))
+						}
 						T := int64(len(s.Ids))
 						if p.Embed {
 							hidden[i] = m.embed(w, s.Ids)
@@ -297,7 +330,7 @@ func (m *Model) run(ctx context.Context, samples []Sample, onProgress func(done,
 						return nil
 					})
 					if err != nil {
-						slog.Warn("sample failed", "index", i, "tokens", len(s.Ids), "err", err)
+						m.sampleFailed(i, len(s.Ids), err)
 						active[i] = false
 						drop(hidden[i])
 						hidden[i] = nil
@@ -316,4 +349,26 @@ func (m *Model) run(ctx context.Context, samples []Sample, onProgress func(done,
 		}
 	}
 	return nil
+}
+
+// sampleFault, when set (by tests), runs at the start of every sample's
+// step; an error from it fails the sample as a libtorch error would.
+var sampleFault func(i int) error
+
+// sampleFailed logs a failed sample. Running out of memory is logged once
+// per model (the sample's loss is +Inf and evaluation goes on) and the
+// freed tensors' memory is handed back before the next sample.
+func (m *Model) sampleFailed(i, tokens int, err error) {
+	if !isOOM(err) {
+		slog.Warn("sample failed", "model", m.dir, "index", i, "tokens", tokens, "err", err)
+		return
+	}
+	if !m.oomSeen {
+		m.oomSeen = true
+		slog.Warn("out of memory on a sample: its loss is +Inf (logged once per model)",
+			"model", m.dir, "device", m.dev.String(), "index", i, "tokens", tokens, "err", err)
+	}
+	// The sample's intermediate tensors were dropped by their arenas; let
+	// the GC finalise any left behind and return freed pages to the OS.
+	debug.FreeOSMemory()
 }

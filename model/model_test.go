@@ -268,7 +268,8 @@ func TestSlicedEqualsUnsliced(t *testing.T) {
 			}
 			want := losses(t, base, samples)
 			size := 4 * tc.Params()
-			for _, budget := range []int64{size / 2, size / 3, 1} {
+			e, l, f := unitBytes(tc.Config(), 4)
+			for _, budget := range []int64{size / 2, size / 3, max(e, l, f)} {
 				m := loadModel(t, dir, budget)
 				if len(m.Slices()) < 2 {
 					t.Fatalf("budget %d of %d: %d slices, want several", budget, size, len(m.Slices()))
@@ -589,17 +590,26 @@ func TestEngineErrors(t *testing.T) {
 func TestPlanSlices(t *testing.T) {
 	for _, layers := range []int{1, 2, 7} {
 		cfg := synth.Spec{Arch: "llama", Layers: layers, Hidden: 32, Heads: 2, Intermediate: 64, Vocab: 100}.Config()
-		total := 4 * cfg.ParamCount()
-		for _, budget := range []int64{0, -1, 1, total / 7, total / 3, total / 2, total - 1, total, 2 * total} {
-			checkPlan(t, cfg, budget)
+		for _, elem := range []int64{4, 2} {
+			total := elem * cfg.ParamCount()
+			for _, budget := range []int64{0, -1, 1, total / 7, total / 3, total / 2, total - 1, total, 2 * total} {
+				checkPlan(t, cfg, budget, elem)
+			}
 		}
 	}
 }
 
-func checkPlan(t *testing.T, cfg *hf.ModelConfig, budget int64) {
+func checkPlan(t *testing.T, cfg *hf.ModelConfig, budget, elem int64) {
 	t.Helper()
-	plans := planSlices(cfg, budget)
-	total := 4 * cfg.ParamCount()
+	plans := planSlices(cfg, budget, elem)
+	total := elem * cfg.ParamCount()
+	var sum int64
+	for _, p := range plans {
+		sum += p.Bytes
+	}
+	if sum != total {
+		t.Errorf("budget %d: slices hold %d bytes, the model %d", budget, sum, total)
+	}
 	if (budget <= 0 || budget >= total) != (len(plans) == 1) {
 		t.Errorf("budget %d of %d: %d slices", budget, total, len(plans))
 	}
@@ -627,7 +637,8 @@ func FuzzPlanSlices(f *testing.F) {
 		}
 		h := int(hidden%512)*2 + 2
 		cfg := synth.Spec{Arch: "llama", Layers: int(layers), Hidden: h, Heads: 1, Intermediate: h, Vocab: int(vocab)}.Config()
-		checkPlan(t, cfg, budget)
+		checkPlan(t, cfg, budget, 4)
+		checkPlan(t, cfg, budget, 2)
 	})
 }
 

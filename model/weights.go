@@ -2,10 +2,11 @@ package model
 
 import (
 	"fmt"
-	"unsafe"
+	"strings"
 
 	"github.com/coldint/coldint/hf"
 	"github.com/coldint/coldint/hf/safetensors"
+	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 )
 
@@ -16,29 +17,29 @@ type slicePlan struct {
 	Embed       bool
 	First, Last int // decoder layers [First, Last)
 	Final       bool
-	Bytes       int64 // float32 bytes of the weights resident for this slice
+	Bytes       int64 // bytes of the weights resident for this slice, in the compute dtype
+}
+
+// unitBytes returns the bytes of the embedding, of one decoder layer and of
+// the final norm with the LM head, at elem bytes per parameter.
+func unitBytes(cfg *hf.ModelConfig, elem int64) (embed, layer, final int64) {
+	h, v := int64(cfg.HiddenSize), int64(cfg.VocabSize)
+	prefix := hf.LayerPrefix(0)
+	for name, s := range cfg.ExpectedTensors() {
+		if len(name) > len(prefix) && name[:len(prefix)] == prefix {
+			layer += elem * numel(s)
+		}
+	}
+	return elem * v * h, layer, elem * (h + v*h)
 }
 
 // planSlices packs [embed, layer 0, ..., layer L-1, final] greedily into
-// slices whose float32 weights fit budget. budget <= 0 means one slice. A
-// single unit larger than the budget gets a slice of its own.
-func planSlices(cfg *hf.ModelConfig, budget int64) []slicePlan {
-	h, v := int64(cfg.HiddenSize), int64(cfg.VocabSize)
-	embedBytes := 4 * v * h
-	finalBytes := 4 * (h + v*h)
-	var layerBytes int64
-	shapes := cfg.ExpectedTensors()
-	prefix := hf.LayerPrefix(0)
-	for name, s := range shapes {
-		if len(name) > len(prefix) && name[:len(prefix)] == prefix {
-			n := int64(4)
-			for _, d := range s {
-				n *= d
-			}
-			layerBytes += n
-		}
-	}
-	total := 4 * cfg.ParamCount()
+// slices whose weights (elem bytes per parameter) fit budget. budget <= 0
+// means one slice. A single unit larger than the budget gets a slice of its
+// own (Load refuses such a model).
+func planSlices(cfg *hf.ModelConfig, budget, elem int64) []slicePlan {
+	embedBytes, layerBytes, finalBytes := unitBytes(cfg, elem)
+	total := elem * cfg.ParamCount()
 	L := cfg.NumHiddenLayers
 	if budget <= 0 || total <= budget {
 		return []slicePlan{{Embed: true, First: 0, Last: L, Final: true, Bytes: total}}
@@ -64,7 +65,7 @@ func planSlices(cfg *hf.ModelConfig, budget int64) []slicePlan {
 	return plans
 }
 
-// layerWeights holds one decoder layer in float32. Projections are fused:
+// layerWeights holds one decoder layer in the compute dtype. Projections are fused:
 // qkv is [q;k;v] rows (Phi-3's qkv_proj layout) and gu is [gate;up] rows
 // (Phi-3's gate_up_proj layout); the *T fields are transposed views for
 // x·Wᵀ products.
@@ -102,58 +103,96 @@ func (w *sliceWeights) drop() {
 	drop(w.embed)
 }
 
-// weightLoader reads tensors of a checkpoint into float32 libtorch tensors.
+// weightLoader reads tensors of a checkpoint onto the device in the compute
+// dtype: each tensor goes into a host tensor of its stored dtype (page-locked
+// when the device is a GPU) and from there to the device, converted by
+// libtorch. A bf16 checkpoint computed in bf16 is never widened on the host.
 type weightLoader struct {
 	set *safetensors.Set
 	cfg *hf.ModelConfig
+	dev Device
+	dt  gotch.DType // compute dtype
 }
 
-// fill reads tensor name into dst (float32 memory of exactly its element count).
-func (wl *weightLoader) fill(name string, dst []float32) {
+// storedDType is the libtorch dtype and element size of a safetensors dtype.
+func storedDType(d safetensors.DType) (gotch.DType, int64, bool) {
+	switch d {
+	case safetensors.F32:
+		return gotch.Float, 4, true
+	case safetensors.BF16:
+		return gotch.BFloat16, 2, true
+	case safetensors.F16:
+		return gotch.Half, 2, true
+	}
+	return 0, 0, false
+}
+
+// info returns the checked header of tensor name, which must hold n elements.
+func (wl *weightLoader) info(name string, n int64) safetensors.TensorInfo {
 	info, ok := wl.set.Tensor(name)
 	if !ok {
 		panic(torchError{fmt.Errorf("read tensor %q: missing from checkpoint", name)})
 	}
-	if info.NumElements() != int64(len(dst)) {
-		panic(torchError{fmt.Errorf("read tensor %q: %d elements, want %d", name, info.NumElements(), len(dst))})
+	if info.NumElements() != n {
+		panic(torchError{fmt.Errorf("read tensor %q: %d elements, want %d", name, info.NumElements(), n)})
 	}
-	if !info.DType.IsFloat() {
+	if _, _, ok := storedDType(info.DType); !ok {
 		panic(torchError{fmt.Errorf("read tensor %q: dtype %s is not F32, F16 or BF16", name, info.DType)})
 	}
+	return info
+}
+
+// fill reads tensor name's stored bytes into dst, which must be exactly as long.
+func (wl *weightLoader) fill(name string, dst []byte) {
 	raw, err := wl.set.ReadRaw(name)
 	if err != nil {
 		panic(torchError{err})
 	}
-	if info.DType == safetensors.F32 {
-		copy(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), 4*len(dst)), raw)
-		return
+	if len(raw) != len(dst) {
+		panic(torchError{fmt.Errorf("read tensor %q: %d bytes, want %d", name, len(raw), len(dst))})
 	}
-	if err := safetensors.ToFloat32(info.DType, raw, dst); err != nil {
-		panic(torchError{fmt.Errorf("read tensor %q: %w", name, err)})
-	}
+	copy(dst, raw)
 }
 
-// load reads one tensor of the given shape.
+// load reads one tensor of the given shape onto the device.
 func (wl *weightLoader) load(name string, shape ...int64) *ts.Tensor {
-	t := emptyFloat(shape...)
-	wl.fill(name, floatData(t, numel(shape)))
-	return t
+	return wl.loadRows(shape[len(shape)-1], []string{name}, []int64{numel(shape[:len(shape)-1])}, shape...)
 }
 
-// loadRows stacks tensors of shape [rows_i, cols] into one [Σrows, cols] tensor.
-func (wl *weightLoader) loadRows(cols int64, names []string, rows []int64) *ts.Tensor {
+// loadRows stacks tensors of shape [rows_i, cols] into one [Σrows, cols]
+// tensor on the device (shape, when given, is the shape of the result). Parts
+// of one stored dtype are stacked on the host; mixed ones on the device.
+func (wl *weightLoader) loadRows(cols int64, names []string, rows []int64, shape ...int64) *ts.Tensor {
 	var total int64
-	for _, r := range rows {
-		total += r
+	infos := make([]safetensors.TensorInfo, len(names))
+	for i, n := range names {
+		infos[i] = wl.info(n, rows[i]*cols)
+		total += rows[i]
+		if infos[i].DType != infos[0].DType {
+			return wl.catRows(cols, names, rows)
+		}
 	}
-	t := emptyFloat(total, cols)
-	data := floatData(t, total*cols)
+	if len(shape) == 0 {
+		shape = []int64{total, cols}
+	}
+	dt, size, _ := storedDType(infos[0].DType)
+	host, data := hostRaw(dt, size, shape...)
 	var off int64
 	for i, n := range names {
-		wl.fill(n, data[off*cols:(off+rows[i])*cols])
+		wl.fill(n, data[off*cols*size:(off+rows[i])*cols*size])
 		off += rows[i]
 	}
-	return t
+	return toDevice(pinned(host, wl.dev), wl.dev, wl.dt)
+}
+
+// catRows is loadRows for parts stored in different dtypes.
+func (wl *weightLoader) catRows(cols int64, names []string, rows []int64) *ts.Tensor {
+	parts := make([]*ts.Tensor, 0, len(names))
+	defer func() { drop(parts...) }()
+	for i, n := range names {
+		parts = append(parts, wl.load(n, rows[i], cols))
+	}
+	return must(ts.Cat(parts, 0))
 }
 
 func (wl *weightLoader) layer(i int) *layerWeights {
@@ -227,4 +266,22 @@ func numel(shape []int64) int64 {
 		n *= d
 	}
 	return n
+}
+
+// describe names the units of p for messages.
+func (p slicePlan) describe() string {
+	var parts []string
+	if p.Embed {
+		parts = append(parts, "the token embedding")
+	}
+	switch n := p.Last - p.First; {
+	case n == 1:
+		parts = append(parts, fmt.Sprintf("decoder layer %d", p.First))
+	case n > 1:
+		parts = append(parts, fmt.Sprintf("decoder layers %d-%d", p.First, p.Last-1))
+	}
+	if p.Final {
+		parts = append(parts, "the final norm and LM head")
+	}
+	return strings.Join(parts, " with ")
 }
