@@ -6,7 +6,7 @@ import (
 	"unicode/utf8"
 )
 
-// Limits of the model-id commitment format (coldint spec §2.1).
+// Limits of the model-id commitment format (docs/hashing.md#commitment-format).
 const (
 	// MaxCommitmentLen is the largest Raw commitment field the chain accepts.
 	MaxCommitmentLen = 128

@@ -124,7 +124,7 @@ type ModelInfo struct {
 }
 
 // TotalSize is the sum of the file sizes, what validators compare to a
-// competition's size limit (coldint.md §6.5).
+// competition's size limit (docs/validator.md#syncing-a-model).
 func (m *ModelInfo) TotalSize() int64 {
 	var n int64
 	for _, f := range m.Files {

@@ -9,7 +9,7 @@ import (
 )
 
 // MaxRepoIDLength is the longest repo id ("namespace/name", slash included)
-// that fits a chain commitment (coldint.md §2.1: 128 − 40 − 44 − 3).
+// that fits a chain commitment (docs/hashing.md#commitment-format: 128 − 40 − 44 − 3).
 const MaxRepoIDLength = 41
 
 // ErrInvalidRepoID reports a repo id that is not "namespace/name" within the
@@ -50,7 +50,7 @@ func (r *RepoID) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// ParseRepoID parses "namespace/name" with the rules of coldint.md §2.1: exactly
+// ParseRepoID parses "namespace/name" with the rules of docs/hashing.md#commitment-format: exactly
 // one "/", longer than 3 and at most [MaxRepoIDLength] characters. Each part
 // must also follow the Hub's naming rules (letters, digits, "-", "_", ".";
 // no leading or trailing "-" or "."; no "--" or ".."), which keeps the id

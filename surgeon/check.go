@@ -56,7 +56,7 @@ func (r *CheckReport) Accepted() []string {
 }
 
 // Check applies every constraint a validator applies before evaluating a
-// model (§6.5, §6.7): a readable config that matches the tensors, finite
+// model (docs/surgery.md#check): a readable config that matches the tensors, finite
 // weights, the model class against model_types, the parameter count, the
 // bytes of the files a validator downloads against model_size, and — when
 // the model's own tokenizer would be used — the tokenizer round trip, its

@@ -142,7 +142,7 @@ func layerOf(name string) (int, string, bool) {
 // write the residual (o_proj, down_proj) get zero rows, weights that read it
 // (q/k/v, gate/up, lm_head) get zero input columns, new heads get random
 // q/k/v rows but zero o_proj columns. The grown model computes the same
-// logits (§9.3).
+// logits (docs/surgery.md#grow-hidden).
 func GrowHidden(m *Model, hidden int, seed uint64) (*Model, error) {
 	c := m.Config
 	H, hd := c.HiddenSize, c.HeadDim()

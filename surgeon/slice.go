@@ -1,7 +1,7 @@
 package surgeon
 
 // SlicePlan splits L layers into slices for sliced evaluation under a memory
-// budget, as the reference validator does (§9.2): with model bytes M and
+// budget, as the reference validator does (docs/surgery.md#slice-info): with model bytes M and
 // budget B, n = 1 when M ≤ B, else ⌊(M+B)/B⌋; start layers are an equal split
 // built as start += ⌊(L − last)/(remaining+1)⌋. The result lists the start
 // layer of each slice followed by L.

@@ -36,7 +36,7 @@ type SwapReport struct {
 // token keeps that token's row; any other text gets the mean of the rows of
 // its old sub-tokens; special tokens are mapped by role; tokens with no text
 // of their own get the mean of all old rows. The model's tokenizer files
-// become those of newDir. This is coldint's design (§9.3).
+// become those of newDir. This is coldint's design (docs/surgery.md#swap-tokenizer).
 func SwapTokenizer(m *Model, oldTok, newTok *tokenizer.Tokenizer, newDir string) (*Model, *SwapReport, error) {
 	newRows := newTok.MaxID() + 1
 	if v := newTok.VocabSize(); v > newRows {

@@ -12,7 +12,7 @@ import (
 
 // ValidatorSafeTokenizer rewrites a tokenizer so that encoding with the
 // default special-token behaviour inserts no special tokens: a validator
-// decodes exactly what it encoded and requires the original text back (§6.7),
+// decodes exactly what it encoded and requires the original text back (docs/scoring.md#tokenisation),
 // so a BOS added by the post-processor rejects every sample. Special tokens
 // are removed from TemplateProcessing templates (also inside a Sequence
 // processor), Roberta/Bert processors are dropped, and tokenizer_config.json

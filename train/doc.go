@@ -1,5 +1,5 @@
 // Package train is coldint's engine-neutral training loop for miners
-// (spec coldint.md §8.1): a deterministic data pipeline over tokenized
+// (docs/mining.md#training): a deterministic data pipeline over tokenized
 // documents (sequence packing or one document per row, a held-out split, an
 // epoch order drawn from a seed), the learning-rate schedule (linear warmup,
 // cosine decay), periodic held-out evaluation, and checkpoints written

@@ -1,5 +1,5 @@
 // Package hub is the network client for the Hugging Face Hub HTTP API
-// (hub.md §5): model info, resolve/download with resume and retries,
+// (docs/hub.md#http-client): model info, resolve/download with resume and retries,
 // repo creation and visibility, and uploads through preupload → Git LFS
 // batch (basic and multipart) → ndjson commit. It implements [hf.Hub] and
 // works against huggingface.co or any compatible server such as

@@ -10,13 +10,13 @@ import (
 	"github.com/coldint/coldint/hf/modelhash"
 )
 
-// DownloadModel fetches what a validator fetches (coldint.md §3.4, §6.5) from
+// DownloadModel fetches what a validator fetches (docs/hashing.md#download-allow-list, docs/validator.md#syncing-a-model) from
 // any [hf.Hub]: it reads the model info at commit, refuses the repo when its
 // files sum to more than maxSize bytes (0: no limit) or hold an unsafe name,
 // selects config.json, the tokenizer and generation files present, and
 // model.safetensors (or the safetensors index and the shards it names), and
 // downloads exactly those into the cache layout. It returns the snapshot
-// folder and the files fetched; hashing that folder gives the §3 hash.
+// folder and the files fetched; hashing that folder gives the model hash (docs/hashing.md#model-hash).
 func DownloadModel(ctx context.Context, h hf.Hub, repo hf.RepoID, commit, cacheDir string, maxSize int64, progress hf.ProgressFunc) (string, []string, error) {
 	info, err := h.ModelInfo(ctx, repo, commit)
 	if err != nil {

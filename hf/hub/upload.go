@@ -19,7 +19,7 @@ import (
 	"github.com/coldint/coldint/hf"
 )
 
-// Batch sizes of the upload protocol (hub.md §5.5).
+// Batch sizes of the upload protocol (docs/hub.md#uploads).
 const (
 	preuploadBatch = 256
 	lfsBatch       = 100

@@ -170,7 +170,7 @@ func TestOfficialJSClientRoundTrip(t *testing.T) {
 	}
 	hubtest.CheckSnapshot(t, snap, want)
 
-	// Same §3 hash for the snapshot, the JS download and the source folder.
+	// Same model hash (docs/hashing.md#model-hash) for the snapshot, the JS download and the source folder.
 	snapHash, err := modelhash.Dir(ctx, snap, modelhash.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -1,5 +1,5 @@
 // Package hubserver serves a [dirhub.Hub] over HTTP with the subset of the
-// Hugging Face Hub API that model publishing and validation use (hub.md §5):
+// Hugging Face Hub API that model publishing and validation use (docs/hub.md#http-client):
 // model info, resolve (with Range), create repo, visibility settings,
 // preupload, Git LFS batch (basic and multipart transfers) and the ndjson
 // commit endpoint, with bearer-token auth. The official clients

@@ -23,7 +23,7 @@ const (
 )
 
 // OptionalFiles are the non-weight files that the transformers 4.44 /
-// huggingface_hub clients fetch when they exist in the repo (§3.4): the
+// huggingface_hub clients fetch when they exist in the repo (docs/hashing.md#download-allow-list): the
 // generation config and the tokenizer files fetched by AutoTokenizer,
 // including the class-specific vocab files of the supported tokenizers.
 var OptionalFiles = []string{

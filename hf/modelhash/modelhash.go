@@ -1,5 +1,5 @@
 // Package modelhash computes the exact model content hash of the coldint
-// validator (spec coldint.md §3): the file hash B64(sha256(bytes)), the
+// validator (docs/hashing.md#model-hash): the file hash B64(sha256(bytes)), the
 // directory hash over the ordered file hashes, and the hotkey-salted hash that
 // miners commit on chain.
 //
@@ -219,7 +219,7 @@ type Result struct {
 	Bytes int64 `json:"bytes"`
 }
 
-// Dir returns the directory hash of root (§3.2). It returns [ErrNoFiles]
+// Dir returns the directory hash of root (docs/hashing.md#directory-hash). It returns [ErrNoFiles]
 // (wrapped) when no file is selected.
 func Dir(ctx context.Context, root string, opts Options) (string, error) {
 	r, err := DirDetail(ctx, root, opts)

@@ -16,7 +16,7 @@ import (
 	"github.com/coldint/coldint/internal/testenv"
 )
 
-// The §3.7 test vectors, verified with Python hashlib.
+// The test vectors of docs/hashing.md#test-vectors, verified with Python hashlib.
 const (
 	vecText   = "test text."
 	vecFile   = "tXNDvHVzqYIRiUx0rvK+M5+Lu4OLzhfPJH+gf7HvCeA="

@@ -64,7 +64,7 @@ func mineCorpus(t *testing.T) string {
 
 // noBOSTokenizer is the Llama 2 tokenizer without its BOS post-processor,
 // so that decode(encode(text)) round-trips as the validator requires
-// (spec §6.7: the tokenizer must not insert BOS).
+// (docs/scoring.md#tokenisation: the tokenizer must not insert BOS).
 func noBOSTokenizer(t *testing.T) string {
 	t.Helper()
 	src := lenmlDir(t, "llama2")

@@ -108,7 +108,7 @@ var pathSubEdits = []edit{{
 // bigStructEdits remove the 100 KB Go heap ballast that newTensor attaches to
 // every tensor so that the GC "feels" tensor memory. It made every op cost
 // about 14.5 µs instead of 2.3 µs. coldint drops tensors explicitly
-// (libtorch.md §8 rule 3); finalizers still free what is left to the GC.
+// (docs/engine.md#rules-for-libtorch-code, rule 3); finalizers still free what is left to the GC.
 var bigStructEdits = []edit{{
 	old: "\tx.d = new(bigStruct)\n",
 	new: "",

@@ -12,7 +12,7 @@
 // marker file [markerName]) and is deterministic: the same input tree always
 // gives byte-identical output, so the Go build cache keeps hitting.
 //
-// It makes the changes listed in ../shared/spec/libtorch.md §6:
+// It makes the changes listed in docs/engine.md#the-gotch-patch:
 //
 //  1. stubs the generated C++ wrappers of libtch/torch_api_generated.cpp.h that
 //     do not compile against libtorch 1.13 (see [stubbedWrappers]); a stub throws
@@ -30,7 +30,7 @@
 //     functions; without it the GC may finalize (free) a tensor while a cgo
 //     call still uses it.
 //  7. removes the 100 KB Go "bigStruct" ballast that newTensor attaches to every
-//     tensor (coldint drops tensors explicitly, see libtorch.md §8 rule 3).
+//     tensor (coldint drops tensors explicitly, see docs/engine.md#rules-for-libtorch-code, rule 3).
 //
 // # Finding the wrappers to stub
 //

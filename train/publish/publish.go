@@ -1,4 +1,4 @@
-// Package publish is the miner's upload path (spec coldint.md §8.2) as a
+// Package publish is the miner's upload path (docs/mining.md#publishing) as a
 // resumable sequence of steps: create the Hugging Face repo private, upload
 // the tokenizer and the model as one commit, re-download that commit and hash
 // it exactly as a validator does (hf/hub.DownloadModel, hf/modelhash), build
@@ -85,7 +85,7 @@ type State struct {
 	Competition string `json:"competition"`
 	Hotkey      string `json:"hotkey"`
 	Netuid      uint16 `json:"netuid"`
-	// LocalHash is the §3 hash of the files to upload: a changed model
+	// LocalHash is the model hash (docs/hashing.md#model-hash) of the files to upload: a changed model
 	// folder starts a new publish.
 	LocalHash string `json:"local_hash"`
 	Done      string `json:"done"`
@@ -389,7 +389,7 @@ func (p *run) commit(ctx context.Context) error {
 }
 
 // Commit writes id on chain for o.Hotkey and reads it back until it
-// matches (§8.2 step 8): up to o.CommitRounds commits, each followed by up
+// matches (docs/mining.md#publishing, step 5): up to o.CommitRounds commits, each followed by up
 // to o.ReadBacks read-backs. A rate-limited commit waits o.RateLimitDelay and
 // counts as a round. When the chain already holds id nothing is written (the
 // block, and with it the time advantage, is kept). st, when not nil, gets the
