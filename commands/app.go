@@ -54,6 +54,7 @@ func commandList() []*cli.Command {
 		generateCommand(),
 		demoCommand(),
 		versionCommand(),
+		engineInfoCommand(),
 	}
 }
 
