@@ -19,7 +19,9 @@
 # every libtorch.
 #
 # Environment: CXX (default g++), COLDINT_NATIVE_JOBS (default nproc),
-# COLDINT_NATIVE_CHUNKS (default 2 x jobs), COLDINT_NATIVE_SRC.
+# COLDINT_NATIVE_CHUNKS (default 2 x jobs), COLDINT_NATIVE_SRC (gotch's
+# sources), COLDINT_NATIVE_CC (the folder of coldint's own *.cc, default this
+# script's folder; tests point it elsewhere).
 set -eu
 
 prog=native/build.sh
@@ -34,7 +36,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 chunks() {
 	for f in "$OBJ"/chunk_*.src; do
 		c=$(basename "$f" .src)
-		[ "${c#chunk_}" -lt "$CHUNKS" ] && echo "$c"
+		if [ -f "$f" ] && [ "${c#chunk_}" -lt "$CHUNKS" ]; then echo "$c"; fi
 	done
 }
 
@@ -66,7 +68,7 @@ run_job() {
 		;;
 	chunk) build_chunk "$2" ;;
 	wrap) compile "$SRC/$2" "$OBJ/torch_api.o" "$NB_WRAP_FLAGS" ;;
-	native) compile "$here/$2" "$OBJ/native_${2%.cc}.o" "$NB_NATIVE_FLAGS" ;;
+	native) compile "$CCDIR/$2" "$OBJ/native_${2%.cc}.o" "$NB_NATIVE_FLAGS" ;;
 	*) die "unknown job $1" ;;
 	esac
 }
@@ -177,6 +179,7 @@ SRC=${COLDINT_NATIVE_SRC:-$here/../.build/native-src}
 [ -f "$SRC/torch_api.cpp" ] && [ -f "$SRC/torch_api_generated.cpp.h" ] ||
 	die "gotch sources not found in \"$SRC\" (run make native-src, or set COLDINT_NATIVE_SRC)"
 SRC=$(cd "$SRC" && pwd)
+CCDIR=$(cd "${COLDINT_NATIVE_CC:-$here}" && pwd)
 mkdir -p "$2/obj"
 OUT=$(cd "$2" && pwd)
 OBJ="$OUT/obj"
@@ -203,7 +206,7 @@ cudalibs=
 if [ -e "$lib/libtorch_cuda.so" ]; then
 	cuda=1
 	cudalibs="-ltorch_cuda"
-	[ -e "$lib/libc10_cuda.so" ] && cudalibs="$cudalibs -lc10_cuda"
+	if [ -e "$lib/libc10_cuda.so" ]; then cudalibs="$cudalibs -lc10_cuda"; fi
 fi
 
 # An include folder that is the system's own must not be named with -I
@@ -218,14 +221,14 @@ libreal=$(cd "$lib" && pwd -P)
 # OpenMP: native/*.cc use the runtime libtorch ships when it ships one.
 omplink=-fopenmp
 for f in "$lib"/libgomp*.so*; do
-	[ -e "$f" ] && omplink="$f" && break
+	if [ -e "$f" ]; then omplink="$f" && break; fi
 done
 
 base="-std=c++17 -fPIC -g0 -w -D_GLIBCXX_USE_CXX11_ABI=$abi"
-[ "$cuda" = 1 ] && base="$base -DCOLDINT_WITH_CUDA=1"
-export CXX SRC OBJ CHUNKS
+if [ "$cuda" = 1 ]; then base="$base -DCOLDINT_WITH_CUDA=1"; fi
+export CXX SRC OBJ CHUNKS CCDIR
 export NB_WRAP_FLAGS="$base -O1 -I$OBJ/pch -I$SRC $incflags"
-export NB_NATIVE_FLAGS="$base -O3 -fopenmp -I$here $incflags"
+export NB_NATIVE_FLAGS="$base -O3 -fopenmp -I$CCDIR $incflags"
 export NB_KEY_EXTRA="$LT $version $(cksum <"$api/torch/version.h")"
 
 echo "$prog: libtorch $version at $LT (C++11 ABI $abi, CUDA $cuda), $CHUNKS chunks, $JOBS jobs"
@@ -258,7 +261,7 @@ run_job pch torch_api.h || die "compiling the precompiled header failed"
 jobs=$(
 	for c in $(chunks); do echo "chunk $c"; done
 	echo "wrap torch_api.cpp"
-	for f in "$here"/*.cc; do echo "native $(basename "$f")"; done
+	for f in "$CCDIR"/*.cc; do if [ -f "$f" ]; then echo "native $(basename "$f")"; fi; done
 )
 echo "$jobs" | xargs -P "$JOBS" -L 1 sh "$here/build.sh" --job ||
 	die "compiling failed (see the messages above)"
@@ -285,7 +288,7 @@ $CXX $base -c "$OBJ/build_info.cc" -o "$OBJ/build_info.o"
 objs=$(
 	for c in $(chunks); do echo "$OBJ/$c.o"; done
 	echo "$OBJ/torch_api.o"
-	for f in "$here"/*.cc; do echo "$OBJ/native_$(basename "$f" .cc).o"; done
+	for f in "$CCDIR"/*.cc; do if [ -f "$f" ]; then echo "$OBJ/native_$(basename "$f" .cc).o"; fi; done
 	echo "$OBJ/build_info.o"
 )
 # shellcheck disable=SC2086 # word splitting of the flag lists is intended
