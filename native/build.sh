@@ -21,7 +21,8 @@
 # Environment: CXX (default g++), COLDINT_NATIVE_JOBS (default nproc),
 # COLDINT_NATIVE_CHUNKS (default 2 x jobs), COLDINT_NATIVE_SRC (gotch's
 # sources), COLDINT_NATIVE_CC (the folder of coldint's own *.cc, default this
-# script's folder; tests point it elsewhere).
+# script's folder; tests point it elsewhere), COLDINT_NATIVE_CXXFLAGS (extra
+# compiler flags, for example -std=c++20 for a libtorch that needs it).
 set -eu
 
 prog=native/build.sh
@@ -225,6 +226,7 @@ for f in "$lib"/libgomp*.so*; do
 done
 
 base="-std=c++17 -fPIC -g0 -w -D_GLIBCXX_USE_CXX11_ABI=$abi"
+if [ -n "${COLDINT_NATIVE_CXXFLAGS:-}" ]; then base="$base $COLDINT_NATIVE_CXXFLAGS"; fi
 if [ "$cuda" = 1 ]; then base="$base -DCOLDINT_WITH_CUDA=1"; fi
 export CXX SRC OBJ CHUNKS CCDIR
 export NB_WRAP_FLAGS="$base -O1 -I$OBJ/pch -I$SRC $incflags"
