@@ -3,6 +3,7 @@ package model
 import (
 	"context"
 	"debug/elf"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -247,6 +248,27 @@ func TestBuildScriptRefusesBadFolder(t *testing.T) {
 	}
 }
 
+// objectTimes returns the modification times of the wrapper objects in out/obj.
+func objectTimes(t *testing.T, out string) map[string]time.Time {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(out, "obj", "*.o"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no objects in %s/obj (%v)", out, err)
+	}
+	m := map[string]time.Time{}
+	for _, f := range files {
+		if filepath.Base(f) == "build_info.o" {
+			continue // regenerated on every run
+		}
+		st, err := os.Stat(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[filepath.Base(f)] = st.ModTime()
+	}
+	return m
+}
+
 // exportedFuncs lists the functions a shared library defines and exports.
 func exportedFuncs(t *testing.T, path string) []string {
 	t.Helper()
@@ -324,6 +346,21 @@ func TestBuildScriptFakeLibtorch(t *testing.T) {
 				t.Errorf("RUNPATH %v, want [%s]", rp, filepath.Join(lt, "lib"))
 			}
 			symbols = append(symbols, exportedFuncs(t, lib))
+			if _, err := os.Stat(filepath.Join(out, "obj", "pch")); err == nil {
+				t.Error("the precompiled header was left in obj/pch")
+			}
+			// A second run finds every object current: nothing is compiled or stubbed again.
+			before := objectTimes(t, out)
+			again, err := buildScript(t, lt, src, out)
+			if err != nil {
+				t.Fatalf("second build.sh: %v\n%s", err, again)
+			}
+			if after := objectTimes(t, out); strings.Contains(again, "stubbing") || !maps.Equal(before, after) {
+				t.Errorf("second run compiled again (objects %v, then %v):\n%s", before, after, again)
+			}
+			if got2, _ := os.ReadFile(filepath.Join(out, "stubbed.txt")); string(got2) != string(got) {
+				t.Errorf("second run: stubbed.txt %q, first %q", got2, got)
+			}
 
 			// Call the wrapper through the library: a stub reports gotch's error.
 			writeFile(t, filepath.Join(dir, "caller.c"), fakeCaller)

@@ -60,6 +60,19 @@ compile() {
 	echo "$k" >"$2.key"
 }
 
+# current OBJECT SRC FLAGS: whether OBJECT exists with the key of SRC and FLAGS.
+current() {
+	[ -f "$1" ] && [ -f "$1.key" ] && [ "$(cat "$1.key")" = "$(key "$2" "$3")" ]
+}
+
+# wrappers_current: whether no object of gotch's wrapper needs compiling.
+wrappers_current() {
+	for c in $(chunks); do
+		current "$OBJ/$c.o" "$OBJ/$c.src" "$NB_WRAP_FLAGS" && [ -f "$OBJ/$c.stubbed" ] || return 1
+	done
+	current "$OBJ/torch_api.o" "$SRC/torch_api.cpp" "$NB_WRAP_FLAGS"
+}
+
 # run_job KIND NAME builds one object (KIND: pch, chunk, wrap, native).
 run_job() {
 	case $1 in
@@ -231,7 +244,8 @@ if [ "$cuda" = 1 ]; then base="$base -DCOLDINT_WITH_CUDA=1"; fi
 export CXX SRC OBJ CHUNKS CCDIR
 export NB_WRAP_FLAGS="$base -O1 -I$OBJ/pch -I$SRC $incflags"
 export NB_NATIVE_FLAGS="$base -O3 -fopenmp -I$CCDIR $incflags"
-export NB_KEY_EXTRA="$LT $version $(cksum <"$api/torch/version.h")"
+# Object keys also cover every header of the gotch sources and of native/.
+export NB_KEY_EXTRA="$LT $version $(cat "$api/torch/version.h" "$SRC"/*.h "$CCDIR"/*.h 2>/dev/null | cksum)"
 
 echo "$prog: libtorch $version at $LT (C++11 ABI $abi, CUDA $cuda), $CHUNKS chunks, $JOBS jobs"
 start=$(date +%s)
@@ -257,8 +271,12 @@ for f in "$OBJ"/chunk_*.src.new; do
 	if [ -f "$t" ] && cmp -s "$f" "$t"; then rm -f "$f"; else mv "$f" "$t"; fi
 done
 
-# The precompiled header first (every wrapper TU parses torch.h otherwise).
-run_job pch torch_api.h || die "compiling the precompiled header failed"
+# The precompiled header first (every wrapper TU parses torch.h otherwise),
+# when a wrapper object is to be compiled. It is large (600 MB for libtorch
+# 1.13), so it is deleted after the build.
+if ! wrappers_current; then
+	run_job pch torch_api.h || die "compiling the precompiled header failed"
+fi
 
 jobs=$(
 	for c in $(chunks); do echo "chunk $c"; done
@@ -301,4 +319,5 @@ $CXX -shared -o "$OUT/libcoldint_torch.so.tmp" $objs \
 	die "linking libcoldint_torch.so failed"
 printf '%s\n' "$stubbed" | sed '/^$/d' >"$OUT/stubbed.txt"
 mv "$OUT/libcoldint_torch.so.tmp" "$OUT/libcoldint_torch.so"
+rm -rf "$OBJ/pch"
 echo "$prog: wrote $OUT/libcoldint_torch.so ($nstub wrappers stubbed, $(($(date +%s) - start)) s)"
