@@ -19,7 +19,7 @@
 # every libtorch.
 #
 # Environment: CXX (default g++), COLDINT_NATIVE_JOBS (default nproc),
-# COLDINT_NATIVE_CHUNKS (default 2 x jobs), COLDINT_NATIVE_SRC (gotch's
+# COLDINT_NATIVE_CHUNKS (default: jobs), COLDINT_NATIVE_SRC (gotch's
 # sources), COLDINT_NATIVE_CC (the folder of coldint's own *.cc, default this
 # script's folder; tests point it elsewhere), COLDINT_NATIVE_CXXFLAGS (extra
 # compiler flags, for example -std=c++20 for a libtorch that needs it).
@@ -60,26 +60,9 @@ compile() {
 	echo "$k" >"$2.key"
 }
 
-# current OBJECT SRC FLAGS: whether OBJECT exists with the key of SRC and FLAGS.
-current() {
-	[ -f "$1" ] && [ -f "$1.key" ] && [ "$(cat "$1.key")" = "$(key "$2" "$3")" ]
-}
-
-# wrappers_current: whether no object of gotch's wrapper needs compiling.
-wrappers_current() {
-	for c in $(chunks); do
-		current "$OBJ/$c.o" "$OBJ/$c.src" "$NB_WRAP_FLAGS" && [ -f "$OBJ/$c.stubbed" ] || return 1
-	done
-	current "$OBJ/torch_api.o" "$SRC/torch_api.cpp" "$NB_WRAP_FLAGS"
-}
-
-# run_job KIND NAME builds one object (KIND: pch, chunk, wrap, native).
+# run_job KIND NAME builds one object (KIND: chunk, wrap, native).
 run_job() {
 	case $1 in
-	pch)
-		mkdir -p "$OBJ/pch"
-		compile "$SRC/torch_api.h" "$OBJ/pch/torch_api.h.gch" "-x c++-header $NB_WRAP_FLAGS"
-		;;
 	chunk) build_chunk "$2" ;;
 	wrap) compile "$SRC/$2" "$OBJ/torch_api.o" "$NB_WRAP_FLAGS" ;;
 	native) compile "$CCDIR/$2" "$OBJ/native_${2%.cc}.o" "$NB_NATIVE_FLAGS" ;;
@@ -199,7 +182,9 @@ OUT=$(cd "$2" && pwd)
 OBJ="$OUT/obj"
 
 JOBS=${COLDINT_NATIVE_JOBS:-$(nproc 2>/dev/null || echo 2)}
-CHUNKS=${COLDINT_NATIVE_CHUNKS:-$((JOBS * 2))}
+# One chunk per job: every chunk parses libtorch's headers (8 s of CPU),
+# and a precompiled header costs more to write (30 s, 600 MB) than it saves.
+CHUNKS=${COLDINT_NATIVE_CHUNKS:-$JOBS}
 
 version=$(awk '/^#define TORCH_VERSION([ \t]|$)/ { f = 1 } f && /"/ { sub(/^[^"]*"/, ""); sub(/".*/, ""); print; exit }' "$api/torch/version.h")
 [ -n "$version" ] || die "no TORCH_VERSION in $api/torch/version.h"
@@ -242,7 +227,7 @@ base="-std=c++17 -fPIC -g0 -w -D_GLIBCXX_USE_CXX11_ABI=$abi"
 if [ -n "${COLDINT_NATIVE_CXXFLAGS:-}" ]; then base="$base $COLDINT_NATIVE_CXXFLAGS"; fi
 if [ "$cuda" = 1 ]; then base="$base -DCOLDINT_WITH_CUDA=1"; fi
 export CXX SRC OBJ CHUNKS CCDIR
-export NB_WRAP_FLAGS="$base -O1 -I$OBJ/pch -I$SRC $incflags"
+export NB_WRAP_FLAGS="$base -O1 -I$SRC $incflags"
 export NB_NATIVE_FLAGS="$base -O3 -fopenmp -I$CCDIR $incflags"
 # Object keys also cover every header of the gotch sources and of native/.
 export NB_KEY_EXTRA="$LT $version $(cat "$api/torch/version.h" "$SRC"/*.h "$CCDIR"/*.h 2>/dev/null | cksum)"
@@ -250,9 +235,8 @@ export NB_KEY_EXTRA="$LT $version $(cat "$api/torch/version.h" "$SRC"/*.h "$CCDI
 echo "$prog: libtorch $version at $LT (C++11 ABI $abi, CUDA $cuda), $CHUNKS chunks, $JOBS jobs"
 start=$(date +%s)
 
-# Split the generated wrappers into chunks at function boundaries. Every
-# chunk starts with the same two include lines, so the precompiled header
-# serves all of them.
+# Split the generated wrappers into chunks at function boundaries; each
+# chunk starts with the two include lines it needs.
 rm -f "$OBJ"/chunk_*.src.new
 awk -v n="$CHUNKS" -v dir="$OBJ" '
 	FNR == NR { if ($0 ~ /^[A-Za-z_].*atg_[A-Za-z0-9_]+\(.*\{[ \t]*$/) total++; next }
@@ -270,13 +254,6 @@ for f in "$OBJ"/chunk_*.src.new; do
 	t=${f%.new}
 	if [ -f "$t" ] && cmp -s "$f" "$t"; then rm -f "$f"; else mv "$f" "$t"; fi
 done
-
-# The precompiled header first (every wrapper TU parses torch.h otherwise),
-# when a wrapper object is to be compiled. It is large (600 MB for libtorch
-# 1.13), so it is deleted after the build.
-if ! wrappers_current; then
-	run_job pch torch_api.h || die "compiling the precompiled header failed"
-fi
 
 jobs=$(
 	for c in $(chunks); do echo "chunk $c"; done
@@ -319,5 +296,4 @@ $CXX -shared -o "$OUT/libcoldint_torch.so.tmp" $objs \
 	die "linking libcoldint_torch.so failed"
 printf '%s\n' "$stubbed" | sed '/^$/d' >"$OUT/stubbed.txt"
 mv "$OUT/libcoldint_torch.so.tmp" "$OUT/libcoldint_torch.so"
-rm -rf "$OBJ/pch"
 echo "$prog: wrote $OUT/libcoldint_torch.so ($nstub wrappers stubbed, $(($(date +%s) - start)) s)"
