@@ -174,7 +174,7 @@ CXX=${CXX:-g++}
 command -v "$CXX" >/dev/null 2>&1 || die "C++ compiler \"$CXX\" not found (set CXX)"
 SRC=${COLDINT_NATIVE_SRC:-$here/../.build/native-src}
 [ -f "$SRC/torch_api.cpp" ] && [ -f "$SRC/torch_api_generated.cpp.h" ] ||
-	die "gotch sources not found in \"$SRC\" (run make native-src, or set COLDINT_NATIVE_SRC)"
+	die "gotch sources not found in \"$SRC\" (run make setup-native, which writes .build/native-src, or set COLDINT_NATIVE_SRC)"
 SRC=$(cd "$SRC" && pwd)
 CCDIR=$(cd "${COLDINT_NATIVE_CC:-$here}" && pwd)
 mkdir -p "$2/obj"
