@@ -21,8 +21,10 @@ help: ## list the targets
 
 setup: $(TEST_SETUP) ## install everything the tests need (apt, npm, gotch adaptation)
 
-build: setup-torch ## build bin/coldint (with the libtorch engine)
+build: setup-native ## build bin/coldint and bin/libcoldint_torch.so (LIBTORCH=DIR: against another libtorch)
 	go build -ldflags "-X github.com/coldint/coldint/commands.Version=$$(git describe --always --dirty 2>/dev/null || echo dev)" -o bin/coldint .
+	cp $(NATIVE_LIB) bin/libcoldint_torch.so.tmp
+	mv bin/libcoldint_torch.so.tmp bin/libcoldint_torch.so
 
 test: setup ## install what is needed, then run every test (engine included)
 	go vet ./...

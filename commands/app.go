@@ -55,6 +55,7 @@ func commandList() []*cli.Command {
 		demoCommand(),
 		configCommand(),
 		versionCommand(),
+		engineInfoCommand(),
 	}
 }
 

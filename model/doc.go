@@ -25,5 +25,11 @@
 //
 // [Trainer] trains float32 weights with autograd. Its AdamW update, the
 // gradient norm and a caching CPU allocator used while a trainer is open are
-// native code (native.cc, compiled by cgo against libc10 and OpenMP).
+// native code (native/native.cc).
+//
+// All of the engine's C++ (gotch's C wrapper and native/*.cc) is one shared
+// library, libcoldint_torch.so, built by native/build.sh against a libtorch
+// folder; this package declares its C functions (native/native.h) and links
+// it by name, never libtorch itself. [NativeInfo] tells which library and
+// libtorch the process runs with.
 package model

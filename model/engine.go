@@ -78,7 +78,7 @@ func (e *Engine) loop(ready chan<- error) {
 		if _, err := ts.GradSetEnabled(false); err != nil {
 			return fmt.Errorf("disable autograd: %w", err)
 		}
-		return nil
+		return checkNativeABI() // the native library must have this binary's interface version
 	})
 	ready <- err
 	if err != nil {

@@ -1,7 +1,15 @@
 package model
 
-// #cgo CXXFLAGS: -std=c++17 -O3 -fopenmp -g0 -w
-// #cgo LDFLAGS: -lc10 -fopenmp
+// The engine's native code (gotch's C wrapper and coldint's own, in
+// native/*.cc) is one shared library, libcoldint_torch.so, built by
+// native/build.sh against a libtorch folder; cgo compiles no C++ here. The
+// binary finds the library through its RUNPATH: first the binary's own
+// folder (bin/libcoldint_torch.so next to bin/coldint), then the checkout's
+// build folder (for go test binaries). LD_LIBRARY_PATH comes before both.
+
+// #cgo CFLAGS: -I${SRCDIR}/../native
+// #cgo LDFLAGS: -L${SRCDIR}/../.build/native -lcoldint_torch
+// #cgo LDFLAGS: -Wl,--enable-new-dtags -Wl,-rpath,$ORIGIN -Wl,-rpath,${SRCDIR}/../.build/native
 // #include "native.h"
 import "C"
 

@@ -1,6 +1,5 @@
 package model
 
-// #cgo LDFLAGS: -ldl
 // #include "native_device.h"
 import "C"
 

@@ -1,16 +1,17 @@
 package main
 
-// libGo replaces libtch/lib.go: CPU only, Debian's include path, no ${SRCDIR}
-// (so GOFLAGS=-trimpath builds share the cache across checkout paths), -O1 -g0
-// (the wrapper takes 40 s instead of 100 s to compile) and no warnings.
+// libGo replaces libtch/lib.go: no C++ is compiled in the Go package any
+// more (the C++ sources moved to the native library, see native.go); the
+// package links libcoldint_torch.so by name. The folder to find it in and
+// the RUNPATH come from coldint's model package (its cgo LDFLAGS), so this
+// file names no path and the Go build cache is shared across checkouts.
 const libGo = `package libtch
 
-// Rewritten by coldint's tools/gotchpatch for Debian bookworm's libtorch 1.13.1,
-// CPU only. Headers are in /usr/include, the libraries in the default path.
+// Rewritten by coldint's tools/gotchpatch: gotch's C++ lives in
+// libcoldint_torch.so (coldint's native/build.sh), built against any libtorch.
 
 // #cgo CFLAGS: -O1 -g0 -w
-// #cgo CXXFLAGS: -std=c++17 -O1 -g0 -w -I/usr/include/torch/csrc/api/include
-// #cgo LDFLAGS: -ltorch -lc10 -ltorch_cpu -lstdc++
+// #cgo LDFLAGS: -lcoldint_torch
 import "C"
 `
 

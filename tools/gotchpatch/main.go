@@ -1,25 +1,30 @@
 // Command gotchpatch adapts a pruned copy of github.com/sugarme/gotch v0.9.x
-// to Debian bookworm's libtorch 1.13.1 (package libtorch-dev), CPU only.
+// to coldint: gotch's C++ moves into coldint's native library
+// (libcoldint_torch.so, built by native/build.sh against any libtorch), and
+// the Go side gets coldint's fixes.
 //
 // Usage:
 //
-//	go run ./tools/gotchpatch DIR            # patch the copy in DIR once
-//	go run ./tools/gotchpatch -discover DIR  # print the wrappers that fail to compile
+//	go run ./tools/gotchpatch DIR NATIVE_SRC
 //
 // DIR is a writable copy of the module (mk/torch.mk copies it from the module
-// cache into .build/gotch and removes example/, gen/ and *_test.go first). The
-// tool checks that DIR holds gotch v0.9.x, refuses to patch a tree twice (the
-// marker file [markerName]) and is deterministic: the same input tree always
-// gives byte-identical output, so the Go build cache keeps hitting.
+// cache into .build/gotch and removes example/, gen/ and *_test.go first);
+// NATIVE_SRC is the folder, not existing yet, that receives gotch's C++
+// sources for native/build.sh (.build/native-src). The tool checks that DIR
+// holds gotch v0.9.x, refuses to patch a tree twice (the marker file
+// [markerName]) and is deterministic: the same input tree always gives
+// byte-identical output, so the Go build cache keeps hitting.
 //
 // It makes the changes listed in docs/engine.md#the-gotch-patch:
 //
-//  1. stubs the generated C++ wrappers of libtch/torch_api_generated.cpp.h that
-//     do not compile against libtorch 1.13 (see [stubbedWrappers]); a stub throws
-//     std::runtime_error("gotch: atg_X is not available in libtorch 1.13"), which
-//     gotch turns into a Go error;
-//  2. rewrites libtch/lib.go: CPU only, Debian's include path, no ${SRCDIR}
-//     (so -trimpath builds share the cache across checkouts), -O1 -g0;
+//  1. moves libtch's C++ sources (torch_api.cpp, the generated wrappers, the
+//     stb headers) to NATIVE_SRC and copies the shared headers there; the
+//     thread-local last error becomes extern in torch_api.h and is defined
+//     once in torch_api.cpp, and torch_api.cpp no longer includes the
+//     generated wrappers (native/build.sh compiles them in chunks and stubs
+//     those that do not compile against the libtorch at hand);
+//  2. rewrites libtch/lib.go: no C++, link -lcoldint_torch, no ${SRCDIR}
+//     (so -trimpath builds share the cache across checkouts);
 //  3. fixes nn.Optimizer.ClipGradNorm (a self-deadlock on the VarStore lock,
 //     then a nil dim slice that libtch indexes);
 //  4. adds ts.SetNumThreads and ts.GetNumThreads;
@@ -30,25 +35,10 @@
 //     functions; without it the GC may finalize (free) a tensor while a cgo
 //     call still uses it.
 //  7. removes the 100 KB Go "bigStruct" ballast that newTensor attaches to every
-//     tensor (coldint drops tensors explicitly, see docs/engine.md#rules-for-libtorch-code, rule 3).
-//
-// # Finding the wrappers to stub
-//
-// The list in [stubbedWrappers] was produced by the -discover mode, which does
-// what one would do by hand: compile the wrapper once against the installed
-// headers,
-//
-//	g++ -std=c++17 -fsyntax-only -fmax-errors=0 -I DIR/libtch \
-//	    -I/usr/include/torch/csrc/api/include DIR/libtch/torch_api.cpp
-//
-// collect the line numbers of the errors reported in torch_api_generated.cpp.h,
-// map every line to the atg_* function that encloses it and print the sorted,
-// unique names. Rerun it (on an unpatched copy) when libtorch or gotch changes
-// and paste its output into stubs.go.
+//     tensor (coldint drops tensors explicitly, see libtorch.md §8 rule 3).
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -56,34 +46,20 @@ import (
 )
 
 func main() {
-	discover := flag.Bool("discover", false, "compile libtch/torch_api.cpp against the installed libtorch and print the wrappers that fail (needs g++ and libtorch-dev)")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: gotchpatch [-discover] DIR\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: gotchpatch DIR NATIVE_SRC\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if flag.NArg() != 1 {
+	if flag.NArg() != 2 {
 		flag.Usage()
 		os.Exit(2)
 	}
-	dir := flag.Arg(0)
-	ctx := context.Background()
-	if *discover {
-		names, err := discoverFailing(ctx, dir)
-		if err != nil {
-			slog.Error("discover failing wrappers", "err", err)
-			os.Exit(1)
-		}
-		for _, n := range names {
-			fmt.Println(n)
-		}
-		slog.Info("failing wrappers", "count", len(names))
-		return
-	}
-	st, err := patchTree(dir)
+	dir, nativeSrc := flag.Arg(0), flag.Arg(1)
+	st, err := patchTree(dir, nativeSrc)
 	if err != nil {
 		slog.Error("patch gotch", "dir", dir, "err", err)
 		os.Exit(1)
 	}
-	slog.Info("patched gotch", "dir", dir, "stubbed", st.stubbed, "keepalive_funcs", st.keepAliveFuncs, "keepalive_calls", st.keepAliveCalls)
+	slog.Info("patched gotch", "dir", dir, "native_src", nativeSrc, "moved", st.moved, "keepalive_funcs", st.keepAliveFuncs, "keepalive_calls", st.keepAliveCalls)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -20,20 +19,21 @@ import (
 const markerName = ".coldint-gotchpatch"
 
 // markerText is the content of the marker file.
-const markerText = "patched by coldint tools/gotchpatch for Debian libtorch 1.13.1 (CPU only)\n"
+const markerText = "patched by coldint tools/gotchpatch: C++ sources moved out, links libcoldint_torch.so\n"
 
 // gotchModule is the module path a tree must declare.
 const gotchModule = "github.com/sugarme/gotch"
 
 // stats counts what patchTree changed.
 type stats struct {
-	stubbed        int // C++ wrappers replaced by stubs
+	moved          int // C++ source files moved to the native source folder
 	keepAliveFuncs int // functions in package ts that got KeepAlive calls
 	keepAliveCalls int // KeepAlive calls inserted
 }
 
-// patchTree applies every change to the gotch copy in dir.
-func patchTree(dir string) (stats, error) {
+// patchTree applies every change to the gotch copy in dir and moves gotch's
+// C++ sources into nativeSrc (created; it must not exist yet).
+func patchTree(dir, nativeSrc string) (stats, error) {
 	var st stats
 	if _, err := os.Stat(filepath.Join(dir, markerName)); err == nil {
 		return st, fmt.Errorf("patch %q: already patched (%s exists); start from a fresh copy", dir, markerName)
@@ -42,17 +42,14 @@ func patchTree(dir string) (stats, error) {
 		return st, err
 	}
 
-	// 1. Stub the wrappers that do not compile against libtorch 1.13.
-	err := editFile(dir, "libtch/torch_api_generated.cpp.h", func(src []byte) ([]byte, error) {
-		out, n, err := stubWrappers(src, stubbedWrappers)
-		st.stubbed = n
-		return out, err
-	})
+	// 1. The C++ sources go to the native library (native/build.sh).
+	n, err := moveNativeSources(dir, nativeSrc)
+	st.moved = n
 	if err != nil {
 		return st, err
 	}
 
-	// 2. CPU-only lib.go for Debian's layout.
+	// 2. lib.go links the native library instead of compiling C++.
 	if err := writeFile(dir, "libtch/lib.go", libGo, true); err != nil {
 		return st, err
 	}
@@ -191,90 +188,6 @@ func firstLine(s string) string {
 	return line
 }
 
-// wrapperStart matches the first line of a generated C++ wrapper, for example
-// "void atg_abs(tensor *out__, tensor self) {" or "int64_t atg__nnz(tensor self) {".
-var wrapperStart = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_ ]*?\**) ?(atg_[A-Za-z0-9_]+)\(.*\{\s*$`)
-
-// wrapper locates one generated function in torch_api_generated.cpp.h.
-type wrapper struct {
-	ret        string // return type, for example "void", "int64_t", "tensor *"
-	start, end int    // line indices of the signature and of the closing "}"
-}
-
-// parseWrappers finds every generated wrapper; the body ends at the first line that is exactly "}".
-func parseWrappers(lines []string) (map[string]wrapper, error) {
-	ws := map[string]wrapper{}
-	for i := 0; i < len(lines); i++ {
-		m := wrapperStart.FindStringSubmatch(lines[i])
-		if m == nil {
-			continue
-		}
-		end := -1
-		for j := i + 1; j < len(lines); j++ {
-			if lines[j] == "}" {
-				end = j
-				break
-			}
-		}
-		if end < 0 {
-			return nil, fmt.Errorf("parse wrapper %q: no closing brace", m[2])
-		}
-		if _, dup := ws[m[2]]; dup {
-			return nil, fmt.Errorf("parse wrapper %q: defined twice", m[2])
-		}
-		ws[m[2]] = wrapper{ret: strings.TrimSpace(m[1]), start: i, end: end}
-		i = end
-	}
-	return ws, nil
-}
-
-// stubWrappers replaces the bodies of the named wrappers by a stub that throws,
-// keeping their signatures. Every name must exist. It returns the new source
-// and the number of stubbed wrappers.
-func stubWrappers(src []byte, names []string) ([]byte, int, error) {
-	lines := strings.Split(string(src), "\n")
-	ws, err := parseWrappers(lines)
-	if err != nil {
-		return nil, 0, err
-	}
-	body := map[int][]string{} // start line -> replacement body
-	skip := map[int]bool{}
-	for _, name := range names {
-		w, ok := ws[name]
-		if !ok {
-			return nil, 0, fmt.Errorf("stub wrapper %q: not found", name)
-		}
-		if _, dup := body[w.start]; dup {
-			return nil, 0, fmt.Errorf("stub wrapper %q: listed twice", name)
-		}
-		b := []string{
-			"  PROTECT(",
-			"    throw std::runtime_error(\"gotch: " + name + " is not available in libtorch 1.13\");",
-			"  )",
-		}
-		switch {
-		case w.ret == "void":
-		case strings.HasSuffix(w.ret, "*"):
-			b = append(b, "  return nullptr;")
-		default:
-			b = append(b, "  return 0;")
-		}
-		body[w.start] = b
-		for j := w.start + 1; j < w.end; j++ {
-			skip[j] = true
-		}
-	}
-	out := make([]string, 0, len(lines))
-	for i, l := range lines {
-		if skip[i] {
-			continue
-		}
-		out = append(out, l)
-		out = append(out, body[i]...)
-	}
-	return []byte(strings.Join(out, "\n")), len(names), nil
-}
-
 // insertKeepAlive adds `defer runtime.KeepAlive(x)` at the top of every
 // function for each receiver or parameter x of type *Tensor, *Scalar, or a
 // slice (or variadic) of them, and imports "runtime" where needed. Text outside
@@ -382,6 +295,3 @@ func keepAliveType(t ast.Expr) bool {
 	}
 	return false
 }
-
-// errNoErrors is returned by parseCompileErrors when the compiler output names no wrapper.
-var errNoErrors = errors.New("no failing wrapper found in the compiler output")

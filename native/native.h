@@ -1,6 +1,8 @@
-// C interface of native.cc (see native.go).
-#ifndef COLDINT_MODEL_NATIVE_H
-#define COLDINT_MODEL_NATIVE_H
+// C interface of libcoldint_torch.so's own functions (native/*.cc; the Go
+// side is model/native.go and model/native_info.go). gotch's C interface is
+// libtch/torch_api.h.
+#ifndef COLDINT_NATIVE_H
+#define COLDINT_NATIVE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -8,6 +10,22 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+// COLDINT_NATIVE_ABI numbers the C interface of the library: raise it with
+// every change to a declaration in this header (or to gotch's), so that a
+// binary refuses a library built from other sources.
+#define COLDINT_NATIVE_ABI 1
+
+// coldint_native_abi returns the COLDINT_NATIVE_ABI the library was built with.
+int coldint_native_abi(void);
+
+// coldint_native_info returns a JSON object describing the library: its ABI,
+// the libtorch version and folder it was built against, whether CUDA is
+// compiled in and how many CUDA devices libtorch sees, the C++ ABI, the
+// number of generated wrappers stubbed because they do not compile against
+// this libtorch, whether scaled_dot_product_attention exists, the compiler,
+// and the path the library was loaded from. The string is never freed.
+const char *coldint_native_info(void);
 
 // The scalars of one AdamW update (torch.optim.AdamW's arithmetic):
 //   g' = g·grad_scale; m = β1·m + (1-β1)·g'; v = β2·v + (1-β2)·g'²;

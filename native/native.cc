@@ -1,4 +1,5 @@
-// Native helpers of the engine, compiled by cgo (see native.go):
+// Native helpers of the engine, part of libcoldint_torch.so (see
+// model/native.go and native/build.sh):
 //   - a fused AdamW update and a sum of squares over float32 memory,
 //     parallelised with the OpenMP runtime libtorch and OpenBLAS already use;
 //   - a caching CPU allocator for libtorch, switched on while a model trains.
@@ -14,6 +15,7 @@
 #include <cmath>
 #include <functional>
 #include <cstdint>
+#include <cstring>
 #include <mutex>
 #include <unordered_map>
 #include <vector>
@@ -196,7 +198,15 @@ struct CachingAllocator final : c10::Allocator {
 
   explicit CachingAllocator(c10::Allocator *f) : fallback(f) {}
 
-  c10::DataPtr allocate(size_t n) const override {
+  // libtorch up to 2.2 declares allocate const, later versions do not; the
+  // two overloads (neither marked override) fit both.
+  c10::DataPtr allocate(size_t n) { return allocateImpl(n); }
+  c10::DataPtr allocate(size_t n) const { return allocateImpl(n); }
+
+  // Pure virtual since libtorch 2.3; an unused plain member before that.
+  void copy_data(void *dest, const void *src, std::size_t count) const { std::memcpy(dest, src, count); }
+
+  c10::DataPtr allocateImpl(size_t n) const {
     State &s = state();
     {
       std::lock_guard<std::mutex> g(s.mu);
