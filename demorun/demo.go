@@ -7,13 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/coldint/coldint/chain"
@@ -35,6 +33,13 @@ import (
 
 // Competition is the demo's competition name.
 const Competition = "c00"
+
+// The validator's sample counts: each step scores EvalSamples documents, of
+// which FreshSamples (after the first step) were never scored before.
+const (
+	EvalSamples  = 48
+	FreshSamples = 32
+)
 
 // TrainJob is one miner's training run.
 type TrainJob struct {
@@ -72,8 +77,10 @@ type Options struct {
 	Scorer     eval.Scorer
 	Threads    int
 	// Exe is the coldint binary named in the printed commands.
-	Exe    string
-	Out    io.Writer // the human report
+	Exe string
+	Out io.Writer // the human report
+	// Logger, when set, also receives the components' log records (the demo
+	// itself writes them to [LogFile] and tells warnings in the report).
 	Logger *slog.Logger
 }
 
@@ -81,15 +88,26 @@ type Options struct {
 type Result struct {
 	Dir         string            `json:"dir"`
 	Netuid      chain.NetUID      `json:"netuid"`
+	Validator   Participant       `json:"validator"`
 	Miners      []MinerResult     `json:"miners"`
 	Steps       int               `json:"steps"`
 	Leaderboard []web.Row         `json:"leaderboard"`
 	Commands    map[string]string `json:"commands"`
 }
 
+// Participant names a neuron of the demo's subnet.
+type Participant struct {
+	Name   string    `json:"name"`
+	UID    chain.UID `json:"uid"`
+	Hotkey string    `json:"hotkey"`
+}
+
 // MinerResult is what one miner did.
 type MinerResult struct {
-	Name    string    `json:"name"`
+	Name string `json:"name"`
+	// Label is the name shown in reports and on the web pages, with the
+	// miner's role: "miner2 (surgery)".
+	Label   string    `json:"label"`
 	UID     chain.UID `json:"uid"`
 	Hotkey  string    `json:"hotkey"`
 	How     string    `json:"how"`
@@ -98,20 +116,24 @@ type MinerResult struct {
 	Commit  string    `json:"commit"`
 	Block   uint64    `json:"block"`
 	LossEnd float64   `json:"train_loss_end,omitempty"`
+	// CommittedAt is when the commitment was on chain (unix seconds).
+	CommittedAt float64 `json:"committed_at,omitempty"`
 }
 
 // demo parts replaced by a new run in a folder holding the demo marker.
-var demoParts = []string{"chain", "hub", "corpus", "tokenizer", "wallets", "miners", "validator", "steps", "competitions.json", "demo.json", "README.txt"}
+var demoParts = []string{"chain", "hub", "corpus", "tokenizer", "wallets", "miners", "validator", "steps", "competitions.json", "demo.json", "README.txt", LogFile}
 
 type runner struct {
-	o   Options
-	out io.Writer
-	log *slog.Logger
-	t0  time.Time
+	o     Options
+	out   io.Writer
+	log   *slog.Logger
+	t0    time.Time
+	names *nameBook
 }
 
 func (r *runner) say(format string, args ...any) {
-	fmt.Fprintf(r.out, "[%5.1fs] "+format+"\n", append([]any{time.Since(r.t0).Seconds()}, args...)...)
+	line := fmt.Sprintf("[%5.1fs] "+format+"\n", append([]any{time.Since(r.t0).Seconds()}, args...)...)
+	fmt.Fprint(r.out, r.names.replace(line))
 }
 
 // Run runs the demo.
@@ -138,9 +160,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
 	if o.Exe == "" {
 		o.Exe = "coldint"
 	}
@@ -149,8 +168,29 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("run demo: %w", err)
 	}
 	o.Dir = dir
-	r := &runner{o: o, out: o.Out, log: o.Logger, t0: time.Now()}
+	r := &runner{o: o, out: o.Out, t0: time.Now(), names: newNameBook()}
 	return r.run(ctx)
+}
+
+// startLog opens the demo's log file and makes the story logger the
+// process's default one while the demo runs (some components log through
+// slog's default logger); the returned function restores it.
+func (r *runner) startLog() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(r.o.Dir, LogFile), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("run demo: %w", err)
+	}
+	var extra slog.Handler
+	if r.o.Logger != nil {
+		extra = r.o.Logger.Handler()
+	}
+	r.log = slog.New(newStoryHandler(f, r.out, r.names, extra))
+	prev := slog.Default()
+	slog.SetDefault(r.log)
+	return func() {
+		slog.SetDefault(prev)
+		f.Close()
+	}, nil
 }
 
 func (r *runner) run(ctx context.Context) (*Result, error) {
@@ -158,6 +198,11 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	if err := claimDir(d); err != nil {
 		return nil, fmt.Errorf("run demo: %w", err)
 	}
+	stopLog, err := r.startLog()
+	if err != nil {
+		return nil, err
+	}
+	defer stopLog()
 	res := &Result{Dir: d, Commands: map[string]string{}}
 	r.say("demo folder %s", d)
 
@@ -182,9 +227,17 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 
 	// Competitions.
 	compsPath := filepath.Join(d, "competitions.json")
+	// The validator's sample DB starts with db_min_samples documents and
+	// grows by db_extend_samples whenever db_extend_interval seconds have
+	// passed since it last grew; each step scores eval_samples of them,
+	// those with the most unscored models first. An interval of 0 grows the
+	// DB at every step, so that each step scores 32 fresh documents (and 16
+	// it scored before, whose losses come from the eval cache): losses and
+	// win rates move from step to step as they would over hours on a live
+	// subnet.
 	comps := map[string]any{
-		"default": map[string]any{"rows_per_page": 10, "db_min_samples": 48, "db_max_samples": 400,
-			"db_extend_samples": 16, "db_extend_interval": 1e9, "eval_samples": 48, "discard_winrate": 0.02},
+		"default": map[string]any{"rows_per_page": 10, "db_min_samples": EvalSamples, "db_max_samples": 400,
+			"db_extend_samples": FreshSamples, "db_extend_interval": 0, "eval_samples": EvalSamples, "discard_winrate": 0.02},
 		Competition: map[string]any{"reward": 1.0, "dataset": "local-public-domain", "model_types": []string{"LlamaForCausalLM"},
 			"model_size": 64 << 20, "parameters": 2_000_000, "tokenizer": tokDir, "free_tokenizer": false,
 			"max_sequence_len": 512, "cap_sample_len": 400, "pool_size": 4, "pend_size": 10},
@@ -251,9 +304,12 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := node.Register(ctx, netuid, val.AccountID(), val.AccountID()); err != nil {
+	valUID, err := node.Register(ctx, netuid, val.AccountID(), val.AccountID())
+	if err != nil {
 		return nil, err
 	}
+	res.Validator = Participant{Name: "validator", UID: valUID, Hotkey: val.AccountID().String()}
+	r.names.add(res.Validator.Hotkey, uint16(valUID), res.Validator.Name)
 	if err := node.SetStake(ctx, netuid, val.AccountID(), 1_000_000_000_000); err != nil {
 		return nil, err
 	}
@@ -261,9 +317,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	type miner struct {
-		name string
-		key  *keys.Pair
-		uid  chain.UID
+		name, label string
+		key         *keys.Pair
+		uid         chain.UID
 	}
 	var miners []miner
 	for i := 1; i <= r.o.Miners; i++ {
@@ -279,7 +335,15 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		if err := keys.WriteKeyfile(ctx, filepath.Join(walletDir, name, "hotkeys", "default"), k, true); err != nil {
 			return nil, err
 		}
-		miners = append(miners, miner{name, k, uid})
+		label := name
+		switch i {
+		case 2:
+			label += " (surgery)"
+		case 3:
+			label += " (copy)"
+		}
+		r.names.add(k.AccountID().String(), uint16(uid), label)
+		miners = append(miners, miner{name, label, k, uid})
 	}
 	r.say("registered the validator (//Alice, staked) and %d miners (wallets in wallets/)", len(miners))
 
@@ -375,10 +439,10 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("run demo: publish %s: %w", m.name, err)
 		}
-		mr := MinerResult{Name: m.name, UID: m.uid, Hotkey: m.key.AccountID().String(), How: how, Model: rel(d, model),
-			Repo: repo.String(), Commit: st.Commit, Block: st.Block, LossEnd: tr.LossEnd}
+		mr := MinerResult{Name: m.name, Label: m.label, UID: m.uid, Hotkey: m.key.AccountID().String(), How: how, Model: rel(d, model),
+			Repo: repo.String(), Commit: st.Commit, Block: st.Block, LossEnd: tr.LossEnd, CommittedAt: unixNow()}
 		res.Miners = append(res.Miners, mr)
-		r.say("%s (uid %d): published %s@%.8s and committed it on chain at block %d", m.name, m.uid, repo, st.Commit, st.Block)
+		r.say("%s (uid %d): published %s@%.8s and committed it on chain at %s", m.label, m.uid, repo, st.Commit, blockAt(st.Block, mr.CommittedAt))
 		if _, err := node.Advance(ctx, 1); err != nil {
 			return nil, err
 		}
@@ -401,6 +465,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.say("the validator scores %d documents per step; each step after the first adds %d fresh ones to its sample DB", EvalSamples, FreshSamples)
 	for s := 1; s <= r.o.Steps; s++ {
 		r.say("validator step %d of %d: sync chain and hub, sample the corpus, evaluate, score, set weights…", s, r.o.Steps)
 		rep, err := v.Step(ctx)
@@ -410,62 +475,30 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		if err := writeJSON(filepath.Join(stepsDir, fmt.Sprintf("step-%03d.json", s)), rep); err != nil {
 			return nil, err
 		}
-		var parts []string
-		for _, u := range rep.UIDs {
-			loss := fmt.Sprintf("loss/token %.3f", float64(u.LossPTAvg))
-			if math.IsNaN(float64(u.LossPTAvg)) {
-				loss = "losses from the eval cache"
-			}
-			parts = append(parts, fmt.Sprintf("uid %d %s, win rate %.0f%%, weight %.2f", u.UID, loss, 100*u.WinRate, u.Weight))
-		}
-		for u, why := range rep.Rejected {
-			parts = append(parts, fmt.Sprintf("uid %d rejected (%s)", u, why))
-		}
-		r.say("  block %d, %d evaluated, weights set: %v; %s", rep.Block, rep.Evaluated, rep.WeightsSet, strings.Join(parts, "; "))
+		r.reportStep(rep)
 		res.Steps = s
 		if _, err := node.Advance(ctx, 5); err != nil {
 			return nil, err
 		}
 	}
 
+	// The summary names the participants for the leaderboard (web reads it).
+	if err := writeJSON(filepath.Join(d, "demo.json"), res); err != nil {
+		return nil, err
+	}
 	// Leaderboard.
 	lbs, err := web.Leaderboards(ctx, d)
 	if err != nil {
 		return nil, err
 	}
 	for _, lb := range lbs {
-		if lb.Competition != Competition {
-			continue
-		}
-		res.Leaderboard = lb.Rows
-		fmt.Fprintf(r.out, "\nLeaderboard of %s after %d validator steps (block %d):\n", lb.Competition, lb.Steps, lb.Block)
-		tw := tabwriter.NewWriter(r.out, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "#\tUID\tminer\tmodel\tcommit\tblock\tloss/token\twin rate\tweight")
-		for _, row := range lb.Rows {
-			name := ""
-			for _, m := range res.Miners {
-				if m.UID == row.UID {
-					name = m.Name
-				}
-			}
-			loss := "inf"
-			if row.Loss != nil {
-				loss = fmt.Sprintf("%.4f", *row.Loss)
-			}
-			fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%.8s\t%d\t%s\t%.0f%%\t%.3f\n", row.Rank, row.UID, name, row.Repo, row.Commit, row.Block, loss, 100*row.WinRate, row.Weight)
-		}
-		tw.Flush()
-		for _, rj := range lb.Rejected {
-			fmt.Fprintf(r.out, "uid %d not evaluated: %s\n", rj.UID, rj.Reason)
+		if lb.Competition == Competition {
+			res.Leaderboard = lb.Rows
+			r.printLeaderboard(lb)
 		}
 	}
-	chainW, err := node.Weights(ctx, netuid, 0)
-	if err == nil && len(chainW) > 0 {
-		var parts []string
-		for _, w := range chainW {
-			parts = append(parts, fmt.Sprintf("uid %d: %d", w.UID, w.Value))
-		}
-		fmt.Fprintf(r.out, "Weights on chain from the validator (uid 0): %s\n", strings.Join(parts, ", "))
+	if chainW, err := node.Weights(ctx, netuid, valUID); err == nil && len(chainW) > 0 {
+		r.printChainWeights(chainW)
 	}
 
 	exe := r.o.Exe
@@ -494,7 +527,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	if err := r.writeReadme(res); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(r.out, "\nEverything is in %s (README.txt says what is where). Try next:\n", d)
+	fmt.Fprintf(r.out, "\nEverything is in %s (README.txt says what is where; %s holds the components' logs). Try next:\n", d, LogFile)
 	for _, k := range []string{"web", "generate", "inspect", "validate"} {
 		fmt.Fprintf(r.out, "  %s\n", res.Commands[k])
 	}
@@ -513,9 +546,10 @@ func (r *runner) writeReadme(res *Result) error {
 	b.WriteString("miners/<name>/        each miner's starting model, training run and publish state\n")
 	b.WriteString("validator/            the validator's downloaded models and vali-state/\n")
 	b.WriteString("steps/                one JSON report per validator step\n")
-	b.WriteString("demo.json             this run's summary\n\nMiners:\n")
+	b.WriteString("demo.json             this run's summary (names, hotkeys, commitments, leaderboard)\n")
+	b.WriteString("demo.log              the log of the demo's components (chain, hub, publish, validator)\n\nMiners:\n")
 	for _, m := range res.Miners {
-		fmt.Fprintf(&b, "  %s uid %d: %s; %s@%s (block %d); model in %s\n", m.Name, m.UID, m.How, m.Repo, m.Commit, m.Block, m.Model)
+		fmt.Fprintf(&b, "  %s uid %d: %s; %s@%s (%s); model in %s\n", m.Label, m.UID, m.How, m.Repo, m.Commit, blockAt(m.Block, m.CommittedAt), m.Model)
 	}
 	b.WriteString("\nCommands:\n")
 	for _, k := range []string{"web", "generate", "inspect", "validate", "mine", "chain", "hub", "leaderboard"} {
