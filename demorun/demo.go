@@ -1,6 +1,7 @@
 package demorun
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -219,7 +221,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	texts, err := readCorpus(ctx, corpusDir)
+	texts, sources, err := readCorpus(corpusDir)
 	if err != nil {
 		return nil, err
 	}
@@ -349,10 +351,16 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 
 	// Training data: the miners see every other document; the validator
 	// samples from the whole corpus.
-	var trainTexts []string
+	// The second miner specialises: after surgery it trains on the Devil's
+	// Dictionary alone, so it wins those samples and may lose others, and
+	// the win rates depend on which documents a step draws.
+	var trainTexts, devilTexts []string
 	for i, t := range texts {
 		if i%2 == 0 {
 			trainTexts = append(trainTexts, t)
+			if sources[i] == "devil" {
+				devilTexts = append(devilTexts, t)
+			}
 		}
 	}
 
@@ -399,14 +407,14 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 				return nil, err
 			}
 			steps := max(1, r.o.TrainSteps/2)
-			r.say("%s: surgery on %s's model (add-layers: %d → %d layers, function-preserving), then %d more steps…", m.name, miners[0].name,
-				sm.Config.NumHiddenLayers, grown.Config.NumHiddenLayers, steps)
-			tr, err = r.o.Trainer.Train(ctx, TrainJob{Init: init, Out: filepath.Join(mdir, "run"), Tokenizer: tokDir, Texts: trainTexts,
+			r.say("%s: surgery on %s's model (add-layers: %d → %d layers, function-preserving), then %d more steps on the Devil's Dictionary only…",
+				m.name, miners[0].name, sm.Config.NumHiddenLayers, grown.Config.NumHiddenLayers, steps)
+			tr, err = r.o.Trainer.Train(ctx, TrainJob{Init: init, Out: filepath.Join(mdir, "run"), Tokenizer: tokDir, Texts: devilTexts,
 				Steps: steps, SeqLen: 128, Batch: 8, LR: 1.5e-3, Seed: 2})
 			if err != nil {
 				return nil, fmt.Errorf("run demo: %s: %w", m.name, err)
 			}
-			model, how = tr.Model, fmt.Sprintf("surgery (add a layer) on %s's model + %d steps", miners[0].name, steps)
+			model, how = tr.Model, fmt.Sprintf("surgery (add a layer) on %s's model + %d steps on the Devil's Dictionary", miners[0].name, steps)
 		case i == 2:
 			model = filepath.Join(mdir, "model")
 			if err := modeldir.CopyFiles(firstModel, model); err != nil {
@@ -576,11 +584,42 @@ func writeJSON(path string, v any) error {
 	return atomicfile.WriteFile(path, b, 0o644)
 }
 
-// readCorpus reads every document of a corpus folder.
-func readCorpus(ctx context.Context, dir string) ([]string, error) {
+// readCorpus reads every document of a corpus folder with its source name
+// (each shard line is a JSON object with "text" and "source").
+func readCorpus(dir string) (texts, sources []string, err error) {
 	shards, err := filepath.Glob(filepath.Join(dir, "*.jsonl.gz"))
 	if err != nil || len(shards) == 0 {
-		return nil, fmt.Errorf("read corpus %q: no shards", dir)
+		return nil, nil, fmt.Errorf("read corpus %q: no shards", dir)
 	}
-	return data.ReadLocalTexts(ctx, shards)
+	sort.Strings(shards)
+	for _, p := range shards {
+		if err := readShard(p, func(text, source string) {
+			texts, sources = append(texts, text), append(sources, source)
+		}); err != nil {
+			return nil, nil, fmt.Errorf("read corpus %q: %w", p, err)
+		}
+	}
+	return texts, sources, nil
+}
+
+func readShard(path string, add func(text, source string)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(zr)
+	for {
+		var doc struct{ Text, Source string }
+		if err := dec.Decode(&doc); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		add(doc.Text, doc.Source)
+	}
 }

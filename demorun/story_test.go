@@ -31,13 +31,30 @@ func TestDemoStory(t *testing.T) {
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.NewTextHandler(&stderr, nil)))
 	defer slog.SetDefault(prev)
-	res, err := Run(context.Background(), Options{Dir: dir, Miners: 3, Steps: 3, TrainSteps: 4, Trainer: &copyTrainer{},
+	tr := &copyTrainer{}
+	res, err := Run(context.Background(), Options{Dir: dir, Miners: 3, Steps: 3, TrainSteps: 4, Trainer: tr,
 		Scorer: eval.RandomScorer{}, Out: &out})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
 	story := out.String()
 	t.Log(story)
+
+	// The surgeon specialises on the Devil's Dictionary: its documents are a
+	// part of the first miner's.
+	all := map[string]bool{}
+	for _, t := range tr.jobs[0].Texts {
+		all[t] = true
+	}
+	if n := len(tr.jobs[1].Texts); n == 0 || n >= len(tr.jobs[0].Texts)/2 {
+		t.Fatalf("miner2 trains on %d documents, miner1 on %d", n, len(tr.jobs[0].Texts))
+	}
+	for _, txt := range tr.jobs[1].Texts {
+		// (every Jargon File entry starts with ":", no Devil's Dictionary one)
+		if !all[txt] || strings.HasPrefix(txt, ":") {
+			t.Fatalf("miner2's training document is not a Devil's Dictionary entry: %.80q", txt)
+		}
+	}
 
 	// Fresh samples at every step, so the losses move.
 	var prevLoss float64
