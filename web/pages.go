@@ -82,7 +82,7 @@ func (s *Server) pageIndex(w http.ResponseWriter, r *http.Request) {
 	for _, c := range s.competitionList(snap) {
 		secs = append(secs, section{C: c, LB: snap.leaderboard(c.Name)})
 	}
-	s.page(w, r, "index", map[string]any{"Title": "Competitions", "Sections": secs,
+	s.page(w, r, "index", map[string]any{"Title": "Competitions", "Sections": secs, "Named": snap.named,
 		"Models": s.modelSummaries(snap), "Steps": len(snap.steps), "HasState": snap.state != nil})
 }
 
@@ -106,7 +106,7 @@ func (s *Server) pageCompetition(w http.ResponseWriter, r *http.Request) {
 		win = append(win, chartSeries{Label: sr.Label, Y: sr.WinRate})
 		weight = append(weight, chartSeries{Label: sr.Label, Y: sr.Weight})
 	}
-	s.page(w, r, "competition", map[string]any{"Title": "Leaderboard " + name, "LB": lb,
+	s.page(w, r, "competition", map[string]any{"Title": "Leaderboard " + name, "LB": lb, "Named": snap.named,
 		"LossChart":   lineChart("loss per token at each validator step", ticks, loss),
 		"WinChart":    lineChart("win rate at each validator step", ticks, win),
 		"WeightChart": lineChart("weight at each validator step", ticks, weight)})
@@ -132,7 +132,7 @@ func (s *Server) pageModel(w http.ResponseWriter, r *http.Request) {
 	if m.Name != fmt.Sprintf("uid %d", m.UID) {
 		title = fmt.Sprintf("%s (uid %d)", m.Name, m.UID)
 	}
-	s.page(w, r, "model", map[string]any{"Title": title, "M": m,
+	s.page(w, r, "model", map[string]any{"Title": title, "M": m, "Named": snap.named,
 		"Hist":    barChart("loss distribution (last evaluation)", m.Histogram),
 		"History": lineChart("loss per token at each validator step", ticks, []chartSeries{{Label: m.Name, Y: ys}})})
 }
@@ -210,7 +210,7 @@ final share.</p></details>{{end}}
 <td class="num">{{f4 .Loss}}</td><td class="num">{{pct .WinRate}}</td><td class="num">{{pct .Weight}}</td></tr>
 {{else}}<tr><td colspan="7" class="muted">no evaluated models yet</td></tr>{{end}}
 </tbody></table>
-{{if .LB.Rejected}}<p><b>Rejected</b> (not evaluated in the last step):</p><ul class="rejected">{{range .LB.Rejected}}<li data-uid="{{.UID}}"><a href="{{.Link}}">{{.Name}}</a> (uid {{.UID}}): <span class="reason">{{.Reason}}</span></li>{{end}}</ul>{{end}}
+{{if .LB.Rejected}}<p><b>Rejected</b> (not evaluated in the last step):</p><ul class="rejected">{{range .LB.Rejected}}<li data-uid="{{.UID}}"><a href="{{.Link}}">{{.Name}}</a> (uid {{.UID}}): <span class="reason">{{call $.Named .Reason}}</span></li>{{end}}</ul>{{end}}
 <p><a href="/competitions/{{.C.Name}}">leaderboard, history and charts of {{.C.Name}}</a></p>
 </section>
 {{else}}<p class="muted">no competitions yet</p>{{end}}
@@ -227,14 +227,14 @@ final share.</p></details>{{end}}
 <td class="num">{{f4 .Loss}}</td><td class="num">{{pct .WinRate}}</td><td class="num">{{pct .Weight}}</td><td><a href="/playground?model={{.UID}}">try</a></td></tr>
 {{else}}<tr><td colspan="11" class="muted">no evaluated models yet</td></tr>{{end}}
 </tbody></table>
-{{if .LB.Rejected}}<p id="rejected">Not evaluated in the last step: {{range .LB.Rejected}}<span><a href="{{.Link}}">{{.Name}}</a> (uid {{.UID}}: {{.Reason}})</span> {{end}}</p>{{end}}
+{{if .LB.Rejected}}<p id="rejected">Not evaluated in the last step: {{range .LB.Rejected}}<span><a href="{{.Link}}">{{.Name}}</a> (uid {{.UID}}: {{call $.Named .Reason}})</span> {{end}}</p>{{end}}
 <div class="card">{{.LossChart}}</div><div class="card">{{.WinChart}}</div><div class="card">{{.WeightChart}}</div>
 {{template "scoring" .}}
 <p><a href="/api/competitions/{{.LB.Competition}}/leaderboard">JSON</a></p>
 {{template "foot" .}}{{end}}
 
 {{define "model"}}{{template "head" .}}
-{{with .M.Rejected}}<p class="bad card" id="rejected-reason">Rejected by the validator, not evaluated: <span class="reason">{{.}}</span></p>{{end}}
+{{with .M.Rejected}}<p class="bad card" id="rejected-reason">Rejected by the validator, not evaluated: <span class="reason">{{call $.Named .}}</span></p>{{end}}
 <div class="card" id="model-info"><table>
 <tr><th>name</th><td>{{.M.Name}}</td></tr><tr><th>UID</th><td>{{.M.UID}}</td></tr><tr><th>hotkey</th><td><code>{{.M.Hotkey}}</code></td></tr>
 <tr><th>competition</th><td><a href="/competitions/{{.M.Competition}}">{{.M.Competition}}</a></td></tr>

@@ -99,7 +99,8 @@ func TestNamesAndBlockTimes(t *testing.T) {
 		"miners": []map[string]any{
 			{"name": "miner1", "label": "miner1", "uid": 1, "hotkey": "5Alpha", "block": 10, "committed_at": 1.8e9},
 			{"name": "miner2", "label": "miner2 (surgery)", "uid": 2, "hotkey": "5Bravo", "block": 11},
-			{"name": "miner3", "label": "miner3 (copy)", "uid": 99, "hotkey": "5Other"},
+			{"name": "miner3", "label": "miner3 (copy)", "uid": 99, "hotkey": "5OtherKey"},
+			{"name": "first", "uid": 98, "hotkey": "5Other"},
 		},
 		"validator": map[string]any{"name": "validator", "uid": 0, "hotkey": "5Val"},
 	}
@@ -130,10 +131,12 @@ func TestNamesAndBlockTimes(t *testing.T) {
 	t.Cleanup(f.srv.Close)
 	for path, wants := range map[string][]string{
 		"/competitions/c00": {`<td>miner1</td>`, `data-block="10">block 10 · 2027-01-15 08:00:00 UTC</td>`, `data-block="11">block 11</td>`,
-			`<a href="/models/99">miner3 (copy)</a>`, `class="legend">miner2 (surgery)</text>`},
-		"/models/99": {`<title>miner3 (copy) (uid 99) · coldint</title>`, `id="rejected-reason"`},
-		"/models/1":  {`<td id="block">block 10 · 2027-01-15 08:00:00 UTC</td>`, `<tr><th>name</th><td>miner1</td></tr>`},
-		"/":          {`<a href="/models/2">miner2 (surgery)</a>`},
+			`<a href="/models/99">miner3 (copy)</a> (uid 99: copy: the same content was first served by first at block 3)`,
+			`class="legend">miner2 (surgery)</text>`},
+		"/models/99": {`<title>miner3 (copy) (uid 99) · coldint</title>`, `id="rejected-reason"`,
+			`<span class="reason">copy: the same content was first served by first at block 3</span>`},
+		"/models/1": {`<td id="block">block 10 · 2027-01-15 08:00:00 UTC</td>`, `<tr><th>name</th><td>miner1</td></tr>`},
+		"/":         {`<a href="/models/2">miner2 (surgery)</a>`},
 	} {
 		code, body, _ := f.get(t, path)
 		for _, w := range wants {

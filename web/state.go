@@ -386,3 +386,15 @@ func (s *snapshot) name(u chain.UID, hotkey string) string {
 // blockTime returns the wall-clock time (unix seconds) of a block, 0 when
 // unknown.
 func (s *snapshot) blockTime(b uint64) float64 { return s.times[b] }
+
+// named replaces the participants' hotkeys in text (a rejection reason
+// names the first server of a copy by hotkey) with their names.
+func (s *snapshot) named(text string) string {
+	for _, u := range sortedUIDs(s.names) {
+		if p := s.names[u]; p.Hotkey != "" && strings.Contains(text, p.Hotkey) {
+			re := regexp.MustCompile(`\b` + regexp.QuoteMeta(p.Hotkey) + `\b`)
+			text = re.ReplaceAllLiteralString(text, p.Name)
+		}
+	}
+	return text
+}
