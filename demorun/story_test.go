@@ -114,3 +114,36 @@ func TestDemoStory(t *testing.T) {
 		t.Errorf("%s: %v\n%s", LogFile, err, logged)
 	}
 }
+
+// TestStoryHandler: INFO records go to the log file (and the caller's
+// handler), WARN records also become notes of the report with names in
+// place of hotkeys, DEBUG records reach only the caller's debug handler.
+func TestStoryHandler(t *testing.T) {
+	names := newNameBook()
+	names.add("5HotkeyOfMinerOne", 1, "miner1")
+	var file, out, extra bytes.Buffer
+	log := slog.New(newStoryHandler(&file, &out, names, slog.NewTextHandler(&extra, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	log.Debug("tiny detail")
+	log.Info("publish step done", "step", "upload")
+	log.With("uid", 1).Warn("model discarded", "reason", "copy of 5HotkeyOfMinerOne")
+	tests := []struct {
+		name, got string
+		want, not []string
+	}{
+		{"file", file.String(), []string{`level=INFO msg="publish step done"`, `level=WARN msg="model discarded" uid=1`}, []string{"tiny detail"}},
+		{"report", out.String(), []string{"          note: model discarded: uid 1 (miner1), reason copy of miner1\n"}, []string{"publish step", "tiny detail", "5Hotkey"}},
+		{"caller", extra.String(), []string{"tiny detail", "publish step done", "model discarded"}, nil},
+	}
+	for _, tt := range tests {
+		for _, w := range tt.want {
+			if !strings.Contains(tt.got, w) {
+				t.Errorf("%s lacks %q:\n%s", tt.name, w, tt.got)
+			}
+		}
+		for _, w := range tt.not {
+			if strings.Contains(tt.got, w) {
+				t.Errorf("%s holds %q:\n%s", tt.name, w, tt.got)
+			}
+		}
+	}
+}
