@@ -1,9 +1,7 @@
 package demorun
 
 import (
-	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/coldint/coldint/chain"
@@ -27,7 +23,6 @@ import (
 	"github.com/coldint/coldint/hf/hubserver"
 	"github.com/coldint/coldint/hf/modeldir"
 	"github.com/coldint/coldint/hf/safetensors"
-	"github.com/coldint/coldint/internal/atomicfile"
 	"github.com/coldint/coldint/surgeon"
 	"github.com/coldint/coldint/train/publish"
 	"github.com/coldint/coldint/web"
@@ -318,11 +313,6 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	if err := keys.WriteKeyfile(ctx, filepath.Join(walletDir, "validator", "hotkeys", "default"), val, true); err != nil {
 		return nil, err
 	}
-	type miner struct {
-		name, label string
-		key         *keys.Pair
-		uid         chain.UID
-	}
 	var miners []miner
 	for i := 1; i <= r.o.Miners; i++ {
 		name := fmt.Sprintf("miner%d", i)
@@ -372,69 +362,13 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	var firstModel string
 	for i, m := range miners {
 		mdir := filepath.Join(minersDir, m.name)
-		var model, how string
-		var tr TrainResult
-		switch {
-		case i == 0:
-			init := filepath.Join(mdir, "init")
-			if err := modeldir.Init(ctx, init, cfg, modeldir.InitOptions{Seed: 1, DType: safetensors.F32, TokenizerDir: tokDir}); err != nil {
-				return nil, err
-			}
-			r.say("%s: training a fresh %d-layer LLaMA (hidden %d, %d parameters) for %d steps…", m.name, cfg.NumHiddenLayers, cfg.HiddenSize, cfg.ParamCount(), r.o.TrainSteps)
-			tr, err = r.o.Trainer.Train(ctx, TrainJob{Init: init, Out: filepath.Join(mdir, "run"), Tokenizer: tokDir, Texts: trainTexts,
-				Steps: r.o.TrainSteps, SeqLen: 128, Batch: 8, LR: 3e-3, Seed: 1})
-			if err != nil {
-				return nil, fmt.Errorf("run demo: %s: %w", m.name, err)
-			}
-			model, how = tr.Model, fmt.Sprintf("trained from scratch, %d steps", r.o.TrainSteps)
+		model, how, tr, err := r.makeModel(ctx, modelJob{cfg: cfg, tokDir: tokDir, dir: mdir, all: trainTexts, devil: devilTexts,
+			first: firstModel, firstName: miners[0].name}, i, m.name)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
 			firstModel = model
-		case i == 1:
-			// Surgery: grow the first miner's model by one (identity) layer,
-			// then train on.
-			sm, err := surgeon.Load(firstModel)
-			if err != nil {
-				return nil, err
-			}
-			grown, err := surgeon.AddLayers(sm, sm.Config.NumHiddenLayers, 1)
-			if err != nil {
-				return nil, err
-			}
-			init := filepath.Join(mdir, "surgery")
-			if err := grown.Save(ctx, init); err != nil {
-				return nil, err
-			}
-			if err := modeldir.CopyTokenizer(tokDir, init); err != nil {
-				return nil, err
-			}
-			steps := max(1, r.o.TrainSteps/2)
-			r.say("%s: surgery on %s's model (add-layers: %d → %d layers, function-preserving), then %d more steps on the Devil's Dictionary only…",
-				m.name, miners[0].name, sm.Config.NumHiddenLayers, grown.Config.NumHiddenLayers, steps)
-			tr, err = r.o.Trainer.Train(ctx, TrainJob{Init: init, Out: filepath.Join(mdir, "run"), Tokenizer: tokDir, Texts: devilTexts,
-				Steps: steps, SeqLen: 128, Batch: 8, LR: 1.5e-3, Seed: 2})
-			if err != nil {
-				return nil, fmt.Errorf("run demo: %s: %w", m.name, err)
-			}
-			model, how = tr.Model, fmt.Sprintf("surgery (add a layer) on %s's model + %d steps on the Devil's Dictionary", miners[0].name, steps)
-		case i == 2:
-			model = filepath.Join(mdir, "model")
-			if err := modeldir.CopyFiles(firstModel, model); err != nil {
-				return nil, err
-			}
-			how = "a byte-for-byte copy of " + miners[0].name + "'s model (published later)"
-			r.say("%s: copied %s's model unchanged", m.name, miners[0].name)
-		default:
-			init := filepath.Join(mdir, "init")
-			if err := modeldir.Init(ctx, init, cfg, modeldir.InitOptions{Seed: uint64(i + 1), DType: safetensors.F32, TokenizerDir: tokDir}); err != nil {
-				return nil, err
-			}
-			steps := max(1, r.o.TrainSteps/4)
-			r.say("%s: training a fresh model for only %d steps…", m.name, steps)
-			tr, err = r.o.Trainer.Train(ctx, TrainJob{Init: init, Out: filepath.Join(mdir, "run"), Tokenizer: tokDir, Texts: trainTexts,
-				Steps: steps, SeqLen: 128, Batch: 8, LR: 3e-3, Seed: uint64(i + 1)})
-			if err != nil {
-				return nil, fmt.Errorf("run demo: %s: %w", m.name, err)
-			}
-			model, how = tr.Model, fmt.Sprintf("trained from scratch, %d steps", steps)
 		}
 		if tr.Model != "" {
 			r.say("%s: held-out loss per token %.3f → %.3f", m.name, tr.LossStart, tr.LossEnd)
@@ -542,84 +476,89 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	return res, nil
 }
 
-func (r *runner) writeReadme(res *Result) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "coldint demo folder (written %s)\n\n", time.Now().UTC().Format(time.RFC3339))
-	b.WriteString("chain/devchain.log    the embedded chain's block log (subnet, registrations, commitments, weights)\n")
-	b.WriteString("hub/                  the local hub's store (the miners' published repos)\n")
-	b.WriteString("corpus/               the public-domain corpus (jsonl.gz shards + manifest.json)\n")
-	b.WriteString("tokenizer/            the byte-level tokenizer of the competition\n")
-	b.WriteString("competitions.json     the subnet's competitions\n")
-	b.WriteString("wallets/              dev keys of the validator and the miners (//Alice, //minerN: public test seeds)\n")
-	b.WriteString("miners/<name>/        each miner's starting model, training run and publish state\n")
-	b.WriteString("validator/            the validator's downloaded models and vali-state/\n")
-	b.WriteString("steps/                one JSON report per validator step\n")
-	b.WriteString("demo.json             this run's summary (names, hotkeys, commitments, leaderboard)\n")
-	b.WriteString("demo.log              the log of the demo's components (chain, hub, publish, validator)\n\nMiners:\n")
-	for _, m := range res.Miners {
-		fmt.Fprintf(&b, "  %s uid %d: %s; %s@%s (%s); model in %s\n", m.Label, m.UID, m.How, m.Repo, m.Commit, blockAt(m.Block, m.CommittedAt), m.Model)
-	}
-	b.WriteString("\nCommands:\n")
-	for _, k := range []string{"web", "generate", "inspect", "validate", "mine", "chain", "hub", "leaderboard"} {
-		fmt.Fprintf(&b, "  %s\n", res.Commands[k])
-	}
-	return atomicfile.WriteFile(filepath.Join(res.Dir, "README.txt"), []byte(b.String()), 0o644)
+// miner is a registered miner of the demo.
+type miner struct {
+	name, label string
+	key         *keys.Pair
+	uid         chain.UID
 }
 
-func rel(base, p string) string {
-	if r, err := filepath.Rel(base, p); err == nil && !strings.HasPrefix(r, "..") {
-		return r
-	}
-	return p
+// modelJob is what a miner starts from.
+type modelJob struct {
+	cfg       *hf.ModelConfig
+	tokDir    string
+	dir       string   // the miner's folder
+	all       []string // the miners' training documents
+	devil     []string // those of the Devil's Dictionary
+	first     string   // the first miner's model ("" for the first miner)
+	firstName string
 }
 
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path, b, 0o644)
-}
-
-// readCorpus reads every document of a corpus folder with its source name
-// (each shard line is a JSON object with "text" and "source").
-func readCorpus(dir string) (texts, sources []string, err error) {
-	shards, err := filepath.Glob(filepath.Join(dir, "*.jsonl.gz"))
-	if err != nil || len(shards) == 0 {
-		return nil, nil, fmt.Errorf("read corpus %q: no shards", dir)
-	}
-	sort.Strings(shards)
-	for _, p := range shards {
-		if err := readShard(p, func(text, source string) {
-			texts, sources = append(texts, text), append(sources, source)
-		}); err != nil {
-			return nil, nil, fmt.Errorf("read corpus %q: %w", p, err)
+// makeModel makes miner i's model: the first trains from scratch, the
+// second grows the first's model by surgery and specialises it, the third
+// copies it, any further one trains briefly from scratch.
+func (r *runner) makeModel(ctx context.Context, j modelJob, i int, name string) (model, how string, tr TrainResult, err error) {
+	mdir := j.dir
+	switch {
+	case i == 0:
+		init := filepath.Join(mdir, "init")
+		if err := modeldir.Init(ctx, init, j.cfg, modeldir.InitOptions{Seed: 1, DType: safetensors.F32, TokenizerDir: j.tokDir}); err != nil {
+			return "", "", tr, err
 		}
-	}
-	return texts, sources, nil
-}
-
-func readShard(path string, add func(text, source string)) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(zr)
-	for {
-		var doc struct{ Text, Source string }
-		if err := dec.Decode(&doc); err == io.EOF {
-			return nil
-		} else if err != nil {
-			return err
+		r.say("%s: training a fresh %d-layer LLaMA (hidden %d, %d parameters) for %d steps…", name, j.cfg.NumHiddenLayers, j.cfg.HiddenSize, j.cfg.ParamCount(), r.o.TrainSteps)
+		tr, err = r.o.Trainer.Train(ctx, TrainJob{Init: init, Out: filepath.Join(mdir, "run"), Tokenizer: j.tokDir, Texts: j.all,
+			Steps: r.o.TrainSteps, SeqLen: 128, Batch: 8, LR: 3e-3, Seed: 1})
+		if err != nil {
+			return "", "", tr, fmt.Errorf("run demo: %s: %w", name, err)
 		}
-		add(doc.Text, doc.Source)
+		model, how = tr.Model, fmt.Sprintf("trained from scratch, %d steps", r.o.TrainSteps)
+	case i == 1:
+		// Surgery: grow the first miner's model by one (identity) layer,
+		// then train on.
+		sm, err := surgeon.Load(j.first)
+		if err != nil {
+			return "", "", tr, err
+		}
+		grown, err := surgeon.AddLayers(sm, sm.Config.NumHiddenLayers, 1)
+		if err != nil {
+			return "", "", tr, err
+		}
+		init := filepath.Join(mdir, "surgery")
+		if err := grown.Save(ctx, init); err != nil {
+			return "", "", tr, err
+		}
+		if err := modeldir.CopyTokenizer(j.tokDir, init); err != nil {
+			return "", "", tr, err
+		}
+		steps := max(1, r.o.TrainSteps/2)
+		r.say("%s: surgery on %s's model (add-layers: %d → %d layers, function-preserving), then %d more steps on the Devil's Dictionary only…",
+			name, j.firstName, sm.Config.NumHiddenLayers, grown.Config.NumHiddenLayers, steps)
+		tr, err = r.o.Trainer.Train(ctx, TrainJob{Init: init, Out: filepath.Join(mdir, "run"), Tokenizer: j.tokDir, Texts: j.devil,
+			Steps: steps, SeqLen: 128, Batch: 8, LR: 1.5e-3, Seed: 2})
+		if err != nil {
+			return "", "", tr, fmt.Errorf("run demo: %s: %w", name, err)
+		}
+		model, how = tr.Model, fmt.Sprintf("surgery (add a layer) on %s's model + %d steps on the Devil's Dictionary", j.firstName, steps)
+	case i == 2:
+		model = filepath.Join(mdir, "model")
+		if err := modeldir.CopyFiles(j.first, model); err != nil {
+			return "", "", tr, err
+		}
+		how = "a byte-for-byte copy of " + j.firstName + "'s model (published later)"
+		r.say("%s: copied %s's model unchanged", name, j.firstName)
+	default:
+		init := filepath.Join(mdir, "init")
+		if err := modeldir.Init(ctx, init, j.cfg, modeldir.InitOptions{Seed: uint64(i + 1), DType: safetensors.F32, TokenizerDir: j.tokDir}); err != nil {
+			return "", "", tr, err
+		}
+		steps := max(1, r.o.TrainSteps/4)
+		r.say("%s: training a fresh model for only %d steps…", name, steps)
+		tr, err = r.o.Trainer.Train(ctx, TrainJob{Init: init, Out: filepath.Join(mdir, "run"), Tokenizer: j.tokDir, Texts: j.all,
+			Steps: steps, SeqLen: 128, Batch: 8, LR: 3e-3, Seed: uint64(i + 1)})
+		if err != nil {
+			return "", "", tr, fmt.Errorf("run demo: %s: %w", name, err)
+		}
+		model, how = tr.Model, fmt.Sprintf("trained from scratch, %d steps", steps)
 	}
+	return model, how, tr, nil
 }
