@@ -99,7 +99,7 @@ func TestNamesAndBlockTimes(t *testing.T) {
 		"miners": []map[string]any{
 			{"name": "miner1", "label": "miner1", "uid": 1, "hotkey": "5Alpha", "block": 10, "committed_at": 1.8e9},
 			{"name": "miner2", "label": "miner2 (surgery)", "uid": 2, "hotkey": "5Bravo", "block": 11},
-			{"name": "miner3", "label": "miner3 (copy)", "uid": 99, "hotkey": "5OtherKey"},
+			{"name": "miner3", "label": "miner3 (copy)", "uid": 99, "hotkey": "5OtherKey", "repo": "miner3/tiny", "commit": "c0ffee", "block": 12, "committed_at": 1.8e9 + 60},
 			{"name": "first", "uid": 98, "hotkey": "5Other"},
 		},
 		"validator": map[string]any{"name": "validator", "uid": 0, "hotkey": "5Val"},
@@ -134,7 +134,9 @@ func TestNamesAndBlockTimes(t *testing.T) {
 			`<a href="/models/99">miner3 (copy)</a> (uid 99: copy: the same content was first served by first at block 3)`,
 			`class="legend">miner2 (surgery)</text>`},
 		"/models/99": {`<title>miner3 (copy) (uid 99) · coldint</title>`, `id="rejected-reason"`,
-			`<span class="reason">copy: the same content was first served by first at block 3</span>`},
+			`<span class="reason">copy: the same content was first served by first at block 3</span>`,
+			`<tr><th>repo</th><td>miner3/tiny</td></tr><tr><th>commit</th><td><code>c0ffee</code></td></tr>`,
+			`<td id="block">block 12 · 2027-01-15 08:01:00 UTC</td>`},
 		"/models/1": {`<td id="block">block 10 · 2027-01-15 08:00:00 UTC</td>`, `<tr><th>name</th><td>miner1</td></tr>`},
 		"/":         {`<a href="/models/2">miner2 (surgery)</a>`},
 	} {

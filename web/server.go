@@ -289,6 +289,9 @@ func (s *Server) modelView(ctx context.Context, snap *snapshot, e *modelEntry) M
 			m.Block = uint64(e.Meta.Block)
 		}
 	}
+	if p, ok := snap.names[e.UID]; ok && e.Meta == nil && p.Hotkey == e.Hotkey && p.Commit != "" {
+		m.Repo, m.Commit, m.Block = p.Repo, p.Commit, p.Block
+	}
 	m.BlockTime = snap.blockTime(m.Block)
 	dir, err := snap.modelFolder(s.root, e)
 	switch {

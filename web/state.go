@@ -42,6 +42,10 @@ type snapshot struct {
 type participant struct {
 	Name   string
 	Hotkey string
+	// Repo, Commit and Block are a miner's commitment as the demo made it
+	// (shown for a model that the validator state no longer records).
+	Repo, Commit string
+	Block        uint64
 }
 
 type stepFile struct {
@@ -328,6 +332,8 @@ type namesFile struct {
 		UID         chain.UID `json:"uid"`
 		Hotkey      string    `json:"hotkey"`
 		Block       uint64    `json:"block"`
+		Repo        string    `json:"repo"`
+		Commit      string    `json:"commit"`
 		CommittedAt float64   `json:"committed_at"`
 	} `json:"miners"`
 	Validator *struct {
@@ -362,7 +368,7 @@ func readNames(root string, times map[uint64]float64) (map[chain.UID]participant
 			name = m.Name
 		}
 		if name != "" {
-			out[m.UID] = participant{Name: name, Hotkey: m.Hotkey}
+			out[m.UID] = participant{Name: name, Hotkey: m.Hotkey, Repo: m.Repo, Commit: m.Commit, Block: m.Block}
 		}
 		if m.Block != 0 && m.CommittedAt > 0 {
 			times[m.Block] = m.CommittedAt
