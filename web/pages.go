@@ -83,7 +83,7 @@ func (s *Server) pageIndex(w http.ResponseWriter, r *http.Request) {
 		secs = append(secs, section{C: c, LB: snap.leaderboard(c.Name)})
 	}
 	s.page(w, r, "index", map[string]any{"Title": "Competitions", "Sections": secs, "Named": snap.named,
-		"Models": s.modelSummaries(snap), "Steps": len(snap.steps), "HasState": snap.state != nil})
+		"Models": s.modelSummaries(snap), "Steps": len(snap.steps), "HasState": snap.state != nil, "NamesErr": snap.namesErr})
 }
 
 func (s *Server) pageCompetition(w http.ResponseWriter, r *http.Request) {
@@ -201,6 +201,7 @@ final share.</p></details>{{end}}
 
 {{define "index"}}{{template "head" .}}
 {{if not .HasState}}<p class="muted">No validator state found yet; showing step reports only.</p>{{end}}
+{{with .NamesErr}}<p class="bad" id="names-error">Participants are shown by UID: {{.}}</p>{{end}}
 <div id="competitions">
 {{range .Sections}}<section class="competition card" id="comp-{{.C.Name}}" data-competition="{{.C.Name}}">
 <h2><a href="/competitions/{{.C.Name}}">{{.C.Name}}</a></h2>

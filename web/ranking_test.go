@@ -148,3 +148,19 @@ func TestNamesAndBlockTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestBadNamesFile: a broken demo.json costs the names, not the pages; the
+// index says what is wrong with it.
+func TestBadNamesFile(t *testing.T) {
+	f := newFixture(t, &echoGen{})
+	if err := os.WriteFile(filepath.Join(f.root, web.NamesFile), []byte(`{"miners": [{"uid": "one"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, body, _ := f.get(t, "/")
+	if code != 200 || !strings.Contains(body, `<p class="bad" id="names-error">Participants are shown by UID: read names &#34;demo.json&#34;: json: cannot unmarshal`) {
+		t.Fatalf("GET / with a broken names file: %d\n%s", code, body)
+	}
+	if lb := getJSON[web.Leaderboard](t, f, "/api/competitions/c00/leaderboard"); len(lb.Rows) != 5 || lb.Rows[0].Name != "uid 2" {
+		t.Fatalf("leaderboard with a broken names file: %+v", lb.Rows)
+	}
+}

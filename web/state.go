@@ -32,7 +32,8 @@ type snapshot struct {
 	steps    []stepFile // oldest first
 	models   map[chain.UID]*modelEntry
 	// names are the participants' names (from demo.json when present).
-	names map[chain.UID]participant
+	names    map[chain.UID]participant
+	namesErr string // why the names file could not be read
 	// times maps a block to its wall-clock time (unix seconds), from the
 	// step reports and demo.json's commit times.
 	times map[uint64]float64
@@ -120,9 +121,10 @@ func modelDirOf(root string) string {
 // load reads the state file and the step files.
 func load(ctx context.Context, root string) (*snapshot, error) {
 	s := &snapshot{modelDir: modelDirOf(root), models: map[chain.UID]*modelEntry{}, times: map[uint64]float64{}}
+	// A broken names file costs the names, not the pages.
 	names, err := readNames(root, s.times)
 	if err != nil {
-		return nil, err
+		s.namesErr = strings.ReplaceAll(err.Error(), root, "<state>")
 	}
 	s.names = names
 	if s.modelDir != "" {
