@@ -67,17 +67,16 @@ func runDemo(c *cli.Context) error {
 	if c.Bool("json") {
 		report = stdio.Err
 	}
-	// Library logs stay quiet unless asked for: the report says what happens.
-	logger := slog.Default()
-	if c.String("log-level") == "info" {
-		logger = slog.New(slog.NewTextHandler(stdio.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		prev := slog.Default()
-		slog.SetDefault(logger)
-		defer slog.SetDefault(prev)
+	// The demo writes its components' logs to demo.log in its folder and
+	// tells their warnings in the report; --log-level debug also sends every
+	// record to stderr as usual.
+	var logger *slog.Logger
+	if c.String("log-level") == "debug" {
+		logger = slog.Default()
 	}
 	res, err := demorun.Run(c.Context, demorun.Options{
 		Dir: c.String("dir"), Miners: c.Int("miners"), Steps: c.Int("steps"), TrainSteps: c.Int("train-steps"),
-		Trainer: &engineTrainer{eng: eng, log: logger, out: report},
+		Trainer: &engineTrainer{eng: eng, out: report},
 		Scorer: &eval.SubprocessScorer{Command: []string{exe, "--log-level", "warn", "eval-worker"},
 			Timeout: 10 * time.Minute, Stderr: stdio.Err},
 		Threads: c.Int("threads"), Exe: exe, Out: report, Logger: logger,
@@ -95,7 +94,6 @@ func runDemo(c *cli.Context) error {
 // the train loop (what `coldint mine train` does).
 type engineTrainer struct {
 	eng *model.Engine
-	log *slog.Logger
 	out interface{ Write([]byte) (int, error) }
 }
 
@@ -146,6 +144,6 @@ func (t *engineTrainer) Train(ctx context.Context, job demorun.TrainJob) (demoru
 	if n := len(final.Evals); n > 0 {
 		res.LossStart, res.LossEnd = final.Evals[0].Loss, final.Evals[n-1].Loss
 	}
-	t.log.Debug("trained", "model", dst, "seconds", time.Since(start).Seconds())
+	slog.Debug("trained", "model", dst, "seconds", time.Since(start).Seconds())
 	return res, nil
 }

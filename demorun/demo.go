@@ -2,18 +2,14 @@ package demorun
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/coldint/coldint/chain"
@@ -27,7 +23,6 @@ import (
 	"github.com/coldint/coldint/hf/hubserver"
 	"github.com/coldint/coldint/hf/modeldir"
 	"github.com/coldint/coldint/hf/safetensors"
-	"github.com/coldint/coldint/internal/atomicfile"
 	"github.com/coldint/coldint/surgeon"
 	"github.com/coldint/coldint/train/publish"
 	"github.com/coldint/coldint/web"
@@ -35,6 +30,13 @@ import (
 
 // Competition is the demo's competition name.
 const Competition = "c00"
+
+// The validator's sample counts: each step scores EvalSamples documents, of
+// which FreshSamples (after the first step) were never scored before.
+const (
+	EvalSamples  = 48
+	FreshSamples = 32
+)
 
 // TrainJob is one miner's training run.
 type TrainJob struct {
@@ -72,8 +74,10 @@ type Options struct {
 	Scorer     eval.Scorer
 	Threads    int
 	// Exe is the coldint binary named in the printed commands.
-	Exe    string
-	Out    io.Writer // the human report
+	Exe string
+	Out io.Writer // the human report
+	// Logger, when set, also receives the components' log records (the demo
+	// itself writes them to [LogFile] and tells warnings in the report).
 	Logger *slog.Logger
 }
 
@@ -81,15 +85,26 @@ type Options struct {
 type Result struct {
 	Dir         string            `json:"dir"`
 	Netuid      chain.NetUID      `json:"netuid"`
+	Validator   Participant       `json:"validator"`
 	Miners      []MinerResult     `json:"miners"`
 	Steps       int               `json:"steps"`
 	Leaderboard []web.Row         `json:"leaderboard"`
 	Commands    map[string]string `json:"commands"`
 }
 
+// Participant names a neuron of the demo's subnet.
+type Participant struct {
+	Name   string    `json:"name"`
+	UID    chain.UID `json:"uid"`
+	Hotkey string    `json:"hotkey"`
+}
+
 // MinerResult is what one miner did.
 type MinerResult struct {
-	Name    string    `json:"name"`
+	Name string `json:"name"`
+	// Label is the name shown in reports and on the web pages, with the
+	// miner's role: "miner2 (surgery)".
+	Label   string    `json:"label"`
 	UID     chain.UID `json:"uid"`
 	Hotkey  string    `json:"hotkey"`
 	How     string    `json:"how"`
@@ -98,20 +113,24 @@ type MinerResult struct {
 	Commit  string    `json:"commit"`
 	Block   uint64    `json:"block"`
 	LossEnd float64   `json:"train_loss_end,omitempty"`
+	// CommittedAt is when the commitment was on chain (unix seconds).
+	CommittedAt float64 `json:"committed_at,omitempty"`
 }
 
 // demo parts replaced by a new run in a folder holding the demo marker.
-var demoParts = []string{"chain", "hub", "corpus", "tokenizer", "wallets", "miners", "validator", "steps", "competitions.json", "demo.json", "README.txt"}
+var demoParts = []string{"chain", "hub", "corpus", "tokenizer", "wallets", "miners", "validator", "steps", "competitions.json", "demo.json", "README.txt", LogFile}
 
 type runner struct {
-	o   Options
-	out io.Writer
-	log *slog.Logger
-	t0  time.Time
+	o     Options
+	out   io.Writer
+	log   *slog.Logger
+	t0    time.Time
+	names *nameBook
 }
 
 func (r *runner) say(format string, args ...any) {
-	fmt.Fprintf(r.out, "[%5.1fs] "+format+"\n", append([]any{time.Since(r.t0).Seconds()}, args...)...)
+	line := fmt.Sprintf("[%5.1fs] "+format+"\n", append([]any{time.Since(r.t0).Seconds()}, args...)...)
+	fmt.Fprint(r.out, r.names.replace(line))
 }
 
 // Run runs the demo.
@@ -138,9 +157,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
 	if o.Exe == "" {
 		o.Exe = "coldint"
 	}
@@ -149,8 +165,29 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, fmt.Errorf("run demo: %w", err)
 	}
 	o.Dir = dir
-	r := &runner{o: o, out: o.Out, log: o.Logger, t0: time.Now()}
+	r := &runner{o: o, out: o.Out, t0: time.Now(), names: newNameBook()}
 	return r.run(ctx)
+}
+
+// startLog opens the demo's log file and makes the story logger the
+// process's default one while the demo runs (some components log through
+// slog's default logger); the returned function restores it.
+func (r *runner) startLog() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(r.o.Dir, LogFile), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("run demo: %w", err)
+	}
+	var extra slog.Handler
+	if r.o.Logger != nil {
+		extra = r.o.Logger.Handler()
+	}
+	r.log = slog.New(newStoryHandler(f, r.out, r.names, extra))
+	prev := slog.Default()
+	slog.SetDefault(r.log)
+	return func() {
+		slog.SetDefault(prev)
+		f.Close()
+	}, nil
 }
 
 func (r *runner) run(ctx context.Context) (*Result, error) {
@@ -158,6 +195,11 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	if err := claimDir(d); err != nil {
 		return nil, fmt.Errorf("run demo: %w", err)
 	}
+	stopLog, err := r.startLog()
+	if err != nil {
+		return nil, err
+	}
+	defer stopLog()
 	res := &Result{Dir: d, Commands: map[string]string{}}
 	r.say("demo folder %s", d)
 
@@ -174,7 +216,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	texts, err := readCorpus(ctx, corpusDir)
+	texts, sources, err := readCorpus(corpusDir)
 	if err != nil {
 		return nil, err
 	}
@@ -182,9 +224,17 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 
 	// Competitions.
 	compsPath := filepath.Join(d, "competitions.json")
+	// The validator's sample DB starts with db_min_samples documents and
+	// grows by db_extend_samples whenever db_extend_interval seconds have
+	// passed since it last grew; each step scores eval_samples of them,
+	// those with the most unscored models first. An interval of 0 grows the
+	// DB at every step, so that each step scores 32 fresh documents (and 16
+	// it scored before, whose losses come from the eval cache): losses and
+	// win rates move from step to step as they would over hours on a live
+	// subnet.
 	comps := map[string]any{
-		"default": map[string]any{"rows_per_page": 10, "db_min_samples": 48, "db_max_samples": 400,
-			"db_extend_samples": 16, "db_extend_interval": 1e9, "eval_samples": 48, "discard_winrate": 0.02},
+		"default": map[string]any{"rows_per_page": 10, "db_min_samples": EvalSamples, "db_max_samples": 400,
+			"db_extend_samples": FreshSamples, "db_extend_interval": 0, "eval_samples": EvalSamples, "discard_winrate": 0.02},
 		Competition: map[string]any{"reward": 1.0, "dataset": "local-public-domain", "model_types": []string{"LlamaForCausalLM"},
 			"model_size": 64 << 20, "parameters": 2_000_000, "tokenizer": tokDir, "free_tokenizer": false,
 			"max_sequence_len": 512, "cap_sample_len": 400, "pool_size": 4, "pend_size": 10},
@@ -251,19 +301,17 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := node.Register(ctx, netuid, val.AccountID(), val.AccountID()); err != nil {
+	valUID, err := node.Register(ctx, netuid, val.AccountID(), val.AccountID())
+	if err != nil {
 		return nil, err
 	}
+	res.Validator = Participant{Name: "validator", UID: valUID, Hotkey: val.AccountID().String()}
+	r.names.add(res.Validator.Hotkey, uint16(valUID), res.Validator.Name)
 	if err := node.SetStake(ctx, netuid, val.AccountID(), 1_000_000_000_000); err != nil {
 		return nil, err
 	}
 	if err := keys.WriteKeyfile(ctx, filepath.Join(walletDir, "validator", "hotkeys", "default"), val, true); err != nil {
 		return nil, err
-	}
-	type miner struct {
-		name string
-		key  *keys.Pair
-		uid  chain.UID
 	}
 	var miners []miner
 	for i := 1; i <= r.o.Miners; i++ {
@@ -279,16 +327,30 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		if err := keys.WriteKeyfile(ctx, filepath.Join(walletDir, name, "hotkeys", "default"), k, true); err != nil {
 			return nil, err
 		}
-		miners = append(miners, miner{name, k, uid})
+		label := name
+		switch i {
+		case 2:
+			label += " (surgery)"
+		case 3:
+			label += " (copy)"
+		}
+		r.names.add(k.AccountID().String(), uint16(uid), label)
+		miners = append(miners, miner{name, label, k, uid})
 	}
 	r.say("registered the validator (//Alice, staked) and %d miners (wallets in wallets/)", len(miners))
 
 	// Training data: the miners see every other document; the validator
 	// samples from the whole corpus.
-	var trainTexts []string
+	// The second miner specialises: after surgery it trains on the Devil's
+	// Dictionary alone, so it wins those samples and may lose others, and
+	// the win rates depend on which documents a step draws.
+	var trainTexts, devilTexts []string
 	for i, t := range texts {
 		if i%2 == 0 {
 			trainTexts = append(trainTexts, t)
+			if sources[i] == "devil" {
+				devilTexts = append(devilTexts, t)
+			}
 		}
 	}
 
@@ -300,69 +362,13 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	var firstModel string
 	for i, m := range miners {
 		mdir := filepath.Join(minersDir, m.name)
-		var model, how string
-		var tr TrainResult
-		switch {
-		case i == 0:
-			init := filepath.Join(mdir, "init")
-			if err := modeldir.Init(ctx, init, cfg, modeldir.InitOptions{Seed: 1, DType: safetensors.F32, TokenizerDir: tokDir}); err != nil {
-				return nil, err
-			}
-			r.say("%s: training a fresh %d-layer LLaMA (hidden %d, %d parameters) for %d steps…", m.name, cfg.NumHiddenLayers, cfg.HiddenSize, cfg.ParamCount(), r.o.TrainSteps)
-			tr, err = r.o.Trainer.Train(ctx, TrainJob{Init: init, Out: filepath.Join(mdir, "run"), Tokenizer: tokDir, Texts: trainTexts,
-				Steps: r.o.TrainSteps, SeqLen: 128, Batch: 8, LR: 3e-3, Seed: 1})
-			if err != nil {
-				return nil, fmt.Errorf("run demo: %s: %w", m.name, err)
-			}
-			model, how = tr.Model, fmt.Sprintf("trained from scratch, %d steps", r.o.TrainSteps)
+		model, how, tr, err := r.makeModel(ctx, modelJob{cfg: cfg, tokDir: tokDir, dir: mdir, all: trainTexts, devil: devilTexts,
+			first: firstModel, firstName: miners[0].name}, i, m.name)
+		if err != nil {
+			return nil, err
+		}
+		if i == 0 {
 			firstModel = model
-		case i == 1:
-			// Surgery: grow the first miner's model by one (identity) layer,
-			// then train on.
-			sm, err := surgeon.Load(firstModel)
-			if err != nil {
-				return nil, err
-			}
-			grown, err := surgeon.AddLayers(sm, sm.Config.NumHiddenLayers, 1)
-			if err != nil {
-				return nil, err
-			}
-			init := filepath.Join(mdir, "surgery")
-			if err := grown.Save(ctx, init); err != nil {
-				return nil, err
-			}
-			if err := modeldir.CopyTokenizer(tokDir, init); err != nil {
-				return nil, err
-			}
-			steps := max(1, r.o.TrainSteps/2)
-			r.say("%s: surgery on %s's model (add-layers: %d → %d layers, function-preserving), then %d more steps…", m.name, miners[0].name,
-				sm.Config.NumHiddenLayers, grown.Config.NumHiddenLayers, steps)
-			tr, err = r.o.Trainer.Train(ctx, TrainJob{Init: init, Out: filepath.Join(mdir, "run"), Tokenizer: tokDir, Texts: trainTexts,
-				Steps: steps, SeqLen: 128, Batch: 8, LR: 1.5e-3, Seed: 2})
-			if err != nil {
-				return nil, fmt.Errorf("run demo: %s: %w", m.name, err)
-			}
-			model, how = tr.Model, fmt.Sprintf("surgery (add a layer) on %s's model + %d steps", miners[0].name, steps)
-		case i == 2:
-			model = filepath.Join(mdir, "model")
-			if err := modeldir.CopyFiles(firstModel, model); err != nil {
-				return nil, err
-			}
-			how = "a byte-for-byte copy of " + miners[0].name + "'s model (published later)"
-			r.say("%s: copied %s's model unchanged", m.name, miners[0].name)
-		default:
-			init := filepath.Join(mdir, "init")
-			if err := modeldir.Init(ctx, init, cfg, modeldir.InitOptions{Seed: uint64(i + 1), DType: safetensors.F32, TokenizerDir: tokDir}); err != nil {
-				return nil, err
-			}
-			steps := max(1, r.o.TrainSteps/4)
-			r.say("%s: training a fresh model for only %d steps…", m.name, steps)
-			tr, err = r.o.Trainer.Train(ctx, TrainJob{Init: init, Out: filepath.Join(mdir, "run"), Tokenizer: tokDir, Texts: trainTexts,
-				Steps: steps, SeqLen: 128, Batch: 8, LR: 3e-3, Seed: uint64(i + 1)})
-			if err != nil {
-				return nil, fmt.Errorf("run demo: %s: %w", m.name, err)
-			}
-			model, how = tr.Model, fmt.Sprintf("trained from scratch, %d steps", steps)
 		}
 		if tr.Model != "" {
 			r.say("%s: held-out loss per token %.3f → %.3f", m.name, tr.LossStart, tr.LossEnd)
@@ -375,10 +381,10 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		if err != nil {
 			return nil, fmt.Errorf("run demo: publish %s: %w", m.name, err)
 		}
-		mr := MinerResult{Name: m.name, UID: m.uid, Hotkey: m.key.AccountID().String(), How: how, Model: rel(d, model),
-			Repo: repo.String(), Commit: st.Commit, Block: st.Block, LossEnd: tr.LossEnd}
+		mr := MinerResult{Name: m.name, Label: m.label, UID: m.uid, Hotkey: m.key.AccountID().String(), How: how, Model: rel(d, model),
+			Repo: repo.String(), Commit: st.Commit, Block: st.Block, LossEnd: tr.LossEnd, CommittedAt: unixNow()}
 		res.Miners = append(res.Miners, mr)
-		r.say("%s (uid %d): published %s@%.8s and committed it on chain at block %d", m.name, m.uid, repo, st.Commit, st.Block)
+		r.say("%s (uid %d): published %s@%.8s and committed it on chain at %s", m.label, m.uid, repo, st.Commit, blockAt(st.Block, mr.CommittedAt))
 		if _, err := node.Advance(ctx, 1); err != nil {
 			return nil, err
 		}
@@ -401,6 +407,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.say("the validator scores %d documents per step; each step after the first adds %d fresh ones to its sample DB", EvalSamples, FreshSamples)
 	for s := 1; s <= r.o.Steps; s++ {
 		r.say("validator step %d of %d: sync chain and hub, sample the corpus, evaluate, score, set weights…", s, r.o.Steps)
 		rep, err := v.Step(ctx)
@@ -410,62 +417,30 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		if err := writeJSON(filepath.Join(stepsDir, fmt.Sprintf("step-%03d.json", s)), rep); err != nil {
 			return nil, err
 		}
-		var parts []string
-		for _, u := range rep.UIDs {
-			loss := fmt.Sprintf("loss/token %.3f", float64(u.LossPTAvg))
-			if math.IsNaN(float64(u.LossPTAvg)) {
-				loss = "losses from the eval cache"
-			}
-			parts = append(parts, fmt.Sprintf("uid %d %s, win rate %.0f%%, weight %.2f", u.UID, loss, 100*u.WinRate, u.Weight))
-		}
-		for u, why := range rep.Rejected {
-			parts = append(parts, fmt.Sprintf("uid %d rejected (%s)", u, why))
-		}
-		r.say("  block %d, %d evaluated, weights set: %v; %s", rep.Block, rep.Evaluated, rep.WeightsSet, strings.Join(parts, "; "))
+		r.reportStep(rep)
 		res.Steps = s
 		if _, err := node.Advance(ctx, 5); err != nil {
 			return nil, err
 		}
 	}
 
+	// The summary names the participants for the leaderboard (web reads it).
+	if err := writeJSON(filepath.Join(d, "demo.json"), res); err != nil {
+		return nil, err
+	}
 	// Leaderboard.
 	lbs, err := web.Leaderboards(ctx, d)
 	if err != nil {
 		return nil, err
 	}
 	for _, lb := range lbs {
-		if lb.Competition != Competition {
-			continue
-		}
-		res.Leaderboard = lb.Rows
-		fmt.Fprintf(r.out, "\nLeaderboard of %s after %d validator steps (block %d):\n", lb.Competition, lb.Steps, lb.Block)
-		tw := tabwriter.NewWriter(r.out, 2, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "#\tUID\tminer\tmodel\tcommit\tblock\tloss/token\twin rate\tweight")
-		for _, row := range lb.Rows {
-			name := ""
-			for _, m := range res.Miners {
-				if m.UID == row.UID {
-					name = m.Name
-				}
-			}
-			loss := "inf"
-			if row.Loss != nil {
-				loss = fmt.Sprintf("%.4f", *row.Loss)
-			}
-			fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%.8s\t%d\t%s\t%.0f%%\t%.3f\n", row.Rank, row.UID, name, row.Repo, row.Commit, row.Block, loss, 100*row.WinRate, row.Weight)
-		}
-		tw.Flush()
-		for _, rj := range lb.Rejected {
-			fmt.Fprintf(r.out, "uid %d not evaluated: %s\n", rj.UID, rj.Reason)
+		if lb.Competition == Competition {
+			res.Leaderboard = lb.Rows
+			r.printLeaderboard(lb)
 		}
 	}
-	chainW, err := node.Weights(ctx, netuid, 0)
-	if err == nil && len(chainW) > 0 {
-		var parts []string
-		for _, w := range chainW {
-			parts = append(parts, fmt.Sprintf("uid %d: %d", w.UID, w.Value))
-		}
-		fmt.Fprintf(r.out, "Weights on chain from the validator (uid 0): %s\n", strings.Join(parts, ", "))
+	if chainW, err := node.Weights(ctx, netuid, valUID); err == nil && len(chainW) > 0 {
+		r.printChainWeights(chainW)
 	}
 
 	exe := r.o.Exe
@@ -494,59 +469,96 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	if err := r.writeReadme(res); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(r.out, "\nEverything is in %s (README.txt says what is where). Try next:\n", d)
+	fmt.Fprintf(r.out, "\nEverything is in %s (README.txt says what is where; %s holds the components' logs). Try next:\n", d, LogFile)
 	for _, k := range []string{"web", "generate", "inspect", "validate"} {
 		fmt.Fprintf(r.out, "  %s\n", res.Commands[k])
 	}
 	return res, nil
 }
 
-func (r *runner) writeReadme(res *Result) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "coldint demo folder (written %s)\n\n", time.Now().UTC().Format(time.RFC3339))
-	b.WriteString("chain/devchain.log    the embedded chain's block log (subnet, registrations, commitments, weights)\n")
-	b.WriteString("hub/                  the local hub's store (the miners' published repos)\n")
-	b.WriteString("corpus/               the public-domain corpus (jsonl.gz shards + manifest.json)\n")
-	b.WriteString("tokenizer/            the byte-level tokenizer of the competition\n")
-	b.WriteString("competitions.json     the subnet's competitions\n")
-	b.WriteString("wallets/              dev keys of the validator and the miners (//Alice, //minerN: public test seeds)\n")
-	b.WriteString("miners/<name>/        each miner's starting model, training run and publish state\n")
-	b.WriteString("validator/            the validator's downloaded models and vali-state/\n")
-	b.WriteString("steps/                one JSON report per validator step\n")
-	b.WriteString("demo.json             this run's summary\n\nMiners:\n")
-	for _, m := range res.Miners {
-		fmt.Fprintf(&b, "  %s uid %d: %s; %s@%s (block %d); model in %s\n", m.Name, m.UID, m.How, m.Repo, m.Commit, m.Block, m.Model)
-	}
-	b.WriteString("\nCommands:\n")
-	for _, k := range []string{"web", "generate", "inspect", "validate", "mine", "chain", "hub", "leaderboard"} {
-		fmt.Fprintf(&b, "  %s\n", res.Commands[k])
-	}
-	return atomicfile.WriteFile(filepath.Join(res.Dir, "README.txt"), []byte(b.String()), 0o644)
+// miner is a registered miner of the demo.
+type miner struct {
+	name, label string
+	key         *keys.Pair
+	uid         chain.UID
 }
 
-func rel(base, p string) string {
-	if r, err := filepath.Rel(base, p); err == nil && !strings.HasPrefix(r, "..") {
-		return r
-	}
-	return p
+// modelJob is what a miner starts from.
+type modelJob struct {
+	cfg       *hf.ModelConfig
+	tokDir    string
+	dir       string   // the miner's folder
+	all       []string // the miners' training documents
+	devil     []string // those of the Devil's Dictionary
+	first     string   // the first miner's model ("" for the first miner)
+	firstName string
 }
 
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
+// makeModel makes miner i's model: the first trains from scratch, the
+// second grows the first's model by surgery and specialises it, the third
+// copies it, any further one trains briefly from scratch.
+func (r *runner) makeModel(ctx context.Context, j modelJob, i int, name string) (model, how string, tr TrainResult, err error) {
+	mdir := j.dir
+	switch {
+	case i == 0:
+		init := filepath.Join(mdir, "init")
+		if err := modeldir.Init(ctx, init, j.cfg, modeldir.InitOptions{Seed: 1, DType: safetensors.F32, TokenizerDir: j.tokDir}); err != nil {
+			return "", "", tr, err
+		}
+		r.say("%s: training a fresh %d-layer LLaMA (hidden %d, %d parameters) for %d steps…", name, j.cfg.NumHiddenLayers, j.cfg.HiddenSize, j.cfg.ParamCount(), r.o.TrainSteps)
+		tr, err = r.o.Trainer.Train(ctx, TrainJob{Init: init, Out: filepath.Join(mdir, "run"), Tokenizer: j.tokDir, Texts: j.all,
+			Steps: r.o.TrainSteps, SeqLen: 128, Batch: 8, LR: 3e-3, Seed: 1})
+		if err != nil {
+			return "", "", tr, fmt.Errorf("run demo: %s: %w", name, err)
+		}
+		model, how = tr.Model, fmt.Sprintf("trained from scratch, %d steps", r.o.TrainSteps)
+	case i == 1:
+		// Surgery: grow the first miner's model by one (identity) layer,
+		// then train on.
+		sm, err := surgeon.Load(j.first)
+		if err != nil {
+			return "", "", tr, err
+		}
+		grown, err := surgeon.AddLayers(sm, sm.Config.NumHiddenLayers, 1)
+		if err != nil {
+			return "", "", tr, err
+		}
+		init := filepath.Join(mdir, "surgery")
+		if err := grown.Save(ctx, init); err != nil {
+			return "", "", tr, err
+		}
+		if err := modeldir.CopyTokenizer(j.tokDir, init); err != nil {
+			return "", "", tr, err
+		}
+		steps := max(1, r.o.TrainSteps/2)
+		r.say("%s: surgery on %s's model (add-layers: %d → %d layers, function-preserving), then %d more steps on the Devil's Dictionary only…",
+			name, j.firstName, sm.Config.NumHiddenLayers, grown.Config.NumHiddenLayers, steps)
+		tr, err = r.o.Trainer.Train(ctx, TrainJob{Init: init, Out: filepath.Join(mdir, "run"), Tokenizer: j.tokDir, Texts: j.devil,
+			Steps: steps, SeqLen: 128, Batch: 8, LR: 1.5e-3, Seed: 2})
+		if err != nil {
+			return "", "", tr, fmt.Errorf("run demo: %s: %w", name, err)
+		}
+		model, how = tr.Model, fmt.Sprintf("surgery (add a layer) on %s's model + %d steps on the Devil's Dictionary", j.firstName, steps)
+	case i == 2:
+		model = filepath.Join(mdir, "model")
+		if err := modeldir.CopyFiles(j.first, model); err != nil {
+			return "", "", tr, err
+		}
+		how = "a byte-for-byte copy of " + j.firstName + "'s model (published later)"
+		r.say("%s: copied %s's model unchanged", name, j.firstName)
+	default:
+		init := filepath.Join(mdir, "init")
+		if err := modeldir.Init(ctx, init, j.cfg, modeldir.InitOptions{Seed: uint64(i + 1), DType: safetensors.F32, TokenizerDir: j.tokDir}); err != nil {
+			return "", "", tr, err
+		}
+		steps := max(1, r.o.TrainSteps/4)
+		r.say("%s: training a fresh model for only %d steps…", name, steps)
+		tr, err = r.o.Trainer.Train(ctx, TrainJob{Init: init, Out: filepath.Join(mdir, "run"), Tokenizer: j.tokDir, Texts: j.all,
+			Steps: steps, SeqLen: 128, Batch: 8, LR: 3e-3, Seed: uint64(i + 1)})
+		if err != nil {
+			return "", "", tr, fmt.Errorf("run demo: %s: %w", name, err)
+		}
+		model, how = tr.Model, fmt.Sprintf("trained from scratch, %d steps", steps)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path, b, 0o644)
-}
-
-// readCorpus reads every document of a corpus folder.
-func readCorpus(ctx context.Context, dir string) ([]string, error) {
-	shards, err := filepath.Glob(filepath.Join(dir, "*.jsonl.gz"))
-	if err != nil || len(shards) == 0 {
-		return nil, fmt.Errorf("read corpus %q: no shards", dir)
-	}
-	return data.ReadLocalTexts(ctx, shards)
+	return model, how, tr, nil
 }

@@ -25,26 +25,31 @@ type Competition struct {
 
 // Row is one leaderboard row.
 type Row struct {
-	Rank    int       `json:"rank"`
-	UID     chain.UID `json:"uid"`
-	Hotkey  string    `json:"hotkey"`
-	Model   string    `json:"model"`
-	Repo    string    `json:"repo,omitempty"`
-	Commit  string    `json:"commit,omitempty"`
-	Block   uint64    `json:"block"`
-	Loss    *float64  `json:"loss"` // per-token loss; null when infinite or unknown
-	LossSum *float64  `json:"loss_sum"`
-	WinRate float64   `json:"win_rate"`
-	Weight  float64   `json:"weight"`
-	Status  string    `json:"status,omitempty"`
-	Step    int       `json:"step"`
-	Link    string    `json:"link"`
+	Rank   int       `json:"rank"`
+	UID    chain.UID `json:"uid"`
+	Hotkey string    `json:"hotkey"`
+	Name   string    `json:"name"` // the participant's name, else "uid N"
+	Model  string    `json:"model"`
+	Repo   string    `json:"repo,omitempty"`
+	Commit string    `json:"commit,omitempty"`
+	Block  uint64    `json:"block"`
+	// BlockTime is the commitment block's wall-clock time (unix seconds;
+	// 0: unknown).
+	BlockTime float64  `json:"block_time,omitempty"`
+	Loss      *float64 `json:"loss"` // per-token loss; null when infinite or unknown
+	LossSum   *float64 `json:"loss_sum"`
+	WinRate   float64  `json:"win_rate"`
+	Weight    float64  `json:"weight"`
+	Status    string   `json:"status,omitempty"`
+	Step      int      `json:"step"`
+	Link      string   `json:"link"`
 }
 
 // Leaderboard is GET /api/competitions/{name}/leaderboard.
 type Leaderboard struct {
 	Competition string  `json:"competition"`
 	Block       uint64  `json:"block"`
+	BlockTime   float64 `json:"block_time,omitempty"` // the newest step's time
 	Steps       int     `json:"steps"`
 	Rows        []Row   `json:"rows"`
 	History     History `json:"history"`
@@ -56,7 +61,9 @@ type Leaderboard struct {
 // Rejected is a UID that a step did not evaluate, and why.
 type Rejected struct {
 	UID    chain.UID `json:"uid"`
+	Name   string    `json:"name"`
 	Reason string    `json:"reason"`
+	Link   string    `json:"link"`
 }
 
 // History is the per-UID series over the steps (x: step index).
@@ -84,17 +91,22 @@ type HistorySeries struct {
 
 // Model is GET /api/models/{uid}.
 type Model struct {
-	UID         chain.UID      `json:"uid"`
-	Hotkey      string         `json:"hotkey"`
-	Competition string         `json:"competition"`
-	Label       string         `json:"label"`
-	Repo        string         `json:"repo,omitempty"`
-	Commit      string         `json:"commit,omitempty"`
-	Hash        string         `json:"hash,omitempty"`
-	Block       uint64         `json:"block"`
-	Downloaded  bool           `json:"downloaded"`
-	Problem     string         `json:"problem,omitempty"`
-	Geometry    *modeldir.Info `json:"geometry,omitempty"`
+	UID         chain.UID `json:"uid"`
+	Hotkey      string    `json:"hotkey"`
+	Name        string    `json:"name"`
+	Competition string    `json:"competition"`
+	Label       string    `json:"label"`
+	// Rejected is why the validator turned the model away in its newest
+	// step that named it (a copy, a hash mismatch, a failed download).
+	Rejected   string         `json:"rejected,omitempty"`
+	BlockTime  float64        `json:"block_time,omitempty"`
+	Repo       string         `json:"repo,omitempty"`
+	Commit     string         `json:"commit,omitempty"`
+	Hash       string         `json:"hash,omitempty"`
+	Block      uint64         `json:"block"`
+	Downloaded bool           `json:"downloaded"`
+	Problem    string         `json:"problem,omitempty"`
+	Geometry   *modeldir.Info `json:"geometry,omitempty"`
 	// HashState is "verified", "mismatch", "unknown" (no commitment) or
 	// "missing" (not downloaded).
 	HashState string `json:"hash_state"`
@@ -109,11 +121,12 @@ type Model struct {
 
 // HistoryModelPt is one step of a model's own history.
 type HistoryModelPt struct {
-	Step    int      `json:"step"`
-	Block   uint64   `json:"block"`
-	Loss    *float64 `json:"loss"`
-	WinRate float64  `json:"win_rate"`
-	Weight  float64  `json:"weight"`
+	Step      int      `json:"step"`
+	Block     uint64   `json:"block"`
+	Timestamp float64  `json:"timestamp"`
+	Loss      *float64 `json:"loss"`
+	WinRate   float64  `json:"win_rate"`
+	Weight    float64  `json:"weight"`
 }
 
 // HistogramBin is one bin of a loss distribution.
@@ -164,9 +177,13 @@ func (s *snapshot) leaderboard(name string) Leaderboard {
 	lb.Rejected = []Rejected{}
 	if len(idx) > 0 {
 		last := s.steps[idx[len(idx)-1]].Report
-		lb.Block = last.Block
+		lb.Block, lb.BlockTime = last.Block, last.Timestamp
 		for u, why := range last.Rejected {
-			lb.Rejected = append(lb.Rejected, Rejected{UID: u, Reason: why})
+			hk := ""
+			if e := s.models[u]; e != nil {
+				hk = e.Hotkey
+			}
+			lb.Rejected = append(lb.Rejected, Rejected{UID: u, Name: s.name(u, hk), Reason: why, Link: fmt.Sprintf("/models/%d", u)})
 		}
 		sort.Slice(lb.Rejected, func(i, j int) bool { return lb.Rejected[i].UID < lb.Rejected[j].UID })
 	}
@@ -174,7 +191,7 @@ func (s *snapshot) leaderboard(name string) Leaderboard {
 		if e.Competition != name || e.Last == nil {
 			continue
 		}
-		r := Row{UID: e.UID, Hotkey: e.Hotkey, Model: e.Label, Block: e.Block,
+		r := Row{UID: e.UID, Hotkey: e.Hotkey, Name: s.name(e.UID, e.Hotkey), Model: e.Label, Block: e.Block,
 			Loss: lossPT(e.LossPT), LossSum: finite(float64(e.Last.LossSumAvg)),
 			WinRate: e.Last.WinRate, Weight: e.Last.Weight, Status: e.Last.Status,
 			Step: s.steps[e.LastStep].Report.Step, Link: fmt.Sprintf("/models/%d", e.UID)}
@@ -190,6 +207,7 @@ func (s *snapshot) leaderboard(name string) Leaderboard {
 		if w, ok := weights[e.UID]; ok && r.Weight == 0 {
 			r.Weight = w
 		}
+		r.BlockTime = s.blockTime(r.Block)
 		lb.Rows = append(lb.Rows, r)
 	}
 	sort.Slice(lb.Rows, func(i, j int) bool {
@@ -218,7 +236,7 @@ func (s *snapshot) leaderboard(name string) Leaderboard {
 			if !ok {
 				p = len(lb.History.Series)
 				pos[u.UID] = p
-				lb.History.Series = append(lb.History.Series, HistorySeries{UID: u.UID, Label: u.Label,
+				lb.History.Series = append(lb.History.Series, HistorySeries{UID: u.UID, Label: s.name(u.UID, u.Hotkey),
 					Loss: make([]*float64, len(idx)), WinRate: make([]*float64, len(idx)), Weight: make([]*float64, len(idx))})
 			}
 			hs := &lb.History.Series[p]

@@ -8,7 +8,12 @@
 // folder holding such a directory as validator/ (what `coldint demo`
 // leaves). Step reports (`coldint validate --save-step-json`) are read from
 // steps/*.json in either folder. Every file the server reads is checked to lie
-// inside the state folder after symbolic links are resolved.
+// inside the state folder after symbolic links are resolved. When the state
+// folder holds a demo.json ([NamesFile], written by `coldint demo`), its
+// participants' names replace "uid N" on the pages and its commitment times
+// give those blocks a wall-clock time (step reports give their own blocks'
+// times). A model that the newest step rejected (a copy, a hash mismatch)
+// gets a page that says why.
 //
 // The package is pure Go: text generation goes through the [Generator]
 // interface, which the command layer implements with the engine.

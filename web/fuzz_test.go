@@ -4,8 +4,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/coldint/coldint/web"
 )
 
 // FuzzServer sends arbitrary paths and queries: the server must answer
@@ -39,6 +43,32 @@ func FuzzServer(f *testing.F) {
 		}
 		if strings.Contains(rec.Body.String(), secret) {
 			t.Fatalf("%s exposed the outside file", target)
+		}
+	})
+}
+
+// FuzzNamesFile writes arbitrary bytes as the state folder's demo.json: the
+// pages that show names must still answer without a 5xx.
+func FuzzNamesFile(f *testing.F) {
+	for _, s := range []string{
+		`{"miners":[{"name":"miner1","label":"miner1","uid":1,"hotkey":"5Alpha","block":10,"committed_at":1.8e9}],"validator":{"name":"v","uid":0,"hotkey":"5V"}}`,
+		`{"miners":[{"uid":99,"hotkey":"5Other","label":"<b>x</b>","repo":"a/b","commit":"c","block":3}]}`,
+		`{"miners":null}`, `[]`, `{"miners":[{"uid":70000}]}`, ``, `{"validator":{"hotkey":""}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	fx := newFixture(f, &echoGen{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if err := os.WriteFile(filepath.Join(fx.root, web.NamesFile), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{"/", "/competitions/c00", "/models/99", "/models/1", "/api/competitions/c00/leaderboard"} {
+			req := httptest.NewRequest("GET", "http://127.0.0.1"+p, nil)
+			rec := httptest.NewRecorder()
+			fx.srv.Config.Handler.ServeHTTP(rec, req)
+			if rec.Code >= 500 {
+				t.Fatalf("%s with demo.json %q: status %d: %s", p, b, rec.Code, rec.Body.String())
+			}
 		}
 	})
 }

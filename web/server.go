@@ -281,14 +281,18 @@ func (s *Server) dirHash(ctx context.Context, dir string) (string, error) {
 }
 
 func (s *Server) modelView(ctx context.Context, snap *snapshot, e *modelEntry) Model {
-	m := Model{UID: e.UID, Hotkey: e.Hotkey, Competition: e.Competition, Label: e.Label, Block: e.Block, Last: e.Last,
-		HashState: "unknown", Loss: lossPT(e.LossPT)}
+	m := Model{UID: e.UID, Hotkey: e.Hotkey, Name: snap.name(e.UID, e.Hotkey), Competition: e.Competition, Label: e.Label,
+		Rejected: e.Rejected, Block: e.Block, Last: e.Last, HashState: "unknown", Loss: lossPT(e.LossPT)}
 	if e.Meta != nil {
 		m.Repo, m.Commit, m.Hash = e.Meta.ID.RepoID(), e.Meta.ID.Commit, e.Meta.ID.Hash
 		if m.Block == 0 {
 			m.Block = uint64(e.Meta.Block)
 		}
 	}
+	if p, ok := snap.names[e.UID]; ok && e.Meta == nil && p.Hotkey == e.Hotkey && p.Commit != "" {
+		m.Repo, m.Commit, m.Block = p.Repo, p.Commit, p.Block
+	}
+	m.BlockTime = snap.blockTime(m.Block)
 	dir, err := snap.modelFolder(s.root, e)
 	switch {
 	case err != nil && e.Meta != nil:
@@ -325,7 +329,7 @@ func (s *Server) modelView(ctx context.Context, snap *snapshot, e *modelEntry) M
 	for _, st := range snap.steps {
 		for _, u := range st.Report.UIDs {
 			if u.UID == e.UID && (u.Hotkey == "" || u.Hotkey == e.Hotkey) {
-				m.History = append(m.History, HistoryModelPt{Step: st.Report.Step, Block: st.Report.Block,
+				m.History = append(m.History, HistoryModelPt{Step: st.Report.Step, Block: st.Report.Block, Timestamp: st.Report.Timestamp,
 					Loss: lossPT(float64(u.LossPTAvg)), WinRate: u.WinRate, Weight: u.Weight})
 			}
 		}
@@ -367,16 +371,18 @@ func (s *Server) apiLeaderboard(w http.ResponseWriter, r *http.Request) {
 type ModelSummary struct {
 	UID         chain.UID `json:"uid"`
 	Hotkey      string    `json:"hotkey"`
+	Name        string    `json:"name"`
 	Competition string    `json:"competition"`
 	Label       string    `json:"label"`
+	Rejected    string    `json:"rejected,omitempty"`
 	Link        string    `json:"link"`
 }
 
 func (s *Server) modelSummaries(snap *snapshot) []ModelSummary {
 	out := []ModelSummary{}
 	for _, e := range snap.models {
-		out = append(out, ModelSummary{UID: e.UID, Hotkey: e.Hotkey, Competition: e.Competition, Label: e.Label,
-			Link: fmt.Sprintf("/models/%d", e.UID)})
+		out = append(out, ModelSummary{UID: e.UID, Hotkey: e.Hotkey, Name: snap.name(e.UID, e.Hotkey), Competition: e.Competition,
+			Label: e.Label, Rejected: e.Rejected, Link: fmt.Sprintf("/models/%d", e.UID)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].UID < out[j].UID })
 	return out

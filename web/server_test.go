@@ -226,7 +226,7 @@ func TestPages(t *testing.T) {
 		{"/competitions/c00", `id="leaderboard"`},
 		{"/competitions/c00", `<svg class="chart"`},
 		{"/competitions/c00", `5Charlie&lt;sc`},
-		{"/competitions/c00", `uid 99 (copy: the same content`},
+		{"/competitions/c00", `uid 99: copy: the same content`},
 		{"/models/1", `<span class="ok">verified</span>`},
 		{"/models/2", `<span class="bad">mismatch</span>`},
 		{"/models/1", `loss distribution`},

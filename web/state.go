@@ -31,6 +31,22 @@ type snapshot struct {
 	config   *eval.Config
 	steps    []stepFile // oldest first
 	models   map[chain.UID]*modelEntry
+	// names are the participants' names (from demo.json when present).
+	names    map[chain.UID]participant
+	namesErr string // why the names file could not be read
+	// times maps a block to its wall-clock time (unix seconds), from the
+	// step reports and demo.json's commit times.
+	times map[uint64]float64
+}
+
+// participant is a named neuron of the demo (miner or validator).
+type participant struct {
+	Name   string
+	Hotkey string
+	// Repo, Commit and Block are a miner's commitment as the demo made it
+	// (shown for a model that the validator state no longer records).
+	Repo, Commit string
+	Block        uint64
 }
 
 type stepFile struct {
@@ -51,6 +67,9 @@ type modelEntry struct {
 	// LossPT is the newest positive per-token loss: a step whose samples
 	// all came from the eval cache reports 0 there.
 	LossPT float64
+	// Rejected is why the newest step that named this UID turned it away
+	// (empty when it was evaluated since).
+	Rejected string
 }
 
 // resolveRoot returns the absolute, symlink-free state folder.
@@ -101,7 +120,13 @@ func modelDirOf(root string) string {
 
 // load reads the state file and the step files.
 func load(ctx context.Context, root string) (*snapshot, error) {
-	s := &snapshot{modelDir: modelDirOf(root), models: map[chain.UID]*modelEntry{}}
+	s := &snapshot{modelDir: modelDirOf(root), models: map[chain.UID]*modelEntry{}, times: map[uint64]float64{}}
+	// A broken names file costs the names, not the pages.
+	names, err := readNames(root, s.times)
+	if err != nil {
+		s.namesErr = strings.ReplaceAll(err.Error(), root, "<state>")
+	}
+	s.names = names
 	if s.modelDir != "" {
 		p := filepath.Join(eval.StateDir(s.modelDir), eval.ValidatorStateFile)
 		if real, err := inside(root, p); err == nil {
@@ -140,6 +165,9 @@ func load(ctx context.Context, root string) (*snapshot, error) {
 	})
 	for i := range s.steps {
 		rep := &s.steps[i].Report
+		if rep.Block != 0 && rep.Timestamp > 0 {
+			s.times[rep.Block] = rep.Timestamp
+		}
 		for j := range rep.UIDs {
 			u := &rep.UIDs[j]
 			e := s.models[u.UID]
@@ -159,10 +187,24 @@ func load(ctx context.Context, root string) (*snapshot, error) {
 			if u.Block != 0 {
 				e.Block = u.Block
 			}
-			e.Last, e.LastStep = u, i
+			e.Last, e.LastStep, e.Rejected = u, i, ""
 			if v := float64(u.LossPTAvg); v > 0 || math.IsInf(v, 1) {
 				e.LossPT = v
 			}
+		}
+		for _, u := range sortedUIDs(rep.Rejected) {
+			e := s.models[u]
+			if e == nil {
+				e = &modelEntry{UID: u}
+				if p, ok := s.names[u]; ok {
+					e.Hotkey = p.Hotkey
+				}
+				if len(rep.Competitions) == 1 {
+					e.Competition = rep.Competitions[0]
+				}
+				s.models[u] = e
+			}
+			e.Rejected = rep.Rejected[u]
 		}
 	}
 	if s.state != nil {
@@ -171,6 +213,12 @@ func load(ctx context.Context, root string) (*snapshot, error) {
 				e.Meta = m
 				if e.Competition == "" {
 					e.Competition = m.ID.Competition
+				}
+				if e.Label == "" {
+					e.Label = m.ID.Label()
+				}
+				if e.Block == 0 {
+					e.Block = uint64(m.Block)
 				}
 			}
 		}
@@ -261,4 +309,100 @@ func (s *snapshot) competitions() []string {
 		}
 	}
 	return out
+}
+
+func sortedUIDs[V any](m map[chain.UID]V) []chain.UID {
+	out := make([]chain.UID, 0, len(m))
+	for u := range m {
+		out = append(out, u)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// NamesFile is the optional file of the state folder that names the
+// participants: `coldint demo` writes it (its summary), with a name and a
+// hotkey per miner and for the validator, and the block and wall-clock time
+// of each miner's commitment.
+const NamesFile = "demo.json"
+
+// namesFile is the part of [NamesFile] the server reads.
+type namesFile struct {
+	Miners []struct {
+		Name        string    `json:"name"`
+		Label       string    `json:"label"`
+		UID         chain.UID `json:"uid"`
+		Hotkey      string    `json:"hotkey"`
+		Block       uint64    `json:"block"`
+		Repo        string    `json:"repo"`
+		Commit      string    `json:"commit"`
+		CommittedAt float64   `json:"committed_at"`
+	} `json:"miners"`
+	Validator *struct {
+		Name   string    `json:"name"`
+		UID    chain.UID `json:"uid"`
+		Hotkey string    `json:"hotkey"`
+	} `json:"validator"`
+}
+
+// readNames reads [NamesFile] when root holds one (none: no names) and
+// records the commitment times it gives in times.
+func readNames(root string, times map[uint64]float64) (map[chain.UID]participant, error) {
+	p, err := inside(root, filepath.Join(root, NamesFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read names: %w", err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("read names: %w", err)
+	}
+	var nf namesFile
+	if err := json.Unmarshal(b, &nf); err != nil {
+		return nil, fmt.Errorf("read names %q: %w", NamesFile, err)
+	}
+	out := map[chain.UID]participant{}
+	for _, m := range nf.Miners {
+		name := m.Label
+		if name == "" {
+			name = m.Name
+		}
+		if name != "" {
+			out[m.UID] = participant{Name: name, Hotkey: m.Hotkey, Repo: m.Repo, Commit: m.Commit, Block: m.Block}
+		}
+		if m.Block != 0 && m.CommittedAt > 0 {
+			times[m.Block] = m.CommittedAt
+		}
+	}
+	if v := nf.Validator; v != nil && v.Name != "" {
+		out[v.UID] = participant{Name: v.Name, Hotkey: v.Hotkey}
+	}
+	return out, nil
+}
+
+// name returns a UID's display name: its participant name when known (and
+// the hotkey agrees), else "uid N".
+func (s *snapshot) name(u chain.UID, hotkey string) string {
+	if p, ok := s.names[u]; ok && (hotkey == "" || p.Hotkey == "" || p.Hotkey == hotkey) {
+		return p.Name
+	}
+	return fmt.Sprintf("uid %d", u)
+}
+
+// blockTime returns the wall-clock time (unix seconds) of a block, 0 when
+// unknown.
+func (s *snapshot) blockTime(b uint64) float64 { return s.times[b] }
+
+// named replaces the participants' hotkeys in text (a rejection reason
+// names the first server of a copy by hotkey) with their names.
+func (s *snapshot) named(text string) string {
+	for _, u := range sortedUIDs(s.names) {
+		if p := s.names[u]; p.Hotkey != "" && strings.Contains(text, p.Hotkey) {
+			re := regexp.MustCompile(`\b` + regexp.QuoteMeta(p.Hotkey) + `\b`)
+			text = re.ReplaceAllLiteralString(text, p.Name)
+		}
+	}
+	return text
 }

@@ -1,7 +1,10 @@
 // Browser driver for the coldint web app test (internal/e2e/web_test.go).
 // It launches Debian's chromium headless through playwright-core (never a
 // downloaded browser), walks the leaderboard, a model page and the
-// playground, saves screenshots and prints one JSON result on stdout.
+// playground, saves screenshots and prints one JSON result on stdout (also
+// written to $WEBTEST_OUT/result.json). It also reads the index's ranking
+// of each competition, opens the page of each rejected model, and reads
+// every chart's y axis (tick labels and the data range it states).
 //
 // Environment: WEBTEST_URL (server base URL), WEBTEST_OUT (screenshot
 // folder), WEBTEST_PROFILE (fresh user data dir), WEBTEST_NODE_MODULES
@@ -17,6 +20,18 @@ const profile = env('WEBTEST_PROFILE');
 const { chromium } = require(path.join(env('WEBTEST_NODE_MODULES'), 'playwright-core'));
 const comp = env('WEBTEST_COMPETITION', 'c00');
 const prompt = env('WEBTEST_PROMPT', 'The hacker');
+const fs = require('fs');
+
+// charts reads every line chart of the page: its title, the data range it
+// states (data-min, data-max, caption) and its y tick labels, bottom to top.
+const charts = page => page.$$eval('svg.chart', svgs => svgs.filter(s => s.querySelector('.range')).map(s => {
+  const r = s.querySelector('.range');
+  const ticks = [...s.querySelectorAll('text.ytick')].map(t => ({ y: Number(t.getAttribute('y')), label: t.textContent.trim() }));
+  ticks.sort((a, b) => b.y - a.y);
+  return { title: s.querySelector('.title').textContent.trim(), caption: r.textContent.trim(),
+    min: Number(r.dataset.min), max: Number(r.dataset.max), yticks: ticks.map(t => t.label),
+    points: [...s.querySelectorAll('circle')].map(c => Number(c.getAttribute('cy'))) };
+}));
 
 async function main() {
   const result = { console: [], pageErrors: [], screenshots: [] };
@@ -41,8 +56,32 @@ async function main() {
 
     // Competitions.
     await page.goto(base + '/');
-    result.competitions = await page.$$eval('#competitions tbody a', as => as.map(a => a.textContent.trim()));
+    result.competitions = await page.$$eval('#competitions section.competition', ss => ss.map(s => s.dataset.competition));
+    // The ranking of each competition, as the index shows it.
+    result.ranking = await page.$$eval('#competitions section.competition', ss => ss.map(s => ({
+      competition: s.dataset.competition,
+      rows: [...s.querySelectorAll('table.ranking tr.row')].map(tr => {
+        const td = [...tr.querySelectorAll('td')].map(c => c.textContent.trim());
+        return { uid: Number(tr.dataset.uid), rank: Number(td[0]), name: td[1], model: td[3], loss: td[4], winRate: td[5], weight: td[6],
+          link: tr.querySelector('td a').getAttribute('href') };
+      }),
+      rejected: [...s.querySelectorAll('ul.rejected li')].map(li => ({ uid: Number(li.dataset.uid),
+        name: li.querySelector('a').textContent.trim(), link: li.querySelector('a').getAttribute('href'),
+        reason: li.querySelector('.reason').textContent.trim() })),
+    })));
+    result.scoringPanel = await page.$eval('#how-scoring', d => d.textContent.trim()).catch(() => '');
     await shot('01-competitions');
+
+    // Each rejected model's page, reached by its link: it must say why.
+    result.rejectedPages = [];
+    for (const sec of result.ranking) {
+      for (const rj of sec.rejected) {
+        const resp = await page.goto(base + rj.link);
+        result.rejectedPages.push({ uid: rj.uid, status: resp.status(),
+          reason: await page.$eval('#rejected-reason .reason', e => e.textContent.trim()).catch(() => '') });
+      }
+    }
+    await page.goto(base + '/');
 
     // Leaderboard: reached by clicking, as a user would.
     await page.click(`#competitions a[href="/competitions/${comp}"]`);
@@ -51,10 +90,12 @@ async function main() {
     result.rows = await page.$$eval('#leaderboard tr.row', trs => trs.map(tr => {
       const td = [...tr.querySelectorAll('td')].map(c => c.textContent.trim());
       return { uid: Number(tr.dataset.uid), rank: Number(td[0]), hotkey: tr.querySelector('td[title]').title,
-        model: td[3], commit: td[4], block: Number(td[5]), loss: td[6], winRate: td[7], weight: td[8],
+        name: td[1], model: td[4], commit: td[5], block: Number(tr.querySelector('td.block').dataset.block), blockText: td[6],
+        loss: td[7], winRate: td[8], weight: td[9],
         link: tr.querySelector('td a').getAttribute('href') };
     }));
     result.charts = await page.$$eval('svg.chart polyline', ps => ps.length);
+    result.leaderboardCharts = await charts(page);
     await shot('02-leaderboard');
 
     // The top model's page.
@@ -64,6 +105,7 @@ async function main() {
     result.hashState = (await page.textContent('#hash-state')).trim();
     result.geometry = await page.$$eval('#geometry tr', trs => Object.fromEntries(trs.map(tr =>
       [tr.querySelector('th').textContent.trim(), tr.querySelector('td').textContent.trim()])));
+    result.modelCharts = await charts(page);
     await shot('03-model');
 
     // Playground from the model page link.
@@ -81,6 +123,7 @@ async function main() {
   } finally {
     await ctx.close();
   }
+  fs.writeFileSync(path.join(out, 'result.json'), JSON.stringify(result, null, 1));
   process.stdout.write(JSON.stringify(result) + '\n');
 }
 
