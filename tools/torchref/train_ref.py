@@ -12,6 +12,13 @@ It reuses torchref.py's transformers-4.44 math (LLaMA / Phi-3) with autograd:
         the global gradient norm to --clip. Writes "grad/<name>" and
         "param/<name>" (the weights after the step) as float32 safetensors and
         prints {"loss": x, "grad_norm": y} on stdout.
+        --steps K repeats the step K times on the same batch: "grad/" and the
+        printed loss and norm are those of the first step, "param/" the
+        weights after the last, and "losses" lists every step's loss.
+        --dtype bf16 trains in mixed precision: the forward and backward run
+        on bfloat16 copies of the float32 weights (made afresh every step),
+        the bfloat16 gradients are turned into float32 and clipping and
+        AdamW update the float32 weights.
   bench --model DIR --batch B --seq T [--steps K] [--threads N]
         times training steps (forward, backward, clipping, AdamW) on random
         ids and prints {"tokens_per_s": x, ...}.
@@ -79,6 +86,29 @@ def optimizer(params, args):
                              lr=args.lr, betas=(args.beta1, args.beta2), eps=args.eps)
 
 
+def bf16_backward(model, ids, labels):
+    """Forward and backward on bfloat16 copies of the float32 leaves of
+    model.w; the copies' gradients become the leaves' float32 .grad."""
+    masters = model.w
+    copies = {}
+    for v in masters.values():
+        if id(v) not in copies:
+            copies[id(v)] = v.detach().to(torch.bfloat16).requires_grad_(True)
+    model.w = {k: copies[id(v)] for k, v in masters.items()}
+    model.dtype = torch.bfloat16
+    try:
+        loss = loss_of(model, ids, labels)
+        loss.backward()
+    finally:
+        model.w = masters
+        model.dtype = torch.float32
+    for v in masters.values():
+        c = copies[id(v)]
+        if c.grad is not None:
+            v.grad = c.grad.float()
+    return loss
+
+
 def cmd_grad(args):
     torchref.set_threads(args.threads)
     with open(args.batch) as f:
@@ -86,17 +116,27 @@ def cmd_grad(args):
     model, params = trainable(args.model)
     ids = torch.tensor(b["ids"], dtype=torch.long).view(b["rows"], b["seq_len"])
     labels = torch.tensor(b["labels"], dtype=torch.long).view(b["rows"], b["seq_len"])
-    loss = loss_of(model, ids, labels)
-    loss.backward()
-    out = {"grad/" + k: p.grad.clone() for k, p in params.items()}
-    norm = torch.nn.utils.clip_grad_norm_(list(params.values()), args.clip) if args.clip > 0 else \
-        torch.sqrt(sum((p.grad.double() ** 2).sum() for p in params.values()))
     opt = optimizer(params, args)
-    opt.step()
+    out, losses, first = {}, [], None
+    for step in range(args.steps):
+        if args.dtype == "bf16":
+            loss = bf16_backward(model, ids, labels)
+        else:
+            loss = loss_of(model, ids, labels)
+            loss.backward()
+        if step == 0:
+            out.update({"grad/" + k: p.grad.clone() for k, p in params.items()})
+        norm = torch.nn.utils.clip_grad_norm_(list(params.values()), args.clip) if args.clip > 0 else \
+            torch.sqrt(sum((p.grad.double() ** 2).sum() for p in params.values()))
+        if step == 0:
+            first = (loss.item(), float(norm))
+        losses.append(loss.item())
+        opt.step()
+        opt.zero_grad(set_to_none=True)
     for k, p in params.items():
         out["param/" + k] = p.detach().clone()
     write_safetensors(args.out, out)
-    json.dump({"loss": loss.item(), "grad_norm": float(norm)}, sys.stdout)
+    json.dump({"loss": first[0], "grad_norm": first[1], "losses": losses}, sys.stdout)
     sys.stdout.write("\n")
 
 
@@ -144,6 +184,8 @@ def main():
         if name == "grad":
             p.add_argument("--batch", required=True)
             p.add_argument("--out", required=True)
+            p.add_argument("--steps", type=int, default=1)
+            p.add_argument("--dtype", choices=("f32", "bf16"), default="f32")
         else:
             p.add_argument("--batch", type=int, default=4)
             p.add_argument("--seq", type=int, default=512)
