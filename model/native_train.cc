@@ -86,10 +86,10 @@ extern "C" int coldint_train_adamw(void **params, void **grads, void **exp_avg, 
     if (allow_fused && p[0].is_cuda()) {
       // The kernel reads each parameter's step count (float32, on the
       // device) and increments nothing; one tensor serves the whole group.
-      at::Tensor step = at::full({}, double(a->step), p[0].options().dtype(at::kFloat));
-      std::vector<at::Tensor> steps(n, step);
-      at::_fused_adamw_(p, g, m, v, {}, steps, a->lr, a->beta1, a->beta2, a->weight_decay, a->eps,
-                        /*amsgrad=*/false, /*maximize=*/false, c10::nullopt, c10::nullopt);
+      at::Tensor step = at::scalar_tensor(double(a->step), p[0].options().dtype(at::kFloat));
+      std::vector<at::Tensor> steps(n, step), noMax;
+      at::_fused_adamw_(p, g, m, v, noMax, steps, a->lr, a->beta1, a->beta2, a->weight_decay, a->eps,
+                        /*amsgrad=*/false, /*maximize=*/false, /*grad_scale=*/{}, /*found_inf=*/{});
       return 1;
     }
 #else

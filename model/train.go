@@ -68,6 +68,15 @@ type trainLayer struct {
 // the engine goroutine, with coldint's own AdamW whose state is saved to
 // safetensors (libtorch's optimizer state cannot be saved through gotch). It
 // implements train.Model. Its methods must not be called concurrently.
+//
+// The float32 master weights, their gradients and the AdamW moments live on
+// the engine's device. The forward and backward passes run in float32 or,
+// with bfloat16 compute, on bfloat16 copies of the masters (see
+// [TrainerOptions]). On the CPU the update is a fused host loop (native.cc);
+// on CUDA it is libtorch's fused AdamW kernel when the libtorch has one, else
+// its elementwise operations, with the gradient norm reduced on the device
+// (native_train.cc). Checkpoints hold float32 weights and moments and no
+// device or compute dtype, so a run can resume on another device or dtype.
 type Trainer struct {
 	e      *Engine
 	m      *Model // geometry, rotary tables and masks (no weights)
