@@ -178,7 +178,7 @@ func TestTrainerBF16MatchesPyTorch(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r := relErr(loss, ref["loss"].(float64)); r > 1e-3 {
+			if r := relErr(loss, ref["loss"].(float64)); r > 1e-4 {
 				t.Fatalf("loss %.6f, PyTorch bf16 %.6f (rel %.2g)", loss, ref["loss"], r)
 			}
 			// The gradients must be bfloat16 ones: nearer PyTorch's bf16
@@ -215,7 +215,14 @@ func TestTrainerBF16MatchesPyTorch(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if r := relErr(st.Loss, refLosses[s-1].(float64)); r > 1e-3 {
+				// The first step's loss is the same bfloat16 computation on both
+				// sides; later ones come from weights that took updates from
+				// gradients which differ by bfloat16 rounding.
+				tol := 1e-2
+				if s == 1 {
+					tol = 1e-4
+				}
+				if r := relErr(st.Loss, refLosses[s-1].(float64)); r > tol {
 					t.Errorf("step %d: loss %.6f, PyTorch bf16 %.6f", s, st.Loss, refLosses[s-1])
 				}
 			}
