@@ -97,6 +97,7 @@ type Trainer struct {
 	// only when a test asks (the CPU's fast path is the fused host loop).
 	deviceOptim bool
 	fusedSteps  int // parameter groups updated by libtorch's fused AdamW kernel
+	cache       trainCache
 	closed      bool
 	// releaseCache ends this trainer's allocator cache lease (nil: none).
 	releaseCache func()
@@ -206,6 +207,7 @@ func (tr *Trainer) Close() error {
 			drop(p.t, p.c, p.m, p.v, p.g)
 		}
 		tr.params = nil
+		tr.cache.drop()
 		if tr.releaseCache != nil {
 			tr.releaseCache()
 		}

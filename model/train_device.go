@@ -92,18 +92,72 @@ func (tr *Trainer) toDevice(t *ts.Tensor) *ts.Tensor {
 	return d
 }
 
-// onDevice returns t (a rotary table or a mask of the model) on the trainer's
-// device and, when it is a float table, in the compute dtype; t itself when it
-// already is.
-func (tr *Trainer) onDevice(a *arena, t *ts.Tensor) *ts.Tensor {
-	kind := t.DType()
-	if kind == gotch.Float {
-		kind = tr.computeKind()
+// trainCache holds the rotary tables and attention masks of the training
+// forward pass on the trainer's device, in the compute dtype, so that they
+// are copied or converted once per sequence length instead of once per layer.
+type trainCache struct {
+	r      *rope // the tables below come from r (held so it is not reused)
+	T      int64
+	tables [4]*ts.Tensor // qcos, qsin, kcos, ksin for T positions
+	masks  map[int64]*ts.Tensor
+}
+
+func (c *trainCache) drop() {
+	drop(c.tables[:]...)
+	c.tables, c.r = [4]*ts.Tensor{}, nil
+	for _, m := range c.masks {
+		drop(m)
 	}
-	if !tr.dev.CUDA && kind == t.DType() {
+	c.masks = nil
+}
+
+// ropeTables returns the rotary tables of r for T positions (query tables
+// pre-scaled by 1/sqrt(head size)) on the device in the compute dtype.
+func (tr *Trainer) ropeTables(a *arena, r *rope, T int64) [4]*ts.Tensor {
+	src := [4]*ts.Tensor{r.qcos, r.qsin, r.kcos, r.ks}
+	if !tr.dev.CUDA && tr.dtype == DTypeF32 {
+		for i, t := range src {
+			src[i] = a.t(t.Narrow(0, 0, T, false))
+		}
+		return src
+	}
+	c := &tr.cache
+	if c.r != r || c.T != T {
+		drop(c.tables[:]...)
+		for i, t := range src {
+			n := must(t.Narrow(0, 0, T, false))
+			c.tables[i] = must(n.ToDevice(tr.dev.gotch(), tr.computeKind(), false, true, false))
+			drop(n)
+		}
+		c.r, c.T = r, T
+	}
+	return c.tables
+}
+
+// attnMask returns the [T, T] mask (true: hidden) of the training forward
+// pass on the device: causal, or causal with Phi-3's sliding window when the
+// window is shorter than the sequence.
+func (tr *Trainer) attnMask(T int64) *ts.Tensor {
+	m := tr.m
+	windowed := m.window > 0 && T-1 > m.window
+	if !windowed && !tr.dev.CUDA {
+		return m.causalMask(T)
+	}
+	c := &tr.cache
+	if t, ok := c.masks[T]; ok {
 		return t
 	}
-	return a.t(t.ToDevice(tr.dev.gotch(), kind, false, false, false))
+	var t *ts.Tensor
+	if windowed {
+		t = tr.toDevice(windowMask(0, T, 0, T, m.window))
+	} else {
+		t = must(m.causalMask(T).To(tr.dev.gotch(), false))
+	}
+	if c.masks == nil {
+		c.masks = map[int64]*ts.Tensor{}
+	}
+	c.masks[T] = t
+	return t
 }
 
 // scalar reads a one-element float32 tensor wherever it lives.

@@ -61,22 +61,16 @@ func (tr *Trainer) blockT(a *arena, x *ts.Tensor, l trainLayer, B, T int64, r *r
 	k := a.t(a.t(qkv.Narrow(1, nh*hd, nkv*hd, false)).View([]int64{B, T, nkv, hd}, false))
 	v := a.t(a.t(qkv.Narrow(1, (nh+nkv)*hd, nkv*hd, false)).View([]int64{B, T, nkv, hd}, false))
 
-	table := func(t *ts.Tensor) *ts.Tensor { return tr.onDevice(a, a.t(t.Narrow(0, 0, T, false))) }
-	qr := ropeT(a, q, table(r.qcos), table(r.qsin), hd) // pre-scaled by 1/sqrt(hd)
-	kr := ropeT(a, k, table(r.kcos), table(r.ks), hd)
+	tb := tr.ropeTables(a, r, T)
+	qr := ropeT(a, q, tb[0], tb[1], hd) // pre-scaled by 1/sqrt(hd)
+	kr := ropeT(a, k, tb[2], tb[3], hd)
 
 	// Query head j = kv·g + i uses key/value head kv (repeat_kv).
 	qg := a.t(a.t(a.t(qr.View([]int64{B, T, nkv, g, hd}, false)).Permute([]int64{0, 2, 3, 1, 4}, false)).Reshape([]int64{B * nkv, g * T, hd}, false))
 	kt := a.t(a.t(kr.Permute([]int64{0, 2, 3, 1}, false)).Reshape([]int64{B * nkv, hd, T}, false))
 	vt := a.t(a.t(v.Permute([]int64{0, 2, 1, 3}, false)).Reshape([]int64{B * nkv, T, hd}, false))
 	sc := a.t(a.t(qg.Bmm(kt, false)).View([]int64{B * nkv, g, T, T}, false))
-	var mask *ts.Tensor
-	if m.window > 0 && T-1 > m.window {
-		mask = a.add(windowMask(0, T, 0, T, m.window))
-	} else {
-		mask = m.causalMask(T)
-	}
-	scm := a.t(sc.MaskedFill(tr.onDevice(a, mask), negInf, false))
+	scm := a.t(sc.MaskedFill(tr.attnMask(T), negInf, false))
 	sm := a.t(scm.Softmax(-1, gotch.Float, false))
 	if kind := tr.computeKind(); kind != gotch.Float {
 		sm = a.t(sm.Totype(kind, false))
