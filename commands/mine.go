@@ -131,7 +131,7 @@ func mineTrainFlags() []cli.Flag {
 		&cli.IntFlag{Name: "steps", Value: d.Steps, Usage: "optimizer steps", Category: "train"},
 		&cli.Float64Flag{Name: "lr", Value: d.LR, Usage: "peak learning rate", Category: "train"},
 		&cli.Float64Flag{Name: "min-lr-ratio", Value: d.MinLRRatio, Usage: "final learning rate as a fraction of --lr (cosine decay)", Category: "train"},
-		&cli.IntFlag{Name: "warmup", Value: d.Warmup, Usage: "linear warmup steps", Category: "train"},
+		&cli.IntFlag{Name: "warmup", Value: d.Warmup, DefaultText: fmt.Sprintf("%.0f%% of --steps", 100*train.WarmupShare), Usage: "linear warmup steps", Category: "train"},
 		&cli.Float64Flag{Name: "weight-decay", Value: d.WeightDecay, Usage: "AdamW weight decay (matrices only)", Category: "train"},
 		&cli.Float64Flag{Name: "beta1", Value: d.Beta1, Usage: "AdamW β1", Category: "train"},
 		&cli.Float64Flag{Name: "beta2", Value: d.Beta2, Usage: "AdamW β2", Category: "train"},
@@ -251,6 +251,9 @@ func runMineTrain(c *cli.Context) (string, error) {
 	}
 	if err := cfg.Validate(); err != nil {
 		return "", &UsageError{Err: err}
+	}
+	if w := cfg.WarmupWarning(); w != "" {
+		slog.Warn(w)
 	}
 	if len(c.StringSlice("data")) == 0 {
 		return "", usageErrorf("mine train: --data is required")
