@@ -10,7 +10,7 @@ import (
 func TestAutoWarmup(t *testing.T) {
 	for _, tc := range []struct {
 		steps, warmup, want int
-		warn               bool
+		warn                bool
 	}{
 		{20, AutoWarmup, 1, false},
 		{1000, AutoWarmup, 50, false},
