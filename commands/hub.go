@@ -51,22 +51,22 @@ file written by "huggingface-cli login" ($HF_HOME/token); it is never printed.`,
 
 func hubClientFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "endpoint", Usage: "hub base URL (default: HF_ENDPOINT or https://huggingface.co)", Category: "hub"},
-		&cli.StringFlag{Name: "dir", Usage: "use the local directory hub at this folder instead of a server", Category: "hub"},
-		&cli.IntFlag{Name: "parallel", Value: 4, Usage: "files transferred at once", Category: "hub"},
+		&cli.StringFlag{Name: "hub-endpoint", Aliases: []string{"endpoint"}, Usage: "hub base URL (default: HF_ENDPOINT or https://huggingface.co)", Category: "hub"},
+		&cli.StringFlag{Name: "hub-dir", Aliases: []string{"dir"}, Usage: "use the local directory hub at this folder instead of a server", Category: "hub"},
+		&cli.IntFlag{Name: "hub-parallel", Aliases: []string{"parallel"}, Value: 4, Usage: "files transferred at once", Category: "hub"},
 	}
 }
 
 // openHub returns the backend chosen by --dir / --endpoint.
 func openHub(c *cli.Context) (hf.Hub, error) {
-	if d := c.String("dir"); d != "" {
-		if c.String("endpoint") != "" {
+	if d := c.String("hub-dir"); d != "" {
+		if c.String("hub-endpoint") != "" {
 			return nil, usageErrorf("hub: give --dir or --endpoint, not both")
 		}
 		return dirhub.Open(d)
 	}
-	opts := []hub.Option{hub.WithParallel(c.Int("parallel"))}
-	if e := c.String("endpoint"); e != "" {
+	opts := []hub.Option{hub.WithParallel(c.Int("hub-parallel"))}
+	if e := c.String("hub-endpoint"); e != "" {
 		opts = append(opts, hub.WithEndpoint(e))
 	}
 	return hub.New(opts...)
@@ -225,7 +225,7 @@ func hubDownloadCommand() *cli.Command {
 			&cli.StringFlag{Name: "revision", Value: "main", Usage: "commit (or branch) to download"},
 			&cli.StringFlag{Name: "cache-dir", Usage: "cache folder (default: HF_HUB_CACHE or $HF_HOME/hub)"},
 			&cli.StringSliceFlag{Name: "file", Usage: "file to download (repeatable; default: all, or the validator allow-list with --model)"},
-			&cli.BoolFlag{Name: "model", Usage: "download only what validators fetch: config, tokenizer files, safetensors weights"},
+			&cli.BoolFlag{Name: "model-files", Aliases: []string{"model"}, Usage: "download only what validators fetch: config, tokenizer files, safetensors weights"},
 			&cli.Int64Flag{Name: "max-size", Usage: "refuse repos whose files sum to more than this many bytes (0: no limit)"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON {snapshot, commit, files}"},
 		),
@@ -238,7 +238,7 @@ func runHubDownload(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Bool("model") && c.IsSet("file") {
+	if c.Bool("model-files") && c.IsSet("file") {
 		return usageErrorf("hub download: give --model or --file, not both")
 	}
 	h, err := openHub(c)
@@ -252,7 +252,7 @@ func runHubDownload(c *cli.Context) error {
 	}
 	files := c.StringSlice("file")
 	opts := hf.DownloadOptions{MaxTotalSize: c.Int64("max-size")}
-	if c.Bool("model") {
+	if c.Bool("model-files") {
 		if files, err = hub.ModelFiles(c.Context, h, info); err != nil {
 			return err
 		}

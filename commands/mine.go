@@ -141,9 +141,9 @@ func mineTrainFlags() []cli.Flag {
 		&cli.IntFlag{Name: "eval-docs", Value: 50, Usage: "documents held out for evaluation", Category: "train"},
 		&cli.IntFlag{Name: "eval-rows", Value: 64, Usage: "at most this many held-out rows (0: all)", Category: "train"},
 		&cli.BoolFlag{Name: "no-pack", Usage: "one document per row instead of packed windows", Category: "train"},
-		&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the held-out split and the data order", Category: "train"},
-		&cli.StringFlag{Name: "device", Usage: "cpu, cuda or cuda:N (default: cuda when available, else cpu)", Category: "train"},
-		&cli.StringFlag{Name: "dtype", Value: "auto", Usage: "auto, f32 or bf16", Category: "train"},
+		&cli.Uint64Flag{Name: "data-seed", Aliases: []string{"seed"}, Value: 1, Usage: "seed of the held-out split and the data order", Category: "train"},
+		deviceFlag(),
+		dtypeFlag(),
 		&cli.BoolFlag{Name: "grad-checkpointing", Usage: "recompute each layer's activations in the backward pass (less memory, one more forward pass per step)", Category: "train"},
 		&cli.StringFlag{Name: "save-dtype", Usage: "dtype of the final model: bf16, f16 or f32 (default: f32 after --dtype f32, else bf16)", Category: "train"},
 		&cli.IntFlag{Name: "threads", Usage: "libtorch threads (0: all cores)", Category: "train"},
@@ -180,7 +180,7 @@ func minePublishFlags(standalone bool) []cli.Flag {
 		&cli.StringFlag{Name: "repo", Usage: "hub repo ns/name (ns+name+competition ≤ 40 characters)", Category: "publish"},
 		&cli.BoolFlag{Name: "keep-private", Usage: "leave the repo private (validators cannot download it)", Category: "publish"},
 		&cli.StringFlag{Name: "upload-dtype", Usage: "convert the weights before upload: bf16, f16 or f32 (default: as saved)", Category: "publish"},
-		&cli.StringFlag{Name: "state", Usage: "publish progress file (default: <model>.publish.json)", Category: "publish"},
+		&cli.StringFlag{Name: "publish-state", Aliases: []string{"state"}, Usage: "publish progress file (default: <model>.publish.json)", Category: "publish"},
 		&cli.IntFlag{Name: "commit-rounds", Value: 10, Usage: "commit attempts", Category: "publish"},
 		&cli.DurationFlag{Name: "read-back-delay", Value: 12 * time.Second, Usage: "wait between read-backs", Category: "publish"},
 		&cli.DurationFlag{Name: "rate-limit-delay", Value: 60 * time.Second, Usage: "wait after a rate-limited commit", Category: "publish"},
@@ -307,7 +307,7 @@ func runMineTrain(c *cli.Context) (string, error) {
 	if pad < 0 {
 		pad = max(eos, 0)
 	}
-	d, err := train.NewData(corpus, train.DataConfig{SeqLen: c.Int("seq-len"), Pack: !c.Bool("no-pack"), Seed: c.Uint64("seed"),
+	d, err := train.NewData(corpus, train.DataConfig{SeqLen: c.Int("seq-len"), Pack: !c.Bool("no-pack"), Seed: c.Uint64("data-seed"),
 		EvalDocs: min(c.Int("eval-docs"), len(texts)/10), EvalRows: c.Int("eval-rows"), PadID: int32(pad)})
 	if err != nil {
 		return "", err
@@ -792,7 +792,7 @@ func runMinePublish(c *cli.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	state := c.String("state")
+	state := c.String("publish-state")
 	if state == "" {
 		state = filepath.Clean(dir) + ".publish.json"
 	}

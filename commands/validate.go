@@ -36,7 +36,7 @@ func validateCommand() *cli.Command {
 		&cli.Int64Flag{Name: "max-memory-mb", Usage: "resident-weight budget of the engine in MiB, counted in the compute dtype; larger models are evaluated in layer slices (0: " + maxMemoryHelp + "; -1: no budget)"},
 		&cli.IntFlag{Name: "threads", Usage: "engine threads (0: all cores)"},
 		&cli.DurationFlag{Name: "eval-timeout", Value: eval.TTLModelEval, Usage: "hard time limit of one model's evaluation subprocess"},
-		&cli.IntFlag{Name: "steps", Usage: "stop after this many steps (0: run forever)"},
+		&cli.IntFlag{Name: "max-steps", Aliases: []string{"steps"}, Usage: "stop after this many validator steps (0: run forever)"},
 		&cli.BoolFlag{Name: "offline", Usage: "no weight setting and no registration check"},
 		&cli.BoolFlag{Name: "dont-set-weights", Usage: "evaluate but never set weights"},
 		&cli.BoolFlag{Name: "hof-only", Usage: "v1.0.17 wind-down mode: no evaluation, hall-of-fame weights only (cap 1.0)"},
@@ -184,7 +184,7 @@ func runValidate(c *cli.Context) error {
 		return err
 	}
 	enc := json.NewEncoder(stdio.Out)
-	return v.Run(ctx, c.Int("steps"), c.Duration("idle-sleep"), func(r *eval.StepReport) {
+	return v.Run(ctx, c.Int("max-steps"), c.Duration("idle-sleep"), func(r *eval.StepReport) {
 		mu.Lock()
 		bar.Finish()
 		bar, barPhase = nil, ""
