@@ -1,4 +1,4 @@
-package eval
+package competition
 
 import (
 	"encoding/json"
@@ -38,18 +38,18 @@ func ParseHallOfFame(data []byte) (HallOfFame, error) {
 			return nil, fmt.Errorf("parse hall of fame: hotkey %q: want a list of entries: %w", hk, ErrInvalidConfig)
 		}
 		for i, e := range entries {
-			d := &fieldDecoder{m: e}
-			block, okB := d.integer("block", 0, math.MaxInt64/2)
-			reward, okR := d.number("reward", 0, math.MaxFloat64)
-			if d.err == nil && (!okB || !okR) {
-				d.fail("block/reward", "required")
+			d := &Fields{M: e}
+			block, okB := d.Integer("block", 0, math.MaxInt64/2)
+			reward, okR := d.Number("reward", 0, math.MaxFloat64)
+			if d.Err() == nil && (!okB || !okR) {
+				d.Fail("block/reward", "required")
 			}
-			if d.err != nil {
-				return nil, fmt.Errorf("parse hall of fame: hotkey %q entry %d: %w", hk, i, d.err)
+			if d.Err() != nil {
+				return nil, fmt.Errorf("parse hall of fame: hotkey %q entry %d: %w", hk, i, d.Err())
 			}
 			entry := HoFEntry{Block: uint64(block), Reward: reward}
-			entry.Desc, _ = d.str("desc")
-			entry.URL, _ = d.str("url")
+			entry.Desc, _ = d.String("desc")
+			entry.URL, _ = d.String("url")
 			out[hk] = append(out[hk], entry)
 		}
 	}
