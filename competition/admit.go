@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/coldint/coldint/hf/modeldir"
 	"github.com/coldint/coldint/hf/modelhash"
@@ -89,8 +91,28 @@ func Inspect(ctx context.Context, dir string) *Model {
 		m.HasTokenizer = true
 		_, m.TokenizerErr = tokenizer.Load(dir)
 	}
+	m.FilesErr, m.LoadErr, m.TokenizerErr = relative(dir, m.FilesErr), relative(dir, m.LoadErr), relative(dir, m.TokenizerErr)
 	return m
 }
+
+// relative drops the folder dir from err's words, so that a reason reads the
+// same for a miner's folder and a validator's snapshot of it.
+func relative(dir string, err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := strings.ReplaceAll(err.Error(), filepath.Clean(dir)+string(filepath.Separator), "")
+	msg = strings.ReplaceAll(msg, strconv.Quote(filepath.Clean(dir)), "the model folder")
+	return &relErr{msg: msg, err: err}
+}
+
+type relErr struct {
+	msg string
+	err error
+}
+
+func (e *relErr) Error() string { return e.msg }
+func (e *relErr) Unwrap() error { return e.err }
 
 // Verdict is a competition's decision on a model.
 type Verdict struct {

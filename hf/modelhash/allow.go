@@ -144,9 +144,15 @@ func ParseIndex(data []byte) ([]string, error) {
 	if len(idx.WeightMap) == 0 {
 		return nil, fmt.Errorf("parse %s: %w: empty weight_map", IndexFile, ErrBadIndex)
 	}
+	tensors := make([]string, 0, len(idx.WeightMap))
+	for tensor := range idx.WeightMap {
+		tensors = append(tensors, tensor)
+	}
+	sort.Strings(tensors) // the first unsafe name reported is always the same
 	seen := map[string]bool{}
 	var out []string
-	for tensor, file := range idx.WeightMap {
+	for _, tensor := range tensors {
+		file := idx.WeightMap[tensor]
 		if !SafePath(file) {
 			return nil, fmt.Errorf("parse %s: %w: tensor %q maps to unsafe path %q", IndexFile, ErrBadIndex, tensor, file)
 		}
