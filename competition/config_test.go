@@ -3,6 +3,7 @@ package competition
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -138,6 +139,12 @@ func FuzzCompetitions(f *testing.F) {
 	f.Add([]byte(`{"default":{"reward":1},"a":{},"_x":1}`))
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`{"a":{"reward":1e400}}`))
+	golden, _ := filepath.Glob("testdata/config/*.json")
+	for _, g := range golden {
+		if b, err := os.ReadFile(g); err == nil {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cfg, err := Parse(b)
 		if err != nil {
@@ -145,6 +152,12 @@ func FuzzCompetitions(f *testing.F) {
 				t.Fatalf("error without ErrInvalidConfig: %v", err)
 			}
 			return
+		}
+		// The same file gives the same warnings (they are logged on every
+		// refresh and must not flap).
+		again, _ := Parse(b)
+		if strings.Join(again.Warnings, "\n") != strings.Join(cfg.Warnings, "\n") {
+			t.Fatalf("warnings differ between two parses:\n%v\n%v", cfg.Warnings, again.Warnings)
 		}
 		for _, c := range cfg.Competitions {
 			if c.Name == "" || c.Name[0] == '_' || c.Name == "default" {
