@@ -502,18 +502,9 @@ func (v *Validator) defaultTokenizer(ctx context.Context, id string) (*tokenizer
 	return competition.LoadTokenizer(ctx, v.opts.Hub, id, v.opts.ModelDir)
 }
 
-// tokAdapter adapts a tokenizer to [SampleTokenizer]: encode with the
-// default special-token behaviour, decode without skipping special tokens.
-type tokAdapter struct{ t *tokenizer.Tokenizer }
-
-// NewSampleTokenizer adapts tok to [SampleTokenizer] the way a validator uses
-// it: encode with the default special-token behaviour, decode without
-// skipping special tokens.
-func NewSampleTokenizer(tok *tokenizer.Tokenizer) SampleTokenizer { return tokAdapter{tok} }
-
-func (a tokAdapter) Encode(s string) ([]int, error) { return a.t.Encode(s, true) }
-func (a tokAdapter) Decode(ids []int) (string, error) {
-	return a.t.Decode(ids, false)
+// NewSampleTokenizer is [competition.FromTokenizer].
+func NewSampleTokenizer(tok *tokenizer.Tokenizer) SampleTokenizer {
+	return competition.FromTokenizer(tok)
 }
 
 type tokenized struct {
@@ -1094,12 +1085,7 @@ func (v *Validator) tokenize(ctx context.Context, key, src string, comp *Competi
 		t.err = fmt.Errorf("load tokenizer: %v: %w", err, ErrModelIssue)
 		return t
 	}
-	maxLen, err := comp.SequenceLimit(own)
-	if err != nil {
-		t.err = fmt.Errorf("%v: %w", err, ErrModelIssue)
-		return t
-	}
-	rows, maxID, st, err := TokenizeSamples(texts, tokAdapter{tok}, tok.Roles().EOS, maxLen, comp.CharCap(own), comp.MaxTokenizeFails)
+	rows, maxID, st, err := comp.Tokenize(texts, tok, own)
 	if err != nil {
 		t.err = fmt.Errorf("%v: %w", err, ErrModelIssue)
 		return t
