@@ -16,11 +16,11 @@ import (
 var ErrInvalidConfig = errors.New("invalid config")
 
 // RequiredCompetitionKeys are the keys every competition must have after the
-// `default` section is merged in (spec §4.1).
+// `default` section is merged in.
 var RequiredCompetitionKeys = []string{"reward", "dataset", "model_types", "model_size", "parameters"}
 
-// Defaults are the validator-global parameters: the §1 constants overlaid with
-// the `default` section of competitions.json (spec §4.1, §4.2 "global" keys).
+// Defaults are the validator-global parameters: the reference constants overlaid with
+// the `default` section of competitions.json.
 type Defaults struct {
 	RowsPerPage      int     `json:"rows_per_page"`
 	UseEvalCache     bool    `json:"use_eval_cache"`
@@ -32,7 +32,7 @@ type Defaults struct {
 	DiscardWinrate   float64 `json:"discard_winrate"`
 }
 
-// BuiltinDefaults returns the §1 defaults: rows_per_page 25, use_eval_cache
+// BuiltinDefaults returns the reference defaults: rows_per_page 25, use_eval_cache
 // true, db_min_samples 2000, db_max_samples 20000, db_extend_interval 14400 s,
 // db_extend_samples 500, eval_samples 1500, discard_winrate 0.02.
 func BuiltinDefaults() Defaults {
@@ -49,7 +49,7 @@ func BuiltinDefaults() Defaults {
 }
 
 // Competition is one competition of competitions.json with the `default`
-// section merged in (spec §4.2). Optional keys that were absent hold their
+// section merged in. Optional keys that were absent hold their
 // documented default; the *Set fields record presence where the default
 // depends on the tokenizer path.
 type Competition struct {
@@ -105,7 +105,7 @@ func (c *Competition) CharCap(ownTokenizer bool) int {
 
 // Admits reports whether a model class name passes the admission test of
 // model_types: a substring test, so "LlamaForCausalLM" also admits
-// "SlicedLlamaForCausalLM" (spec §4.2).
+// "SlicedLlamaForCausalLM".
 func (c *Competition) Admits(className string) bool {
 	for _, t := range c.ModelTypes {
 		if strings.Contains(className, t) {
@@ -116,7 +116,7 @@ func (c *Competition) Admits(className string) bool {
 }
 
 // AllowsSliced reports whether sliced evaluation may be used for className:
-// only when that exact class name is listed (spec §4.2).
+// only when that exact class name is listed.
 func (c *Competition) AllowsSliced(className string) bool {
 	return slices.Contains(c.ModelTypes, className)
 }
