@@ -31,6 +31,20 @@ func ClassName(modelType string) string {
 	return modelType + "(unsupported)"
 }
 
+// LoadedClass is the class the reference validator actually instantiates
+// for a model_type, the name model_types is matched against: it registers
+// its sliced class for every supported config, so a llama model loads as
+// SlicedLlamaForCausalLM, which model_types "LlamaForCausalLM" and
+// "SlicedLlamaForCausalLM" both admit (see [Competition.Admits]). An
+// unsupported type gives [ClassName]'s "(unsupported)" name.
+func LoadedClass(modelType string) string {
+	c := ClassName(modelType)
+	if strings.HasSuffix(c, "(unsupported)") {
+		return c
+	}
+	return "Sliced" + c
+}
+
 // MaxDim bounds hidden_size, intermediate_size, num_hidden_layers and
 // num_attention_heads: each must be in [1, MaxDim].
 const MaxDim = 1 << 20
@@ -153,8 +167,8 @@ func (c *Competition) Admit(m *Model) Verdict {
 	}
 	if info := m.Info; info != nil && m.LoadErr == nil {
 		v.Class = ClassName(info.ModelType)
-		if !c.Admits(v.Class) {
-			v.add(RuleClass, "model class %s (model_type %q) is not in model_types %v", v.Class, info.ModelType, c.ModelTypes)
+		if loaded := LoadedClass(info.ModelType); !c.Admits(loaded) {
+			v.add(RuleClass, "model class %s (model_type %q) is not in model_types %v", loaded, info.ModelType, c.ModelTypes)
 		}
 		for _, d := range []struct {
 			name string

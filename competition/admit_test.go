@@ -97,3 +97,34 @@ func TestClassName(t *testing.T) {
 		}
 	}
 }
+
+// TestAdmitsLoadedClass: model_types is matched against the class the
+// reference loads (the sliced one), so listing only the sliced name admits
+// a plain checkpoint, and a name of the other family does not.
+func TestAdmitsLoadedClass(t *testing.T) {
+	info := func(mt string) *modeldir.Info {
+		return &modeldir.Info{ModelType: mt, Hidden: 4, Intermediate: 8, Layers: 1, Heads: 1, Params: 50}
+	}
+	tests := []struct {
+		types string
+		mt    string
+		ok    bool
+	}{
+		{`["SlicedLlamaForCausalLM"]`, "llama", true},
+		{`["LlamaForCausalLM"]`, "llama", true},
+		{`["Phi3ForCausalLM","SlicedPhi3ForCausalLM"]`, "llama", false},
+		{`["SlicedPhi3ForCausalLM"]`, "phi3", true},
+		{`["PhiForCausalLM"]`, "phi3", false},
+		{`["LlamaForCausalLM"]`, "mistral", false},
+	}
+	for _, tc := range tests {
+		cfg, err := Parse([]byte(`{"c":{"reward":1,"dataset":"d","model_types":` + tc.types + `,"model_size":1000,"parameters":100,"tokenizer":"T"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := cfg.Competitions[0].Admit(&Model{Info: info(tc.mt)})
+		if v.Admitted() != tc.ok {
+			t.Errorf("model_types %s, model_type %q: admitted %v, want %v (%v)", tc.types, tc.mt, v.Admitted(), tc.ok, v.Reasons)
+		}
+	}
+}
