@@ -117,3 +117,26 @@ func TestLoaderKeepsLastGood(t *testing.T) {
 		t.Fatal("cancelled refresh succeeded")
 	}
 }
+
+// TestLoaderWarnsIgnoredParts: a file the reference loads loads here, and
+// what in it is ignored is logged by name.
+func TestLoaderWarnsIgnoredParts(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "competitions.json")
+	if err := os.WriteFile(p, []byte(`{"c00":{"reward":1,"dataset":"d","model_types":["LlamaForCausalLM"],"model_size":10,"parameters":10,"shiny_new_key":1,"pool_size":"7"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	l := NewLoader(p, "")
+	l.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	if err := l.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, _ := l.Current(); cfg == nil || len(cfg.Competitions) != 1 || cfg.Competitions[0].PoolSize != DefaultPoolSize {
+		t.Fatalf("config %+v", cfg)
+	}
+	for _, want := range []string{`shiny_new_key`, `pool_size`} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log does not name %s:\n%s", want, logs.String())
+		}
+	}
+}
