@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/coldint/coldint/chain"
+	"github.com/coldint/coldint/competition"
 	"github.com/coldint/coldint/data"
 	"github.com/coldint/coldint/eval"
 	"github.com/coldint/coldint/hf"
@@ -28,6 +28,7 @@ import (
 	"github.com/coldint/coldint/tokenizer"
 	"github.com/coldint/coldint/train"
 	"github.com/coldint/coldint/train/best"
+	"github.com/coldint/coldint/train/precheck"
 	"github.com/coldint/coldint/train/publish"
 )
 
@@ -516,21 +517,11 @@ func runMinePrecheck(c *cli.Context, dir string) (float64, error) {
 	if !ok {
 		return 0, usageErrorf("mine precheck: competition %q not in %s (have %s)", compName, c.String("competitions"), strings.Join(cfg.Names(), ", "))
 	}
-	rep, err := surgeon.Check(ctx, dir, cfg, compName)
+	rep, _, err := precheck.Admission(ctx, dir, cfg, compName)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("mine precheck: %w", err)
 	}
 	res := precheckResult{Model: dir, Competition: compName, Check: rep}
-	accepted := false
-	for _, a := range rep.Accepted() {
-		if a == compName {
-			accepted = true
-		}
-	}
-	if !accepted {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		return 0, fmt.Errorf("mine precheck: %q does not meet the constraints of %q:\n%s", dir, compName, b)
-	}
 	slog.Info("constraints met", "competition", compName, "class", rep.ClassName, "repo_bytes", rep.RepoBytes)
 
 	// The current best.
@@ -667,28 +658,11 @@ func printPrecheck(c *cli.Context, r precheckResult) error {
 // precheckLosses tokenizes texts as the validator would for this model and
 // returns its summed losses (spec §6.7).
 func precheckLosses(c *cli.Context, eng *model.Engine, comp *eval.Competition, dir string, texts []string) ([]float64, error) {
-	tokDir := dir
-	own := comp.Tokenizer == "" || comp.FreeTokenizer
-	if !own {
-		if st, err := os.Stat(comp.Tokenizer); err == nil && st.IsDir() {
-			tokDir = comp.Tokenizer
-		} else {
-			slog.Warn("the competition tokenizer is not a local folder; using the model's own", "tokenizer", comp.Tokenizer)
-			own = true
-		}
-	}
-	tok, err := tokenizer.Load(tokDir)
+	rows, choice, err := precheck.Samples(c.Context, comp, dir, texts, competitionTokenizer(c))
 	if err != nil {
 		return nil, err
 	}
-	maxLen, err := comp.SequenceLimit(own)
-	if err != nil {
-		return nil, err
-	}
-	rows, _, _, err := eval.TokenizeSamples(texts, eval.NewSampleTokenizer(tok), tok.Roles().EOS, maxLen, comp.CharCap(own), comp.MaxTokenizeFails)
-	if err != nil {
-		return nil, err
-	}
+	slog.Info("samples tokenized", "model", dir, "own_tokenizer", choice.Own, "competition_tokenizer", choice.Competition)
 	samples := make([]model.Sample, len(rows))
 	for i, r := range rows {
 		if r == nil {
@@ -710,6 +684,26 @@ func precheckLosses(c *cli.Context, eng *model.Engine, comp *eval.Competition, d
 	}
 	defer m.Close()
 	return m.Losses(c.Context, samples, nil)
+}
+
+// competitionTokenizer loads a competition tokenizer as a validator does:
+// a local folder, or the hub repo it names, fetched into the Hugging Face
+// cache (--out when given).
+func competitionTokenizer(c *cli.Context) precheck.LoadFunc {
+	return func(ctx context.Context, id string) (*tokenizer.Tokenizer, error) {
+		h, err := openHub(c)
+		if err != nil {
+			return nil, err
+		}
+		cache := c.String("out")
+		if cache == "" {
+			if cache, err = os.UserCacheDir(); err != nil {
+				return nil, err
+			}
+			cache = filepath.Join(cache, "coldint", "tokenizers")
+		}
+		return competition.LoadTokenizer(ctx, h, id, cache)
+	}
 }
 
 // ---- publish ----

@@ -3,6 +3,7 @@ package commands
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 
@@ -186,6 +187,9 @@ func runCheck(c *cli.Context) error {
 	cfg, err := eval.ParseCompetitions(data)
 	if err != nil {
 		return fmt.Errorf("surgeon check: %w", err)
+	}
+	for _, w := range cfg.Warnings {
+		slog.Warn("competitions file: part ignored", "what", w)
 	}
 	rep, err := surgeon.Check(c.Context, dir, cfg, c.String("competition"))
 	if err != nil {

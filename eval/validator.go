@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/coldint/coldint/chain"
+	"github.com/coldint/coldint/competition"
 	"github.com/coldint/coldint/data"
 	"github.com/coldint/coldint/hf"
 	"github.com/coldint/coldint/hf/modeldir"
@@ -496,46 +497,14 @@ func (v *Validator) tokenizerFor(ctx context.Context, id string) (*tokenizer.Tok
 }
 
 func (v *Validator) defaultTokenizer(ctx context.Context, id string) (*tokenizer.Tokenizer, error) {
-	if st, err := os.Stat(id); err == nil {
-		if st.IsDir() || filepath.Ext(id) == ".json" {
-			return tokenizer.Load(id)
-		}
-	}
-	repo, err := hf.ParseRepoID(id)
-	if err != nil {
-		return nil, fmt.Errorf("load tokenizer %q: not a folder and %w", id, err)
-	}
-	info, err := v.opts.Hub.ModelInfo(ctx, repo, "")
-	if err != nil {
-		return nil, fmt.Errorf("load tokenizer %q: %w", id, err)
-	}
-	var files []string
-	for _, f := range []string{"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"} {
-		if _, ok := info.File(f); ok {
-			files = append(files, f)
-		}
-	}
 	// Into the model folder itself: a Hugging Face cache, possibly shared
 	// with other tools that have this tokenizer already.
-	snap, err := v.opts.Hub.Download(ctx, repo, info.SHA, files, v.opts.ModelDir, hf.DownloadOptions{MaxTotalSize: 256 << 20})
-	if err != nil {
-		return nil, fmt.Errorf("load tokenizer %q: %w", id, err)
-	}
-	return tokenizer.Load(snap)
+	return competition.LoadTokenizer(ctx, v.opts.Hub, id, v.opts.ModelDir)
 }
 
-// tokAdapter adapts a tokenizer to [SampleTokenizer]: encode with the
-// default special-token behaviour, decode without skipping special tokens.
-type tokAdapter struct{ t *tokenizer.Tokenizer }
-
-// NewSampleTokenizer adapts tok to [SampleTokenizer] the way a validator uses
-// it: encode with the default special-token behaviour, decode without
-// skipping special tokens.
-func NewSampleTokenizer(tok *tokenizer.Tokenizer) SampleTokenizer { return tokAdapter{tok} }
-
-func (a tokAdapter) Encode(s string) ([]int, error) { return a.t.Encode(s, true) }
-func (a tokAdapter) Decode(ids []int) (string, error) {
-	return a.t.Decode(ids, false)
+// NewSampleTokenizer is [competition.FromTokenizer].
+func NewSampleTokenizer(tok *tokenizer.Tokenizer) SampleTokenizer {
+	return competition.FromTokenizer(tok)
 }
 
 type tokenized struct {
@@ -983,7 +952,7 @@ func (v *Validator) evalModel(ctx context.Context, m *uidModel, comp *Competitio
 	// Tokenizer choice (§6.7).
 	t0 := v.now()
 	own := false
-	if _, err := os.Stat(filepath.Join(m.Dir, "tokenizer.json")); err == nil && (comp.Tokenizer == "" || comp.FreeTokenizer) {
+	if _, err := os.Stat(filepath.Join(m.Dir, "tokenizer.json")); comp.UsesOwnTokenizer(err == nil) {
 		own = true
 	}
 	var tk *tokenized
@@ -1116,12 +1085,7 @@ func (v *Validator) tokenize(ctx context.Context, key, src string, comp *Competi
 		t.err = fmt.Errorf("load tokenizer: %v: %w", err, ErrModelIssue)
 		return t
 	}
-	maxLen, err := comp.SequenceLimit(own)
-	if err != nil {
-		t.err = fmt.Errorf("%v: %w", err, ErrModelIssue)
-		return t
-	}
-	rows, maxID, st, err := TokenizeSamples(texts, tokAdapter{tok}, tok.Roles().EOS, maxLen, comp.CharCap(own), comp.MaxTokenizeFails)
+	rows, maxID, st, err := comp.Tokenize(texts, tok, own)
 	if err != nil {
 		t.err = fmt.Errorf("%v: %w", err, ErrModelIssue)
 		return t
@@ -1153,7 +1117,7 @@ func tokenizerKey(ctx context.Context, dir string) string {
 // competition's step, else nil. It never tokenizes: it serves the models
 // whose losses all came from the cache.
 func (v *Validator) knownRows(ctx context.Context, m *uidModel, comp *Competition, toks map[string]*tokenized) [][]int {
-	if _, err := os.Stat(filepath.Join(m.Dir, "tokenizer.json")); err == nil && (comp.Tokenizer == "" || comp.FreeTokenizer) {
+	if _, err := os.Stat(filepath.Join(m.Dir, "tokenizer.json")); comp.UsesOwnTokenizer(err == nil) {
 		t, ok := toks["model:"+tokenizerKey(ctx, m.Dir)]
 		if !ok {
 			return nil
