@@ -86,7 +86,7 @@ rate reaches --min-win-rate publishes it to --repo. Each step is also a subcomma
 			},
 			{
 				Name:      "publish",
-				Usage:     "upload a model to the hub and commit it on chain (resumable, spec §8.2)",
+				Usage:     "upload a model to the hub and commit it on chain (resumable: a second run picks up where the first stopped)",
 				UsageText: "coldint mine publish --model DIR --repo NS/NAME --competition C [flags]",
 				Flags:     append(append(minePublishFlags(true), mineChainFlags()...), hubClientFlags()...),
 				Action: func(c *cli.Context) error {
