@@ -120,10 +120,11 @@ func modelInspectCommand() *cli.Command {
 		ArgsUsage: "DIR",
 		Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usageErrorf("model inspect: want exactly one model directory")
+			dir, err := modelDir(c, "model inspect")
+			if err != nil {
+				return err
 			}
-			info, err := modeldir.Inspect(c.Args().First())
+			info, err := modeldir.Inspect(dir)
 			if err != nil {
 				return err
 			}

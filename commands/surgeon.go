@@ -139,12 +139,7 @@ func surgeonCommand() *cli.Command {
 	}
 }
 
-func oneArg(c *cli.Context, what string) (string, error) {
-	if c.NArg() != 1 {
-		return "", usageErrorf("%s: want exactly one model directory, got %d arguments", what, c.NArg())
-	}
-	return c.Args().First(), nil
-}
+func oneArg(c *cli.Context, what string) (string, error) { return modelDir(c, what) }
 
 // surgery wraps a one-model operation: load DIR, apply op, save to --out.
 func surgery(what string, op func(*cli.Context, *surgeon.Model) (*surgeon.Model, error)) cli.ActionFunc {
