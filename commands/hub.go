@@ -112,7 +112,8 @@ func hubServeCommand() *cli.Command {
 		Name:      "serve",
 		Usage:     "serve a directory hub over HTTP with the Hub API subset coldint and the official clients use",
 		UsageText: "coldint hub serve --root DIR --addr 127.0.0.1:PORT [--token TOKEN]...",
-		Description: `Serves model info, resolve (with Range), create repo, visibility, preupload,
+		Description: `Serves model and dataset repos (datasets under /datasets/ and /api/datasets/):
+info, resolve (with Range), create repo, visibility, preupload,
 Git LFS batch (basic and multipart) and ndjson commits from a local folder, so a
 group can run a private competition. Point clients at it with HF_ENDPOINT=http://ADDR
 (huggingface_hub also needs HF_HUB_DISABLE_XET=1) or hubUrl in @huggingface/hub.

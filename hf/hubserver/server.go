@@ -572,8 +572,9 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request) {
 	u := s.baseURL(r) + "/" + repo.String()
 	if err := s.hub.CreateRepo(r.Context(), repo, private); err != nil {
 		if errors.Is(err, hf.ErrRepoExists) {
-			w.Header().Set("X-Error-Message", "You already created this model repo")
-			writeJSON(w, 409, map[string]string{"error": "You already created this model repo", "url": u})
+			msg := "You already created this " + repo.Type.String() + " repo"
+			w.Header().Set("X-Error-Message", msg)
+			writeJSON(w, 409, map[string]string{"error": msg, "url": u})
 			return
 		}
 		s.fail(w, err)
