@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coldint/coldint/chain"
+	"github.com/coldint/coldint/chain/timelock"
 	"github.com/coldint/coldint/data"
 	"github.com/coldint/coldint/hf"
 	"github.com/coldint/coldint/hf/modeldir"
@@ -80,6 +81,20 @@ type Options struct {
 	OnProgress func(phase string, done, total int)
 	// FreeDisk returns the free bytes of the model folder (default: statfs).
 	FreeDisk func(dir string) (int64, error)
+	// HashCommitReveal uses the hash commit-reveal variant even where the
+	// subnet offers the timelocked one.
+	HashCommitReveal bool
+	// Beacon is the drand beacon timelocked commits are encrypted to (nil:
+	// quicknet, which the chain follows).
+	Beacon *timelock.ChainInfo
+	// WeightsTick is how often [Validator.Run]'s weights stage looks at
+	// reveals and the weight interval (default 30 s).
+	WeightsTick time.Duration
+	// SyncTick is how often Run's sync stage looks whether the config,
+	// chain or cleanup is due (default 1 s).
+	SyncTick time.Duration
+	// CleanupInterval is Run's model cleanup period (default 60 s).
+	CleanupInterval time.Duration
 	// Tokenizer resolves a competition's tokenizer id (default: a local
 	// folder, else the tokenizer files of that hub repo at main).
 	Tokenizer func(ctx context.Context, id string) (*tokenizer.Tokenizer, error)
@@ -88,12 +103,23 @@ type Options struct {
 // Validator runs the evaluation loop of spec §6 over the interfaces in
 // [Options]. It is not safe for concurrent use: call Step from one goroutine.
 type Validator struct {
-	opts   Options
-	log    *slog.Logger
-	rng    *rand.Rand
-	state  *ValidatorState
-	cache  *Cache
-	models map[chain.UID]*uidModel
+	// mu guards everything below. Stages hold it while they read or change
+	// state and release it around long I/O (chain calls, downloads, forward
+	// passes), so the sync, evaluation and weights stages interleave.
+	mu sync.Mutex
+	// dl serialises model syncs (downloads and hash checks).
+	dl sync.Mutex
+	// ready carries the UIDs the sync stage made ready to the evaluation stage.
+	ready        chan chain.UID
+	variant      weightVariant
+	cfg          *Config
+	lastReported float64
+	opts         Options
+	log          *slog.Logger
+	rng          *rand.Rand
+	state        *ValidatorState
+	cache        *Cache
+	models       map[chain.UID]*uidModel
 	// hotkeys by uid in the last metagraph; block of that metagraph.
 	hotkeys   []string
 	mg        *chain.Metagraph
@@ -122,6 +148,14 @@ type uidModel struct {
 type phaseTiming struct {
 	mu sync.Mutex
 	d  map[string]time.Duration
+}
+
+func (p *phaseTiming) take() map[string]time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	d := p.d
+	p.d = map[string]time.Duration{}
+	return d
 }
 
 func (p *phaseTiming) add(name string, d time.Duration) {
@@ -157,6 +191,15 @@ func New(opts Options) (*Validator, error) {
 	if opts.StoreSizeGB == 0 {
 		opts.StoreSizeGB = -DefaultMinFreeGB
 	}
+	if opts.WeightsTick <= 0 {
+		opts.WeightsTick = 30 * time.Second
+	}
+	if opts.SyncTick <= 0 {
+		opts.SyncTick = time.Second
+	}
+	if opts.CleanupInterval <= 0 {
+		opts.CleanupInterval = 60 * time.Second
+	}
 	if opts.FreeDisk == nil {
 		opts.FreeDisk = freeDisk
 	}
@@ -169,7 +212,7 @@ func New(opts Options) (*Validator, error) {
 	}
 	v := &Validator{
 		opts: opts, log: opts.Logger, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-		models: map[chain.UID]*uidModel{}, toks: map[string]*tokenizer.Tokenizer{}, rejected: map[chain.UID]string{},
+		models: map[chain.UID]*uidModel{}, ready: make(chan chain.UID, 256), timing: &phaseTiming{d: map[string]time.Duration{}}, toks: map[string]*tokenizer.Tokenizer{}, rejected: map[chain.UID]string{},
 	}
 	v.started = opts.Now()
 	st, err := LoadValidatorState(filepath.Join(StateDir(opts.ModelDir), ValidatorStateFile))
@@ -195,8 +238,23 @@ func New(opts Options) (*Validator, error) {
 // State returns the validator state (for inspection; do not modify during a step).
 func (v *Validator) State() *ValidatorState { return v.state }
 
+// Inspect calls f with the validator state while no stage changes it (for
+// inspection while [Validator.Run] runs; f must not keep or modify it).
+func (v *Validator) Inspect(f func(*ValidatorState)) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	f(v.state)
+}
+
 // Cache returns the eval cache.
 func (v *Validator) Cache() *Cache { return v.cache }
+
+// unlocked runs f without v.mu; the caller holds it.
+func (v *Validator) unlocked(f func()) {
+	v.mu.Unlock()
+	defer v.mu.Lock()
+	f()
+}
 
 func (v *Validator) now() time.Time { return v.opts.Now() }
 

@@ -100,6 +100,9 @@ func (v *Validator) evaluate(ctx context.Context, cfg *Config, rep *StepReport) 
 	for _, comp := range cfg.Competitions {
 		comp := comp
 		cs := v.state.CState[comp.Name]
+		if cs == nil {
+			continue // the competition left the config during this pass
+		}
 		deadline := CompetitionDeadline(v.now(), len(cfg.Competitions))
 		sel := SelectUIDs(cs, comp.PoolSize, comp.PendSize, func(u chain.UID) bool {
 			_, ok := index[u]
@@ -134,6 +137,9 @@ func (v *Validator) evaluate(ctx context.Context, cfg *Config, rep *StepReport) 
 		urs := map[chain.UID]*UIDReport{}
 		for i, u := range sel.Picked {
 			m := v.models[u]
+			if m == nil {
+				m = &uidModel{UID: u, Label: "removed during this pass"}
+			}
 			ur := &UIDReport{UID: u, Competition: comp.Name, Label: m.Label, Hotkey: m.Hotkey, Block: uint64(m.Block)}
 			if m.Info != nil {
 				ur.NParameters = m.Info.Params
@@ -142,6 +148,10 @@ func (v *Validator) evaluate(ctx context.Context, cfg *Config, rep *StepReport) 
 			blocks[u], bench[u] = m.Block, m.Benchmark
 			if v.now().After(deadline) {
 				ur.Status = "skipped: competition time budget spent"
+				continue
+			}
+			if v.models[u] == nil {
+				ur.Status = "skipped: the model was removed during this pass"
 				continue
 			}
 			v.progress("evaluate "+comp.Name, i, len(sel.Picked))

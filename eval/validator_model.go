@@ -105,7 +105,11 @@ func (v *Validator) evalModel(ctx context.Context, m *uidModel, comp *Competitio
 			}
 		}
 		t1 := v.now()
-		ls, err := v.opts.Scorer.Score(ctx, job, func(done, total int) { v.progress(fmt.Sprintf("uid %d forward", m.UID), done, total) })
+		var ls []float64
+		var err error
+		v.unlocked(func() {
+			ls, err = v.opts.Scorer.Score(ctx, job, func(done, total int) { v.progress(fmt.Sprintf("uid %d forward", m.UID), done, total) })
+		})
 		v.timing.add("forward", v.now().Sub(t1))
 		if err != nil {
 			return nil, err

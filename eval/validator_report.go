@@ -98,10 +98,6 @@ type StepReport struct {
 	Evaluated    int                   `json:"evaluated"`
 }
 
-// Step runs one evaluation step (spec §6.1 loop body, §6.6): config and
-// chain updates when due, cleanup, benchmarks, samples, per-competition
-// evaluation and scoring, the weight vector, state saves and weight setting.
-
 // geometryOf is a model's step JSON geometry. The embedding rows fall back
 // to vocab_size when the weights did not tell (the reference falls back to
 // the largest token id).

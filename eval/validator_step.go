@@ -2,20 +2,56 @@ package eval
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/coldint/coldint/chain"
 )
 
+// Step runs one synchronous pass over the stages (spec §6.1 loop body,
+// §6.6): config and chain updates when due (with the downloads), cleanup,
+// benchmarks, samples, per-competition evaluation and scoring, the weight
+// vector, state saves, due reveals and weight setting. [Validator.Run] runs
+// the same stages concurrently.
 func (v *Validator) Step(ctx context.Context) (*StepReport, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
 	start := v.now()
-	v.timing = &phaseTiming{d: map[string]time.Duration{}}
-	v.step++
-	rep := &StepReport{Step: v.step, Timestamp: float64(start.UnixNano()) / 1e9, Weights: map[chain.UID]float64{},
-		UIDOrder: []chain.UID{}, CompetitionInfo: map[string]CompetitionLog{}, Pages: []string{}}
-	if _, err := v.opts.Loader.RefreshIfDue(ctx); err != nil {
+	v.timing.take()
+	cfg, err := v.configStage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if v.chainDue() {
+		if err := v.updateChain(ctx, cfg); err != nil {
+			if v.mg == nil {
+				return nil, err
+			}
+			v.log.Warn("chain update failed; using the previous metagraph", "err", err)
+		}
+	}
+	if !v.opts.NoClean {
+		v.cleanModels()
+	}
+	rep, evaluated, err := v.evalPass(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	set, err := v.weightsStage(ctx, evaluated > 0 || v.opts.HoFOnly)
+	rep.WeightsSet = set
+	if err != nil {
+		rep.WeightsError = err.Error()
+		v.log.Warn("set weights failed", "err", err)
+	}
+	v.finishReport(rep, cfg, start)
+	return rep, nil
+}
+
+// configStage refreshes competitions.json and the hall of fame when due and
+// applies the current config to the state. The caller holds v.mu.
+func (v *Validator) configStage(ctx context.Context) (*Config, error) {
+	var err error
+	v.unlocked(func() { _, err = v.opts.Loader.RefreshIfDue(ctx) })
+	if err != nil {
 		v.log.Warn("refresh competitions", "err", err)
 	}
 	cfg, hof := v.opts.Loader.Current()
@@ -25,6 +61,10 @@ func (v *Validator) Step(ctx context.Context) (*StepReport, error) {
 	if cfg == nil {
 		cfg = &Config{Defaults: BuiltinDefaults()}
 	}
+	if cfg != v.cfg && v.cfg != nil {
+		v.log.Info("competitions config applied", "competitions", len(cfg.Competitions))
+	}
+	v.cfg = cfg
 	v.state.Competitions = cfg.Raw
 	v.state.Defaults = cfg.Defaults
 	if hof != nil {
@@ -40,31 +80,43 @@ func (v *Validator) Step(ctx context.Context) (*StepReport, error) {
 			delete(v.state.CState, name)
 		}
 	}
-	if v.chainDue() {
-		if err := v.updateChain(ctx, cfg); err != nil {
-			if v.mg == nil {
-				return nil, err
-			}
-			v.log.Warn("chain update failed; using the previous metagraph", "err", err)
-		}
+	return cfg, nil
+}
+
+// evalPass is the evaluation stage: benchmarks, the evaluation of the
+// selected models, the new weight vector and the state save. It returns the
+// step's report (finished by finishReport) and the number of models with
+// results. The caller holds v.mu; forward passes run without it.
+func (v *Validator) evalPass(ctx context.Context, cfg *Config) (*StepReport, int, error) {
+	v.step++
+	rep := &StepReport{Step: v.step, Timestamp: float64(v.now().UnixNano()) / 1e9, Weights: map[chain.UID]float64{},
+		UIDOrder: []chain.UID{}, CompetitionInfo: map[string]CompetitionLog{}, Pages: []string{}}
+	if v.mg == nil {
+		return nil, 0, fmt.Errorf("validator step: no metagraph yet")
 	}
 	rep.Block = uint64(v.mg.Block)
-	if !v.opts.NoClean {
-		v.cleanModels()
-	}
 	maxFrac := RewardsMaxFraction
 	evaluated := 0
 	if !v.opts.HoFOnly && len(cfg.Competitions) > 0 {
 		v.injectBenchmarks(cfg)
 		var err error
-		evaluated, err = v.evaluate(ctx, cfg, rep)
-		if err != nil {
-			return nil, err
+		if evaluated, err = v.evaluate(ctx, cfg, rep); err != nil {
+			return nil, 0, err
 		}
 	} else if v.opts.HoFOnly {
 		maxFrac = RewardsMaxFractionV1017
 	}
-	// Weights (§6.11.4).
+	v.updateWeights(cfg, rep, maxFrac)
+	if err := v.saveState(); err != nil {
+		return nil, 0, err
+	}
+	rep.Evaluated = evaluated
+	return rep, evaluated, nil
+}
+
+// updateWeights folds the competitions' and hall of fame's weights into the
+// running vector (spec §6.11.4).
+func (v *Validator) updateWeights(cfg *Config, rep *StepReport, maxFrac float64) {
 	t0 := v.now()
 	rw, total := HoFWeights(v.state.HallOfFame, v.hotkeys, uint64(v.mg.Block), maxFrac)
 	var comps []CompetitionWeights
@@ -73,8 +125,7 @@ func (v *Validator) Step(ctx context.Context) (*StepReport, error) {
 			comps = append(comps, CompetitionWeights{Reward: c.Reward, Weights: cs.Weights})
 		}
 	}
-	n := len(v.hotkeys)
-	next := CombineWeights(comps, rw, total, n)
+	next := CombineWeights(comps, rw, total, len(v.hotkeys))
 	v.weights = EMA(v.weights, next, WeightAlpha)
 	for u, w := range v.weights {
 		if w > 0 {
@@ -87,85 +138,4 @@ func (v *Validator) Step(ctx context.Context) (*StepReport, error) {
 		}
 	}
 	v.timing.add("score", v.now().Sub(t0))
-	if err := v.saveState(); err != nil {
-		return nil, err
-	}
-	if evaluated > 0 || v.opts.HoFOnly {
-		set, err := v.maybeSetWeights(ctx)
-		rep.WeightsSet = set
-		if err != nil {
-			rep.WeightsError = err.Error()
-			v.log.Warn("set weights failed", "err", err)
-		}
-	}
-	rep.Evaluated = evaluated
-	rep.Competitions = []string{}
-	for _, c := range cfg.Competitions {
-		rep.Competitions = append(rep.Competitions, c.Name)
-		if len(c.Params) > 0 {
-			if rep.CompetitionParams == nil {
-				rep.CompetitionParams = map[string]map[string]json.RawMessage{}
-			}
-			rep.CompetitionParams[c.Name] = c.Params
-		}
-	}
-	for _, u := range rep.UIDs {
-		rep.UIDOrder = append(rep.UIDOrder, u.UID)
-	}
-	if len(v.rejected) > 0 {
-		rep.Rejected = map[chain.UID]string{}
-		for u, r := range v.rejected {
-			rep.Rejected[u] = r
-		}
-	}
-	if rep.Forward+rep.Cached > 0 {
-		rep.CacheHitRate = float64(rep.Cached) / float64(rep.Forward+rep.Cached)
-	}
-	rep.Timing = map[string]float64{}
-	for k, d := range v.timing.d {
-		rep.Timing[k] = d.Seconds()
-	}
-	rep.StepTime = v.now().Sub(start).Seconds()
-	if v.opts.SaveStepJSON != "" {
-		if err := writeJSONFile(v.opts.SaveStepJSON, rep); err != nil {
-			v.log.Warn("save step json", "err", err)
-		}
-	}
-	return rep, nil
-}
-
-// evaluate runs §6.6 steps 2–4: model indices, samples, per-competition
-// losses and scoring. It returns the number of models with results.
-
-// A failed step is logged and retried after 5 s; each report goes to onStep.
-func (v *Validator) Run(ctx context.Context, steps int, idle time.Duration, onStep func(*StepReport)) error {
-	for i := 0; steps <= 0 || i < steps; i++ {
-		rep, err := v.Step(ctx)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if err != nil {
-			v.log.Error("validator step failed", "err", err)
-			if steps > 0 {
-				return err
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(5 * time.Second):
-			}
-			continue
-		}
-		if onStep != nil {
-			onStep(rep)
-		}
-		if rep.Evaluated == 0 && idle > 0 && (steps <= 0 || i+1 < steps) {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(idle):
-			}
-		}
-	}
-	return nil
 }

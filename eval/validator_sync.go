@@ -16,19 +16,69 @@ func (v *Validator) chainDue() bool {
 	return v.mg == nil || v.opts.ChainInterval < 0 || v.now().Sub(v.lastChain) >= v.opts.ChainInterval
 }
 
-// updateChain refreshes the metagraph and commitments and visits UIDs.
-func (v *Validator) updateChain(ctx context.Context, cfg *Config) error {
-	t0 := v.now()
-	var mg *chain.Metagraph
+// chainView is what one chain read returns.
+type chainView struct {
+	mg      *chain.Metagraph
+	comms   []chain.Commitment
+	commErr error
+	weights map[chain.UID]chain.Weights
+}
+
+// readChain reads the metagraph, the commitments and the top validators'
+// weights. It touches no validator state.
+func (v *Validator) readChain(ctx context.Context) (*chainView, error) {
+	cv := &chainView{weights: map[chain.UID]chain.Weights{}}
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
-		if mg, err = v.opts.Chain.Metagraph(ctx, v.opts.Netuid); err == nil {
+		if cv.mg, err = v.opts.Chain.Metagraph(ctx, v.opts.Netuid); err == nil {
 			break
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("sync metagraph: %w", err)
+		return nil, fmt.Errorf("sync metagraph: %w", err)
 	}
+	cv.comms, cv.commErr = v.opts.Chain.Commitments(ctx, v.opts.Netuid)
+	for _, u := range TopValidators(cv.mg.Neurons, 10) {
+		if w, err := v.opts.Chain.Weights(ctx, v.opts.Netuid, u); err == nil {
+			cv.weights[u] = w
+		}
+	}
+	return cv, nil
+}
+
+// updateChain refreshes the metagraph and commitments and visits UIDs
+// (syncing their models). The caller holds v.mu; chain reads and downloads
+// run without it.
+func (v *Validator) updateChain(ctx context.Context, cfg *Config) error {
+	t0 := v.now()
+	var cv *chainView
+	var err error
+	v.unlocked(func() { cv, err = v.readChain(ctx) })
+	if err != nil {
+		return err
+	}
+	last := map[chain.UID]time.Time{}
+	for u, ts := range v.state.UIDLastRetriedTS {
+		last[u] = time.Unix(0, int64(ts*1e9))
+	}
+	hotkeys := v.applyMetagraph(cv.mg, last)
+	dd, top := v.dedup(cv, hotkeys, cfg)
+	err = v.visitAll(ctx, cfg, hotkeys, top, dd, last)
+	v.state.UIDLastRetriedTS = map[chain.UID]float64{}
+	for u, t := range last {
+		v.state.UIDLastRetriedTS[u] = float64(t.UnixNano()) / 1e9
+	}
+	if err != nil {
+		return err
+	}
+	v.lastChain = v.now()
+	v.timing.add("chain", v.now().Sub(t0))
+	return v.saveState()
+}
+
+// applyMetagraph installs mg, resetting retry times and models of UIDs
+// whose hotkey changed, and returns the hotkeys by uid.
+func (v *Validator) applyMetagraph(mg *chain.Metagraph, last map[chain.UID]time.Time) []string {
 	n := 0
 	for _, nr := range mg.Neurons {
 		n = max(n, int(nr.UID)+1)
@@ -36,10 +86,6 @@ func (v *Validator) updateChain(ctx context.Context, cfg *Config) error {
 	hotkeys := make([]string, n)
 	for _, nr := range mg.Neurons {
 		hotkeys[nr.UID] = nr.Hotkey.String()
-	}
-	last := map[chain.UID]time.Time{}
-	for u, ts := range v.state.UIDLastRetriedTS {
-		last[u] = time.Unix(0, int64(ts*1e9))
 	}
 	if v.hotkeys != nil {
 		ResetRetryOnHotkeyChange(v.hotkeys, hotkeys, last)
@@ -50,29 +96,27 @@ func (v *Validator) updateChain(ctx context.Context, cfg *Config) error {
 		}
 	}
 	v.mg, v.hotkeys = mg, hotkeys
+	return hotkeys
+}
 
-	comms, err := v.opts.Chain.Commitments(ctx, v.opts.Netuid)
+// dedup turns the commitments into per-hotkey metadata (spec §6.3) and
+// returns it with the top miners.
+func (v *Validator) dedup(cv *chainView, hotkeys []string, cfg *Config) (DedupResult, []chain.UID) {
 	byHK := map[string]*chain.Commitment{}
-	if err != nil {
-		v.log.Warn("read commitments failed; reusing the previous metadata", "err", err)
+	if cv.commErr != nil {
+		v.log.Warn("read commitments failed; reusing the previous metadata", "err", cv.commErr)
 	}
-	for i := range comms {
-		byHK[comms[i].Hotkey.String()] = &comms[i]
+	for i := range cv.comms {
+		byHK[cv.comms[i].Hotkey.String()] = &cv.comms[i]
 	}
-	wts := map[chain.UID]chain.Weights{}
-	for _, u := range TopValidators(mg.Neurons, 10) {
-		if w, err := v.opts.Chain.Weights(ctx, v.opts.Netuid, u); err == nil {
-			wts[u] = w
-		}
-	}
-	top := TopMiners(mg, wts)
+	top := TopMiners(cv.mg, cv.weights)
 	topSet := map[chain.UID]bool{}
 	for _, u := range top {
 		topSet[u] = true
 	}
 	qs := make([]CommitmentQuery, len(hotkeys))
 	for u, hk := range hotkeys {
-		qs[u] = CommitmentQuery{UID: chain.UID(u), Hotkey: hk, Commitment: byHK[hk], Err: err}
+		qs[u] = CommitmentQuery{UID: chain.UID(u), Hotkey: hk, Commitment: byHK[hk], Err: cv.commErr}
 	}
 	discarded := map[string]bool{}
 	for _, k := range v.state.DiscardedCommitments {
@@ -86,8 +130,12 @@ func (v *Validator) updateChain(ctx context.Context, cfg *Config) error {
 	for u, why := range dd.Dropped {
 		v.log.Debug("commitment dropped", "uid", u, "reason", why)
 	}
+	return dd, top
+}
 
-	active := ActiveUIDs(v.state.CState)
+// visitAll plans the visit phases (spec §6.4) and syncs or removes UIDs
+// until the download budget is spent.
+func (v *Validator) visitAll(ctx context.Context, cfg *Config, hotkeys []string, top []chain.UID, dd DedupResult, last map[chain.UID]time.Time) error {
 	revLast := -1
 	if v.state.ForceEvalUntilUIDLast != nil {
 		revLast = *v.state.ForceEvalUntilUIDLast
@@ -96,7 +144,7 @@ func (v *Validator) updateChain(ctx context.Context, cfg *Config) error {
 	if len(hotkeys) > 0 {
 		start = v.rng.IntN(len(hotkeys))
 	}
-	phases, until := PlanVisits(len(hotkeys), top, active, start, v.now(), revLast)
+	phases, until := PlanVisits(len(hotkeys), top, ActiveUIDs(v.state.CState), start, v.now(), revLast)
 	v.state.ForceEvalUntilUIDLast = &until
 	deadline := PhaseDeadline(v.now())
 	visited := map[int]bool{}
@@ -114,17 +162,10 @@ func (v *Validator) updateChain(ctx context.Context, cfg *Config) error {
 			}
 			hk := hotkeys[u]
 			meta := dd.Metadata[hk]
-			act := DecideVisit(u, len(hotkeys), meta, v.state.HKMetadata[hk], last[chain.UID(u)], v.now(), ph.RetryInterval)
-			switch act {
+			switch DecideVisit(u, len(hotkeys), meta, v.state.HKMetadata[hk], last[chain.UID(u)], v.now(), ph.RetryInterval) {
 			case VisitRemove:
 				visited[u] = true
-				if _, ok := v.state.HKMetadata[hk]; ok {
-					v.state.HKMetadata[hk] = nil
-				}
-				if !v.isBenchmark(chain.UID(u)) {
-					AddOrRemoveUID(v.state.CState, chain.UID(u), "", 0)
-					delete(v.models, chain.UID(u))
-				}
+				v.removeUID(chain.UID(u), hk)
 			case VisitSync:
 				visited[u] = true
 				last[chain.UID(u)] = v.now()
@@ -132,17 +173,34 @@ func (v *Validator) updateChain(ctx context.Context, cfg *Config) error {
 			}
 		}
 	}
-	v.state.UIDLastRetriedTS = map[chain.UID]float64{}
-	for u, t := range last {
-		v.state.UIDLastRetriedTS[u] = float64(t.UnixNano()) / 1e9
+	return nil
+}
+
+func (v *Validator) removeUID(u chain.UID, hk string) {
+	if _, ok := v.state.HKMetadata[hk]; ok {
+		v.state.HKMetadata[hk] = nil
 	}
-	v.lastChain = v.now()
-	v.timing.add("chain", v.now().Sub(t0))
-	return v.saveState()
+	if !v.isBenchmark(u) {
+		AddOrRemoveUID(v.state.CState, u, "", 0)
+		delete(v.models, u)
+	}
+}
+
+// syncLocked runs syncModel without v.mu (downloads one at a time).
+func (v *Validator) syncLocked(ctx context.Context, hk string, meta *ModelMetadata, cfg *Config) (out SyncOutcome) {
+	v.unlocked(func() {
+		v.dl.Lock()
+		defer v.dl.Unlock()
+		out = v.syncModel(ctx, hk, meta, cfg)
+	})
+	return out
 }
 
 func (v *Validator) visit(ctx context.Context, uid chain.UID, hk string, meta *ModelMetadata, cfg *Config, prio float64) {
-	out := v.syncModel(ctx, hk, meta, cfg)
+	out := v.syncLocked(ctx, hk, meta, cfg)
+	if int(uid) >= len(v.hotkeys) || v.hotkeys[uid] != hk {
+		return // the metagraph changed while the model synced
+	}
 	if !out.Result.Retry() {
 		v.state.HKMetadata[hk] = meta
 	}
@@ -162,6 +220,10 @@ func (v *Validator) visit(ctx context.Context, uid chain.UID, hk string, meta *M
 		Info: out.Info, Label: meta.ID.Label(), Block: meta.Block,
 	}
 	AddOrRemoveUID(v.state.CState, uid, meta.ID.Competition, Jitter(prio, v.rng))
+	select {
+	case v.ready <- uid:
+	default: // the queue is full: the evaluation stage finds it in the state
+	}
 }
 
 func (v *Validator) isBenchmark(uid chain.UID) bool {
@@ -183,7 +245,7 @@ func (v *Validator) resolve(ctx context.Context, uid chain.UID, cfg *Config) *ui
 	if meta == nil {
 		return nil
 	}
-	out := v.syncModel(ctx, hk, meta, cfg)
+	out := v.syncLocked(ctx, hk, meta, cfg)
 	if out.Result != SyncSuccess {
 		v.rejected[uid] = out.Result.String() + ": " + out.Reason
 		if !out.Result.Retry() {

@@ -308,7 +308,10 @@ func TestValidatorCommitReveal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := v.State().PendingReveal
+	var p *eval.PendingReveal
+	if ps := v.State().PendingReveals; len(ps) == 1 {
+		p = &ps[0]
+	}
 	if !r1.WeightsSet || p == nil {
 		t.Fatalf("step 1: weights set %v (%s), pending %+v; want a commit", r1.WeightsSet, r1.WeightsError, p)
 	}
