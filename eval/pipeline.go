@@ -25,7 +25,7 @@ import (
 //
 // The first config and chain update run before the stages start. A failed
 // pass is logged and retried after 5 s (with steps > 0 its error ends Run).
-// After the last of steps passes a final weights stage runs, as [Step] does.
+// After each pass the weights stage also runs at once, as in [Validator.Step].
 func (v *Validator) Run(ctx context.Context, steps int, idle time.Duration, onStep func(*StepReport)) error {
 	if err := v.start(ctx); err != nil {
 		return err
@@ -39,15 +39,7 @@ func (v *Validator) Run(ctx context.Context, steps int, idle time.Duration, onSt
 	err := v.evalLoop(ctx, steps, idle, onStep)
 	cancel()
 	wg.Wait()
-	if err != nil || steps <= 0 {
-		return err
-	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if _, err := v.weightsStage(context.WithoutCancel(ctx), true); err != nil {
-		v.log.Warn("set weights failed", "err", err)
-	}
-	return nil
+	return err
 }
 
 // start runs the first config and chain update, retrying every 5 s.
@@ -155,6 +147,12 @@ func (v *Validator) evalOnce(ctx context.Context) (*StepReport, int, error) {
 	rep, n, err := v.evalPass(ctx, cfg)
 	if err != nil {
 		return nil, 0, err
+	}
+	// A new vector goes out at once when due (as Step does); the weights
+	// stage's timer covers the rest.
+	if _, err := v.weightsStage(ctx, n > 0 || v.opts.HoFOnly); err != nil && ctx.Err() == nil {
+		rep.WeightsError = err.Error()
+		v.log.Warn("set weights failed", "err", err)
 	}
 	rep.WeightsSet = v.state.LastWeightsSet > v.lastReported
 	v.lastReported = v.state.LastWeightsSet

@@ -155,7 +155,12 @@ func (v *Validator) evaluate(ctx context.Context, cfg *Config, rep *StepReport) 
 				continue
 			}
 			v.progress("evaluate "+comp.Name, i, len(sel.Picked))
-			l, err := v.evalModel(ctx, m, &comp, index, picked, texts, toks, ur)
+			// Without the eval cache no loss comes from it: every sample is computed.
+			cacheRows := index
+			if !d.UseEvalCache {
+				cacheRows = nil
+			}
+			l, err := v.evalModel(ctx, m, &comp, cacheRows, picked, texts, toks, ur)
 			if ctx.Err() != nil {
 				return evaluated, ctx.Err()
 			}

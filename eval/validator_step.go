@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 
@@ -61,7 +62,7 @@ func (v *Validator) configStage(ctx context.Context) (*Config, error) {
 	if cfg == nil {
 		cfg = &Config{Defaults: BuiltinDefaults()}
 	}
-	if cfg != v.cfg && v.cfg != nil {
+	if v.cfg != nil && !bytes.Equal(cfg.Raw, v.cfg.Raw) {
 		v.log.Info("competitions config applied", "competitions", len(cfg.Competitions))
 	}
 	v.cfg = cfg

@@ -45,6 +45,11 @@ type vEnv struct {
 	valUID   chain.UID
 	modelDir string
 	miners   []*vMiner
+	// The chain the miners and the validator use (the devchain unless a
+	// test swaps in another backend).
+	reader   chain.Reader
+	as       func(chain.Signer) chain.Chain
+	register func(*keys.Pair) chain.UID
 }
 
 type vMiner struct {
@@ -112,6 +117,14 @@ func newVEnv(t *testing.T, params func(*devchain.SubnetParams)) *vEnv {
 		t.Fatal(err)
 	}
 	e.modelDir = filepath.Join(e.root, "vali")
+	e.reader, e.as = e.node, e.node.As
+	e.register = func(k *keys.Pair) chain.UID {
+		uid, err := e.node.Register(ctx, vNetuid, k.AccountID(), k.AccountID())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return uid
+	}
 	return e
 }
 
@@ -132,10 +145,7 @@ func (e *vEnv) miner(name string, seed uint64) *vMiner {
 		t.Fatal(err)
 	}
 	key, _ := keys.FromURI("//" + name)
-	uid, err := e.node.Register(ctx, vNetuid, key.AccountID(), key.AccountID())
-	if err != nil {
-		t.Fatal(err)
-	}
+	uid := e.register(key)
 	files, _ := modelhash.Allowed(ctx, dir)
 	var up []hf.UploadFile
 	for _, f := range files {
@@ -156,7 +166,7 @@ func (e *vEnv) miner(name string, seed uint64) *vMiner {
 		t.Fatal(err)
 	}
 	id := chain.ModelID{Namespace: repo.Namespace, Name: "m", Commit: commit, Hash: modelhash.Salt(dh, key.AccountID().String()), Competition: "c00"}
-	if _, err := e.node.As(key).Commit(ctx, vNetuid, id.String()); err != nil {
+	if _, err := e.as(key).Commit(ctx, vNetuid, id.String()); err != nil {
 		t.Fatal(err)
 	}
 	m := &vMiner{key: key, uid: uid, dir: dir}
@@ -171,7 +181,7 @@ func (e *vEnv) validator(mod func(*eval.Options)) *eval.Validator {
 		e.t.Fatal(err)
 	}
 	o := eval.Options{
-		Chain: e.node, Setter: e.node.As(e.val), Hotkey: e.val.AccountID(), Netuid: vNetuid, Hub: e.hub, Source: src,
+		Chain: e.reader, Setter: e.as(e.val), Hotkey: e.val.AccountID(), Netuid: vNetuid, Hub: e.hub, Source: src,
 		Scorer: eval.RandomScorer{}, Loader: eval.NewLoader(e.comps, ""), ModelDir: e.modelDir,
 		WeightInterval: -1, DownloadMargin: 1, Seed: 7, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
