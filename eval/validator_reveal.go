@@ -29,6 +29,10 @@ func (v *Validator) revealDue(ctx context.Context, p chain.WeightParams, ok bool
 	var keep []PendingReveal
 	changed := false
 	for _, pr := range v.state.PendingReveals {
+		if ctx.Err() != nil {
+			keep = append(keep, pr)
+			continue
+		}
 		due := pr.RevealEpoch == 0 || !ok
 		if ok && pr.RevealEpoch != 0 {
 			switch {
@@ -73,6 +77,9 @@ func (v *Validator) reveal(ctx context.Context, pr PendingReveal) bool {
 		defer cancel()
 		blk, err = v.opts.Setter.RevealWeights(ctx, v.opts.Netuid, pr.UIDs, pr.Values, pr.Salt, pr.VersionKey)
 	})
+	if err != nil && ctx.Err() != nil {
+		return false
+	}
 	if err != nil {
 		v.log.Warn("reveal committed weights", "commit_block", pr.Block, "reveal_epoch", pr.RevealEpoch, "err", err)
 		return false

@@ -50,6 +50,7 @@ type vEnv struct {
 	reader   chain.Reader
 	as       func(chain.Signer) chain.Chain
 	register func(*keys.Pair) chain.UID
+	netuid   chain.NetUID
 }
 
 type vMiner struct {
@@ -117,7 +118,7 @@ func newVEnv(t *testing.T, params func(*devchain.SubnetParams)) *vEnv {
 		t.Fatal(err)
 	}
 	e.modelDir = filepath.Join(e.root, "vali")
-	e.reader, e.as = e.node, e.node.As
+	e.reader, e.as, e.netuid = e.node, e.node.As, vNetuid
 	e.register = func(k *keys.Pair) chain.UID {
 		uid, err := e.node.Register(ctx, vNetuid, k.AccountID(), k.AccountID())
 		if err != nil {
@@ -166,7 +167,7 @@ func (e *vEnv) miner(name string, seed uint64) *vMiner {
 		t.Fatal(err)
 	}
 	id := chain.ModelID{Namespace: repo.Namespace, Name: "m", Commit: commit, Hash: modelhash.Salt(dh, key.AccountID().String()), Competition: "c00"}
-	if _, err := e.as(key).Commit(ctx, vNetuid, id.String()); err != nil {
+	if _, err := e.as(key).Commit(ctx, e.netuid, id.String()); err != nil {
 		t.Fatal(err)
 	}
 	m := &vMiner{key: key, uid: uid, dir: dir}
@@ -181,7 +182,7 @@ func (e *vEnv) validator(mod func(*eval.Options)) *eval.Validator {
 		e.t.Fatal(err)
 	}
 	o := eval.Options{
-		Chain: e.reader, Setter: e.as(e.val), Hotkey: e.val.AccountID(), Netuid: vNetuid, Hub: e.hub, Source: src,
+		Chain: e.reader, Setter: e.as(e.val), Hotkey: e.val.AccountID(), Netuid: e.netuid, Hub: e.hub, Source: src,
 		Scorer: eval.RandomScorer{}, Loader: eval.NewLoader(e.comps, ""), ModelDir: e.modelDir,
 		WeightInterval: -1, DownloadMargin: 1, Seed: 7, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
@@ -206,7 +207,12 @@ func report(r *eval.StepReport, uid chain.UID) *eval.UIDReport {
 
 func wantChainWeights(t *testing.T, r chain.Reader, valUID chain.UID, w map[chain.UID]float64) {
 	t.Helper()
-	got, err := r.Weights(context.Background(), vNetuid, valUID)
+	wantChainWeightsOn(t, r, vNetuid, valUID, w)
+}
+
+func wantChainWeightsOn(t *testing.T, r chain.Reader, netuid chain.NetUID, valUID chain.UID, w map[chain.UID]float64) {
+	t.Helper()
+	got, err := r.Weights(context.Background(), netuid, valUID)
 	if err != nil {
 		t.Fatal(err)
 	}

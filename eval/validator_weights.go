@@ -41,19 +41,21 @@ func (w weightVariant) String() string {
 }
 
 // weightParams reads the subnet's weight settings; ok is false when the
-// chain backend cannot tell or the read failed.
-func (v *Validator) weightParams(ctx context.Context) (p chain.WeightParams, ok bool) {
+// chain backend cannot tell (failed false) or the read failed (failed true).
+func (v *Validator) weightParams(ctx context.Context) (p chain.WeightParams, ok, failed bool) {
 	r, isReader := v.opts.Chain.(chain.WeightParamsReader)
 	if !isReader {
-		return p, false
+		return p, false, false
 	}
 	var err error
 	v.unlocked(func() { p, err = r.WeightParams(ctx, v.opts.Netuid) })
 	if err != nil {
-		v.log.Warn("read subnet weight settings", "err", err)
-		return p, false
+		if ctx.Err() == nil {
+			v.log.Warn("read subnet weight settings; weights wait for the next try", "err", err)
+		}
+		return p, false, true
 	}
-	return p, true
+	return p, true, false
 }
 
 // variantFor picks the weight variant the subnet's settings ask for and
@@ -85,10 +87,13 @@ func (v *Validator) variantFor(p chain.WeightParams, ok bool) weightVariant {
 // limit respected, up to 3 attempts. The caller holds v.mu; chain calls run
 // without it.
 func (v *Validator) weightsStage(ctx context.Context, set bool) (bool, error) {
-	if v.opts.Setter == nil {
+	if v.opts.Setter == nil || ctx.Err() != nil {
 		return false, nil
 	}
-	p, ok := v.weightParams(ctx)
+	p, ok, failed := v.weightParams(ctx)
+	if failed {
+		return false, nil
+	}
 	v.revealDue(ctx, p, ok)
 	if !set || !v.weightsDue() {
 		return false, nil
