@@ -129,7 +129,7 @@ func (v *Validator) weightsStage(ctx context.Context, set bool) (bool, error) {
 		}
 		v.log.Warn("set weights attempt failed", "attempt", attempt+1, "err", err)
 	}
-	return false, fmt.Errorf("set weights: %w", err)
+	return false, fmt.Errorf("weights (%s): %w", variant, err)
 }
 
 func (v *Validator) weightsDue() bool {
@@ -183,7 +183,7 @@ func (v *Validator) commitHash(ctx context.Context, p chain.WeightParams, known 
 	var err error
 	v.unlocked(func() { blk, err = v.opts.Setter.CommitWeights(ctx, v.opts.Netuid, h) })
 	if err != nil {
-		return 0, fmt.Errorf("commit weights: %w", err)
+		return 0, err
 	}
 	pr := PendingReveal{UIDs: us, Values: vals, Salt: salt, VersionKey: WeightsVersionKey, Block: blk}
 	if known {
