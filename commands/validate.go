@@ -49,8 +49,8 @@ func validateCommand() *cli.Command {
 		&cli.DurationFlag{Name: "idle-sleep", Value: 120e9, Usage: "sleep after a step that evaluated nothing"},
 		&cli.Float64Flag{Name: "model-store-size-gb", Value: -eval.DefaultMinFreeGB, Usage: "disk policy: >0 caps the model folder, ≤0 keeps that many GB free (at least 30)"},
 		&cli.Float64Flag{Name: "download-margin-gb", Value: eval.DownloadMinFreeMarginGB, Usage: "free disk needed over model_size before a download"},
-		&cli.StringFlag{Name: "benchmark-file", Value: "benchmark.json", Usage: "benchmark.json of injected local models (spec §6.6)"},
-		&cli.StringFlag{Name: "save-step-json", Usage: "write each step's JSON here (the reference's step JSON of spec §6.13, uid_data keyed by uid, plus our fields; inf/nan as \"inf\"/\"nan\")"},
+		&cli.StringFlag{Name: "benchmark-file", Value: "benchmark.json", Usage: "benchmark.json: local models injected under a uid and evaluated with the miners' models, without hash or size checks (use offline or with --dont-set-weights)"},
+		&cli.StringFlag{Name: "save-step-json", Usage: "write each step's report here as JSON, in the reference validator's format (uid_data keyed by uid) plus coldint's fields; inf/nan written as \"inf\"/\"nan\""},
 		&cli.Uint64Flag{Name: "seed", Usage: "seed of the validator's randomness (0: random)"},
 		&cli.BoolFlag{Name: "json", Usage: "write one JSON step report per line to stdout (the --save-step-json form)"},
 	}
