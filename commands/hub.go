@@ -57,11 +57,11 @@ func hubClientFlags() []cli.Flag {
 	}
 }
 
-// openHub returns the backend chosen by --dir / --endpoint.
+// openHub returns the backend chosen by --hub-dir / --hub-endpoint.
 func openHub(c *cli.Context) (hf.Hub, error) {
 	if d := c.String("hub-dir"); d != "" {
 		if c.String("hub-endpoint") != "" {
-			return nil, usageErrorf("hub: give --dir or --endpoint, not both")
+			return nil, usageErrorf("give --hub-dir or --hub-endpoint, not both")
 		}
 		return dirhub.Open(d)
 	}

@@ -12,9 +12,6 @@ import (
 	"github.com/coldint/coldint/chain"
 	"github.com/coldint/coldint/data"
 	"github.com/coldint/coldint/eval"
-	"github.com/coldint/coldint/hf"
-	"github.com/coldint/coldint/hf/dirhub"
-	"github.com/coldint/coldint/hf/hub"
 	"github.com/coldint/coldint/model"
 	"github.com/urfave/cli/v2"
 )
@@ -26,8 +23,6 @@ func validateCommand() *cli.Command {
 		&cli.UintFlag{Name: "netuid", Value: 29, Usage: "subnet id", Category: "chain"},
 		&cli.StringFlag{Name: "competitions", Value: eval.CompetitionsURL, Usage: "competitions.json URL or file", Category: "config"},
 		&cli.StringFlag{Name: "hall-of-fame", Value: eval.HOFURL, Usage: "hall_of_fame.json URL or file (\"\": none)", Category: "config"},
-		&cli.StringFlag{Name: "hub-dir", Usage: "use the local directory hub at this folder (the store of coldint hub serve --dir)", Category: "hub"},
-		&cli.StringFlag{Name: "hub-endpoint", Usage: "hub base URL (default: HF_ENDPOINT or https://huggingface.co)", Category: "hub"},
 		&cli.StringSliceFlag{Name: "data", Usage: "local text source: .txt, .jsonl, .jsonl.gz files or folders (default: the datasets-server)", Category: "data"},
 		&cli.StringFlag{Name: "dataset", Value: "HuggingFaceFW/fineweb-edu-score-2", Usage: "dataset of the datasets-server (HF_DATASETS_SERVER sets its URL)", Category: "data"},
 		&cli.StringFlag{Name: "model-dir", Value: "~/.coldint/validator", Usage: "folder of downloaded models, laid out as a Hugging Face cache (it may be ~/.cache/huggingface/hub to share models with other tools), and the validator state (vali-state/)"},
@@ -62,7 +57,7 @@ func validateCommand() *cli.Command {
 			"hash and constraint checks, samples, losses in an isolated worker process per model, eval cache, scoring, weights.\n" +
 			"Defaults that work on one machine: --network local (coldint chain serve), --hub-dir or HF_ENDPOINT of `coldint hub serve`,\n" +
 			"--data with local text files.",
-		Flags:  flags,
+		Flags:  append(flags, hubClientFlags()...),
 		Action: runValidate,
 	}
 }
@@ -104,19 +99,7 @@ func runValidate(c *cli.Context) error {
 	}
 	defer cc.Close()
 
-	var h hf.Hub
-	switch {
-	case c.String("hub-dir") != "" && c.String("hub-endpoint") != "":
-		return usageErrorf("validate: give --hub-dir or --hub-endpoint, not both")
-	case c.String("hub-dir") != "":
-		h, err = dirhub.Open(c.String("hub-dir"))
-	default:
-		var opts []hub.Option
-		if e := c.String("hub-endpoint"); e != "" {
-			opts = append(opts, hub.WithEndpoint(e))
-		}
-		h, err = hub.New(opts...)
-	}
+	h, err := openHub(c)
 	if err != nil {
 		return err
 	}
