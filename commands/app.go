@@ -109,7 +109,7 @@ func Main(ctx context.Context, args []string, stdio IO) int {
 	switch {
 	case err == nil:
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil:
-		fmt.Fprintln(stdio.Err, "coldint: interrupted")
+		fmt.Fprintln(stdio.Err, interruptedLine(err))
 	default:
 		fmt.Fprintf(stdio.Err, "coldint: %v\n", err)
 	}
@@ -159,3 +159,15 @@ func versionCommand() *cli.Command {
 
 // errSilent marks an error whose message was already printed.
 var errSilent = errors.New("")
+
+// interruptedLine reports an interrupted command: "interrupted", followed by
+// what the command said beyond the cancellation itself (where it stopped,
+// how to go on).
+func interruptedLine(err error) string {
+	rest := strings.ReplaceAll(err.Error(), ": context canceled", "")
+	rest = strings.TrimSpace(strings.ReplaceAll(rest, "context canceled", ""))
+	if rest == "" {
+		return "coldint: interrupted"
+	}
+	return "coldint: interrupted: " + rest
+}

@@ -3,6 +3,7 @@ package commands
 import (
 	"bytes"
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,6 +80,18 @@ func TestClosest(t *testing.T) {
 		"netwrk": "network", "wallet-hotkey": "wallet.hotkey", "xyz": "", "m": ""} {
 		if got := closest(in, names); got != want {
 			t.Errorf("closest(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestInterruptedLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"context canceled": "coldint: interrupted",
+		"train step 5: context canceled (continue with --resume --out run)": "coldint: interrupted: train step 5 (continue with --resume --out run)",
+		"get model info \"a/b\": context canceled":                          "coldint: interrupted: get model info \"a/b\"",
+	} {
+		if got := interruptedLine(errors.New(in)); got != want {
+			t.Errorf("%q: %q, want %q", in, got, want)
 		}
 	}
 }
