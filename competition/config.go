@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/coldint/coldint/internal/jsonobj"
 )
 
 // ErrInvalidConfig is wrapped by every competitions.json and hall_of_fame.json
@@ -189,7 +191,7 @@ var (
 // are read as null, so the key holding one is unusable.
 func Parse(data []byte) (*Config, error) {
 	clean, literals := pythonLiterals(data)
-	keys, vals, err := orderedObject(clean)
+	keys, vals, err := jsonobj.Ordered(clean)
 	if err != nil {
 		return nil, fmt.Errorf("parse competitions: %w: %w", err, ErrInvalidConfig)
 	}
@@ -383,7 +385,7 @@ func modelTypes(d *Fields) []string {
 	}
 	var out []string
 	if err := json.Unmarshal(raw, &out); err != nil {
-		d.Fail("model_types", "want a list of class names, got %s", truncate(raw))
+		d.Fail("model_types", "want a list of class names, got %s", jsonobj.Quote(raw))
 		return nil
 	}
 	for _, t := range out {

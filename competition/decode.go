@@ -3,70 +3,15 @@ package competition
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"strconv"
+
+	"github.com/coldint/coldint/internal/jsonobj"
 )
 
-// orderedObject decodes a JSON object's top level, returning its keys in
-// first-appearance order and the last value of each.
-func orderedObject(data []byte) ([]string, map[string]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	tok, err := dec.Token()
-	if err == io.EOF {
-		return nil, nil, errors.New("empty file")
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("read json: %w", err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, nil, errors.New("top level is not a JSON object")
-	}
-	var keys []string
-	vals := map[string]json.RawMessage{}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, nil, fmt.Errorf("read json: %w", err)
-		}
-		k, ok := tok.(string)
-		if !ok {
-			return nil, nil, errors.New("read json: object key is not a string")
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, nil, fmt.Errorf("read json value of %q: %w", k, err)
-		}
-		if _, dup := vals[k]; !dup {
-			keys = append(keys, k)
-		}
-		vals[k] = v
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, nil, fmt.Errorf("read json: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, nil, errors.New("read json: data after the top-level object")
-	}
-	return keys, vals, nil
-}
-
 // RawObject decodes raw as a JSON object of raw values.
-func RawObject(raw json.RawMessage) (map[string]json.RawMessage, error) {
-	t := bytes.TrimSpace(raw)
-	if len(t) == 0 || t[0] != '{' {
-		return nil, errors.New("not an object")
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(t, &m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
+func RawObject(raw json.RawMessage) (map[string]json.RawMessage, error) { return jsonobj.Raw(raw) }
 
 // Fields reads typed values out of a JSON object's raw values. Every key
 // whose value is unusable is recorded in Problems; Err is the first of them
@@ -100,7 +45,7 @@ func (d *Fields) raw(key string) (json.RawMessage, bool) {
 	if !ok {
 		return nil, false
 	}
-	if isNull(raw) {
+	if jsonobj.IsNull(raw) {
 		if d.NullIsProblem {
 			d.Fail(key, "null")
 		}
@@ -118,11 +63,11 @@ func (d *Fields) Number(key string, lo, hi float64) (float64, bool) {
 	}
 	var n json.Number
 	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] == '"' {
-		d.Fail(key, "want a number, got %s", truncate(raw))
+		d.Fail(key, "want a number, got %s", jsonobj.Quote(raw))
 		return 0, false
 	}
 	if err := json.Unmarshal(raw, &n); err != nil {
-		d.Fail(key, "want a number, got %s", truncate(raw))
+		d.Fail(key, "want a number, got %s", jsonobj.Quote(raw))
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(string(n), 64)
@@ -159,7 +104,7 @@ func (d *Fields) Bool(key string) (bool, bool) {
 	}
 	var b bool
 	if err := json.Unmarshal(raw, &b); err != nil {
-		d.Fail(key, "want true or false, got %s", truncate(raw))
+		d.Fail(key, "want true or false, got %s", jsonobj.Quote(raw))
 		return false, false
 	}
 	return b, true
@@ -173,18 +118,10 @@ func (d *Fields) String(key string) (string, bool) {
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		d.Fail(key, "want a string, got %s", truncate(raw))
+		d.Fail(key, "want a string, got %s", jsonobj.Quote(raw))
 		return "", false
 	}
 	return s, true
-}
-
-func truncate(raw json.RawMessage) string {
-	s := string(bytes.TrimSpace(raw))
-	if len(s) > 40 {
-		s = s[:40] + "…"
-	}
-	return s
 }
 
 // pythonLiterals rewrites the non-standard number literals that Python's

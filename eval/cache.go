@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coldint/coldint/internal/jsonobj"
+
 	"github.com/coldint/coldint/chain"
 	"github.com/coldint/coldint/internal/atomicfile"
 )
@@ -35,7 +37,7 @@ func (p PageRef) MarshalJSON() ([]byte, error) {
 func (p *PageRef) UnmarshalJSON(b []byte) error {
 	var a []json.RawMessage
 	if err := json.Unmarshal(b, &a); err != nil || len(a) != 3 {
-		return fmt.Errorf("parse page ref %s: want [config, offset, split]", truncate(b))
+		return fmt.Errorf("parse page ref %s: want [config, offset, split]", jsonobj.Quote(b))
 	}
 	if err := json.Unmarshal(a[0], &p.Config); err != nil {
 		return fmt.Errorf("parse page ref config: %w", err)

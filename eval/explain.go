@@ -12,6 +12,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/coldint/coldint/internal/jsonobj"
+
 	"github.com/coldint/coldint/chain"
 )
 
@@ -65,7 +67,7 @@ func (l *Loss) UnmarshalJSON(b []byte) error {
 	}
 	f, err := strconv.ParseFloat(t, 64)
 	if err != nil {
-		return fmt.Errorf("parse loss %s: want a number, \"inf\", \"nan\" or null", truncate(b))
+		return fmt.Errorf("parse loss %s: want a number, \"inf\", \"nan\" or null", jsonobj.Quote(b))
 	}
 	*l = Loss(f)
 	return nil

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/coldint/coldint/internal/jsonobj"
 )
 
 // EvalJob is one model's evaluation: the samples whose summed loss the
@@ -120,7 +122,7 @@ func (f *JSONFloat) UnmarshalJSON(b []byte) error {
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		return fmt.Errorf("parse loss %q: %w", truncate(b), err)
+		return fmt.Errorf("parse loss %q: %w", jsonobj.Quote(b), err)
 	}
 	*f = JSONFloat(v)
 	return nil

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/coldint/coldint/internal/jsonobj"
+
 	"github.com/coldint/coldint/chain"
 )
 
@@ -91,9 +93,9 @@ func (r *UIDReports) UnmarshalJSON(b []byte) error {
 		*r = list
 		return nil
 	case t[0] != '{':
-		return fmt.Errorf("parse uid_data %q: want an object keyed by uid or a list", truncate(t))
+		return fmt.Errorf("parse uid_data %q: want an object keyed by uid or a list", jsonobj.Quote(t))
 	}
-	keys, vals, err := orderedObject(t)
+	keys, vals, err := jsonobj.Ordered(t)
 	if err != nil {
 		return fmt.Errorf("parse uid_data: %w", err)
 	}
@@ -201,9 +203,9 @@ func (r *WinMatrixRow) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	if len(t) == 0 || t[0] != '{' {
-		return fmt.Errorf("parse win_matrix_row %q: want an object keyed by uid", truncate(t))
+		return fmt.Errorf("parse win_matrix_row %q: want an object keyed by uid", jsonobj.Quote(t))
 	}
-	keys, vals, err := orderedObject(t)
+	keys, vals, err := jsonobj.Ordered(t)
 	if err != nil {
 		return fmt.Errorf("parse win_matrix_row: %w", err)
 	}
@@ -214,7 +216,7 @@ func (r *WinMatrixRow) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("parse win_matrix_row: %w", err)
 		}
 		c := WinCell{UID: u, Loss: JSONFloat(math.Inf(1))}
-		if !isNull(vals[k]) {
+		if !jsonobj.IsNull(vals[k]) {
 			if err := json.Unmarshal(vals[k], &c); err != nil {
 				return fmt.Errorf("parse win_matrix_row cell of uid %d: %w", u, err)
 			}
@@ -372,16 +374,16 @@ func (r *StepReport) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("parse step report competitions: %w", err)
 		}
 	case t[0] == '{':
-		keys, vals, err := orderedObject(t)
+		keys, vals, err := jsonobj.Ordered(t)
 		if err != nil {
 			return fmt.Errorf("parse step report competitions: %w", err)
 		}
 		r.Competitions = append([]string{}, keys...)
 		for _, k := range keys {
-			if isNull(vals[k]) {
+			if jsonobj.IsNull(vals[k]) {
 				continue
 			}
-			p, err := rawObject(vals[k])
+			p, err := jsonobj.Raw(vals[k])
 			if err != nil {
 				return fmt.Errorf("parse step report competition %q: params are not an object", k)
 			}
@@ -394,7 +396,7 @@ func (r *StepReport) UnmarshalJSON(b []byte) error {
 			r.CompetitionParams[k] = p
 		}
 	default:
-		return fmt.Errorf("parse step report competitions %q: want an object or a list of names", truncate(t))
+		return fmt.Errorf("parse step report competitions %q: want an object or a list of names", jsonobj.Quote(t))
 	}
 	return nil
 }

@@ -1,4 +1,7 @@
-package eval
+// Package jsonobj holds the small JSON helpers that the parsers of
+// reference-validator files share: objects read with their key order kept,
+// raw sub-objects, null tests and short quotes of bad values for errors.
+package jsonobj
 
 import (
 	"bytes"
@@ -8,13 +11,14 @@ import (
 	"io"
 )
 
-// JSON helpers of the validator's own files (state, step reports, cache).
-
-// orderedObject decodes a JSON object's top level, returning its keys in
+// Ordered decodes a JSON object's top level, returning its keys in
 // first-appearance order and the last value of each.
-func orderedObject(data []byte) ([]string, map[string]json.RawMessage, error) {
+func Ordered(data []byte) ([]string, map[string]json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	tok, err := dec.Token()
+	if err == io.EOF {
+		return nil, nil, errors.New("empty file")
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("read json: %w", err)
 	}
@@ -50,8 +54,8 @@ func orderedObject(data []byte) ([]string, map[string]json.RawMessage, error) {
 	return keys, vals, nil
 }
 
-// rawObject decodes raw as a JSON object of raw values.
-func rawObject(raw json.RawMessage) (map[string]json.RawMessage, error) {
+// Raw decodes raw as a JSON object of raw values.
+func Raw(raw json.RawMessage) (map[string]json.RawMessage, error) {
 	t := bytes.TrimSpace(raw)
 	if len(t) == 0 || t[0] != '{' {
 		return nil, errors.New("not an object")
@@ -63,9 +67,11 @@ func rawObject(raw json.RawMessage) (map[string]json.RawMessage, error) {
 	return m, nil
 }
 
-func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
+// IsNull reports whether raw is the JSON null.
+func IsNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
 
-func truncate(raw json.RawMessage) string {
+// Quote is raw trimmed to 40 bytes, for error messages.
+func Quote(raw json.RawMessage) string {
 	s := string(bytes.TrimSpace(raw))
 	if len(s) > 40 {
 		s = s[:40] + "…"
