@@ -142,7 +142,10 @@ func mineTrainFlags() []cli.Flag {
 		&cli.IntFlag{Name: "eval-rows", Value: 64, Usage: "at most this many held-out rows (0: all)", Category: "train"},
 		&cli.BoolFlag{Name: "no-pack", Usage: "one document per row instead of packed windows", Category: "train"},
 		&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the held-out split and the data order", Category: "train"},
-		&cli.StringFlag{Name: "dtype", Value: "bf16", Usage: "dtype of the final model: bf16, f16 or f32 (training is f32)", Category: "train"},
+		&cli.StringFlag{Name: "device", Usage: "cpu, cuda or cuda:N (default: cuda when available, else cpu)", Category: "train"},
+		&cli.StringFlag{Name: "dtype", Value: "auto", Usage: "auto, f32 or bf16", Category: "train"},
+		&cli.BoolFlag{Name: "grad-checkpointing", Usage: "recompute each layer's activations in the backward pass (less memory, one more forward pass per step)", Category: "train"},
+		&cli.StringFlag{Name: "save-dtype", Usage: "dtype of the final model: bf16, f16 or f32 (default: f32 after --dtype f32, else bf16)", Category: "train"},
 		&cli.IntFlag{Name: "threads", Usage: "libtorch threads (0: all cores)", Category: "train"},
 		&cli.IntFlag{Name: "log-every", Value: 10, Usage: "log a line every N steps when stderr is not a terminal", Category: "train"},
 		&cli.StringFlag{Name: "competition", Usage: "competition name (c00 ...)", Category: "competition"},
@@ -233,9 +236,13 @@ func runMineTrain(c *cli.Context) (string, error) {
 	if out == "" {
 		return "", usageErrorf("mine train: --out is required")
 	}
-	dt, err := parseDType(c.String("dtype"))
+	topts, dt, err := mineTrainOptions(c)
 	if err != nil {
 		return "", err
+	}
+	dev, err := model.ResolveDevice(c.String("device"))
+	if err != nil {
+		return "", fmt.Errorf("mine train: %w", err)
 	}
 	cfg := train.Config{
 		Steps: c.Int("steps"), Batch: c.Int("batch"), Accum: c.Int("accum"), LR: c.Float64("lr"), MinLRRatio: c.Float64("min-lr-ratio"),
@@ -302,16 +309,20 @@ func runMineTrain(c *cli.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	eng, err := mineEngine(c)
+	if c.Int("threads") < 0 {
+		return "", usageErrorf("parse --threads %d: must be >= 0", c.Int("threads"))
+	}
+	eng, err := model.NewEngineWith(model.EngineOptions{Threads: c.Int("threads"), Device: dev})
 	if err != nil {
 		return "", err
 	}
 	defer eng.Close()
-	tr, err := eng.NewTrainer(ctx, start)
+	tr, err := eng.NewTrainerWith(ctx, start, topts)
 	if err != nil {
 		return "", err
 	}
 	defer tr.Close()
+	slog.Info("training", "device", tr.Device().String(), "dtype", string(tr.DType()), "grad_checkpointing", topts.GradCheckpointing)
 	if rows := tr.Config().VocabSize; tok.MaxID() >= rows {
 		slog.Warn("the tokenizer has ids beyond the embedding rows; such documents fail", "max_id", tok.MaxID(), "vocab_size", rows)
 	}
@@ -363,6 +374,30 @@ func runMineTrain(c *cli.Context) (string, error) {
 	_, err = fmt.Fprintf(stdio.Out, "trained %d steps (%d tokens): held-out loss %.4f → %.4f; model in %s\n",
 		final.Step, final.Tokens, first.Loss, last.Loss, dst)
 	return dst, err
+}
+
+// mineTrainOptions reads --device's spelling, --dtype, --grad-checkpointing
+// and --save-dtype (bf16 unless given, or f32 after --dtype f32).
+func mineTrainOptions(c *cli.Context) (model.TrainerOptions, safetensors.DType, error) {
+	if _, _, err := model.ParseDevice(c.String("device")); err != nil {
+		return model.TrainerOptions{}, "", &UsageError{Err: fmt.Errorf("mine train --device: %w", err)}
+	}
+	cdt, err := model.ParseDType(c.String("dtype"))
+	if err != nil {
+		return model.TrainerOptions{}, "", &UsageError{Err: fmt.Errorf("mine train --dtype: %w", err)}
+	}
+	save := c.String("save-dtype")
+	if save == "" {
+		save = "bf16"
+		if cdt == model.DTypeF32 {
+			save = "f32"
+		}
+	}
+	dt, err := parseDType(save)
+	if err != nil {
+		return model.TrainerOptions{}, "", err
+	}
+	return model.TrainerOptions{DType: cdt, GradCheckpointing: c.Bool("grad-checkpointing")}, dt, nil
 }
 
 func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }

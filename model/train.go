@@ -22,10 +22,17 @@ import (
 // "exp_avg/<param>" and "exp_avg_sq/<param>".
 const OptimizerFile = "optimizer.safetensors"
 
-// param is one trainable float32 leaf tensor with its AdamW moments.
+// param is one trainable tensor: its float32 master weights with their
+// AdamW moments, all on the trainer's device.
 type param struct {
 	name string // HF name; fused LLaMA projections get Phi-3's fused names
-	t    *ts.Tensor
+	// t is the float32 master; with float32 compute it is also the autograd
+	// leaf the forward pass reads.
+	t *ts.Tensor
+	// c is the bfloat16 copy the forward pass reads with bfloat16 compute
+	// (the autograd leaf, refreshed from t after each optimizer step); nil
+	// with float32 compute.
+	c    *ts.Tensor
 	m, v *ts.Tensor
 	// g is the accumulated gradient (contiguous float32), nil when none;
 	// the trainer owns it (autograd's .grad is never used).
@@ -35,6 +42,14 @@ type param struct {
 	// projections), with their row counts; empty when t is one HF tensor.
 	split []string
 	rows  []int64
+}
+
+// w is the tensor the forward pass reads: the bfloat16 copy or the master.
+func (p *param) w() *ts.Tensor {
+	if p.c != nil {
+		return p.c
+	}
+	return p.t
 }
 
 // shape returns the parameter's shape.
@@ -53,6 +68,15 @@ type trainLayer struct {
 // the engine goroutine, with coldint's own AdamW whose state is saved to
 // safetensors (libtorch's optimizer state cannot be saved through gotch). It
 // implements train.Model. Its methods must not be called concurrently.
+//
+// The float32 master weights, their gradients and the AdamW moments live on
+// the engine's device. The forward and backward passes run in float32 or,
+// with bfloat16 compute, on bfloat16 copies of the masters (see
+// [TrainerOptions]). On the CPU the update is a fused host loop (native.cc);
+// on CUDA it is libtorch's fused AdamW kernel when the libtorch has one, else
+// its elementwise operations, with the gradient norm reduced on the device
+// (native_train.cc). Checkpoints hold float32 weights and moments and no
+// device or compute dtype, so a run can resume on another device or dtype.
 type Trainer struct {
 	e      *Engine
 	m      *Model // geometry, rotary tables and masks (no weights)
@@ -64,7 +88,17 @@ type Trainer struct {
 	layers []trainLayer
 	norm   *param
 	head   *param // embed when tied
-	closed bool
+	dev    Device // where the parameters and moments live
+	dtype  DType  // compute dtype of the forward and backward passes (f32 or bf16)
+	// recompute turns activation checkpointing on (see train_recompute.go).
+	recompute bool
+	// deviceOptim runs the gradient norm and AdamW with libtorch operations
+	// on the parameters' device (native_train.cc); always on CUDA, on the CPU
+	// only when a test asks (the CPU's fast path is the fused host loop).
+	deviceOptim bool
+	fusedSteps  int // parameter groups updated by libtorch's fused AdamW kernel
+	cache       trainCache
+	closed      bool
 	// releaseCache ends this trainer's allocator cache lease (nil: none).
 	releaseCache func()
 }
@@ -72,14 +106,24 @@ type Trainer struct {
 var _ train.Model = (*Trainer)(nil)
 
 // NewTrainer loads the model folder dir (config.json and safetensors weights
-// of any float dtype) as float32 trainable parameters. When dir holds an
-// optimizer.safetensors it restores the AdamW moments from it.
+// of any float dtype) as float32 trainable parameters on the engine's device,
+// computing in the default dtype of that device (see [TrainerOptions]). When
+// dir holds an optimizer.safetensors it restores the AdamW moments from it.
 func (e *Engine) NewTrainer(ctx context.Context, dir string) (*Trainer, error) {
+	return e.NewTrainerWith(ctx, dir, TrainerOptions{})
+}
+
+// NewTrainerWith is [Engine.NewTrainer] with options.
+func (e *Engine) NewTrainerWith(ctx context.Context, dir string, opts TrainerOptions) (*Trainer, error) {
+	dt := opts.DType.On(e.Device())
+	if dt != DTypeF32 && dt != DTypeBF16 {
+		return nil, fmt.Errorf("load trainer %q: compute dtype %q is not f32 or bf16", dir, opts.DType)
+	}
 	m, err := e.Load(ctx, dir, LoadOptions{})
 	if err != nil {
 		return nil, err
 	}
-	tr := &Trainer{e: e, m: m, cfg: m.cfg}
+	tr := &Trainer{e: e, m: m, cfg: m.cfg, dev: e.Device(), dtype: dt, recompute: opts.GradCheckpointing, deviceOptim: e.Device().CUDA}
 	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err == nil {
 		tr.tokDir = dir
 	}
@@ -92,6 +136,7 @@ func (e *Engine) NewTrainer(ctx context.Context, dir string) (*Trainer, error) {
 			drop(l.qkvT, l.oT, l.guT, l.downT)
 		}
 		tr.adopt(w)
+		tr.place()
 		debug.FreeOSMemory()
 		tr.releaseCache = leaseAllocCache(trainerCacheLimit())
 		return nil
@@ -159,9 +204,10 @@ func (tr *Trainer) Close() error {
 		}
 		tr.closed = true
 		for _, p := range tr.params {
-			drop(p.t, p.m, p.v, p.g)
+			drop(p.t, p.c, p.m, p.v, p.g)
 		}
 		tr.params = nil
+		tr.cache.drop()
 		if tr.releaseCache != nil {
 			tr.releaseCache()
 		}
@@ -182,7 +228,8 @@ func withGrad(fn func()) {
 }
 
 // backward accumulates the gradients of Σ cross-entropy / total over the
-// micro-batches and returns the summed loss and scored tokens.
+// micro-batches and returns the summed loss and scored tokens. The losses are
+// summed on the device and read once.
 func (tr *Trainer) backward(micro []train.Batch) (sum float64, tokens int) {
 	for _, b := range micro {
 		tokens += b.Tokens()
@@ -192,20 +239,38 @@ func (tr *Trainer) backward(micro []train.Batch) (sum float64, tokens int) {
 	}
 	inv := ts.FloatScalar(1 / float64(tokens))
 	defer inv.Drop()
+	var total *ts.Tensor
 	withGrad(func() {
 		for _, b := range micro {
 			if b.Tokens() == 0 {
 				continue
 			}
-			l := tr.lossSum(b)
-			sum += scalarValue(l)
-			scaled := must(l.MulScalar(inv, false))
-			grads, err := gradients(scaled, tr.params)
-			drop(scaled, l)
-			check(err)
-			tr.accumulate(grads)
+			var l *ts.Tensor
+			if tr.recompute {
+				l = tr.backwardRecompute(b, inv)
+			} else {
+				l = tr.lossSum(b)
+				scaled := must(l.MulScalar(inv, false))
+				grads, err := gradients(scaled, tr.leaves())
+				drop(scaled)
+				if err != nil {
+					drop(l, total)
+					check(err)
+				}
+				accumulate(tr.params, grads)
+			}
+			d := must(l.Detach(false))
+			drop(l)
+			if total == nil {
+				total = d
+				continue
+			}
+			inPlace(total, func() error { return total.Add_(d) })
+			drop(d)
 		}
 	})
+	sum = tr.scalar(total)
+	drop(total)
 	return sum, tokens
 }
 
@@ -250,7 +315,7 @@ func (tr *Trainer) Gradients(ctx context.Context) (map[string][]float32, error) 
 			n := numel(p.shape())
 			vals := make([]float32, n)
 			if p.g != nil {
-				copy(vals, floatData(p.g, n))
+				copy(vals, hostFloats(p.g, n))
 			}
 			tr.splitInto(out, p, vals)
 		}
@@ -265,7 +330,7 @@ func (tr *Trainer) Parameters(ctx context.Context) (map[string][]float32, error)
 	out := map[string][]float32{}
 	err := tr.e.Do(ctx, func() error {
 		for _, p := range tr.params {
-			tr.splitInto(out, p, copyOut(p.t, numel(p.shape())))
+			tr.splitInto(out, p, hostFloats(p.t, numel(p.shape())))
 		}
 		return nil
 	})
@@ -344,7 +409,7 @@ func (tr *Trainer) EvalLoss(ctx context.Context, b train.Batch) (float64, int, e
 			return ErrClosed
 		}
 		l := tr.lossSum(b)
-		sum = scalarValue(l)
+		sum = tr.scalar(l)
 		drop(l)
 		return nil
 	})
@@ -357,7 +422,7 @@ func (tr *Trainer) hfTensors(dt safetensors.DType) ([]safetensors.Tensor, error)
 	shapes := tr.cfg.ExpectedTensors()
 	for _, p := range tr.params {
 		n := numel(p.shape())
-		tr.splitInto(vals, p, copyOut(p.t, n))
+		tr.splitInto(vals, p, hostFloats(p.t, n))
 	}
 	out := make([]safetensors.Tensor, 0, len(vals))
 	for name, v := range vals {
@@ -418,7 +483,7 @@ func (tr *Trainer) SaveCheckpoint(ctx context.Context, dir string) error {
 				prefix string
 				t      *ts.Tensor
 			}{{"exp_avg/", p.m}, {"exp_avg_sq/", p.v}} {
-				data := floatData(mv.t, n)
+				data := hostFloats(mv.t, n)
 				b := make([]byte, 4*n)
 				copy(b, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(data))), 4*n))
 				tensors = append(tensors, safetensors.Tensor{Name: mv.prefix + p.name, DType: safetensors.F32, Shape: shape, Data: b})
@@ -477,7 +542,7 @@ func (tr *Trainer) loadOptimizer(ctx context.Context, path string) error {
 					return fmt.Errorf("load optimizer %q: %w", path, err)
 				}
 				drop(*x.dst)
-				*x.dst = t
+				*x.dst = tr.toDevice(t)
 			}
 		}
 		return nil

@@ -119,7 +119,7 @@ func trainArgs(init, corpus, out string, steps int) []string {
 	return []string{"--log-level", "warn", "mine", "train", "--init", init, "--data", corpus, "--out", out,
 		"--steps", itoa(steps), "--seq-len", "64", "--batch", "2", "--accum", "1", "--lr", "5e-3", "--warmup", "10",
 		"--eval-every", "50", "--checkpoint-every", "100", "--eval-docs", "30", "--eval-rows", "16", "--threads", "2",
-		"--dtype", "bf16", "--json"}
+		"--save-dtype", "bf16", "--json"}
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }

@@ -7,6 +7,18 @@
 // move the result).
 //
 // Usage: go run ./tools/minebench [-threads N] [-batch 1] [-seq 256] [-steps 4] [-dir .build/bench/mine]
+// [-device cpu|cuda|cuda:N] [-dtype f32|bf16|auto] [-grad-checkpointing]
+//
+// -device (default cpu) is where both sides train: coldint's engine and
+// the PyTorch peer (its tensors moved there; on CUDA its optimizer is
+// torch.optim.AdamW(fused=True) and each timed step ends with a
+// synchronisation). -dtype (default f32; auto is bf16 on CUDA, f32 on the CPU)
+// is the compute dtype: bf16 is coldint's mixed precision (bfloat16 copies of
+// float32 master weights) against PyTorch eager under torch.autocast with
+// bfloat16. -grad-checkpointing turns on coldint's activation checkpointing
+// (the peer does not checkpoint). On a GPU machine:
+//
+//	go run ./tools/minebench -device cuda -dtype bf16 -batch 8 -seq 1024
 package main
 
 import (
@@ -44,7 +56,19 @@ func run() error {
 	dir := flag.String("dir", ".build/bench/mine", "folder for the generated model")
 	python := flag.String("python", "/usr/bin/python3", "Python with torch for the reference")
 	skipRef := flag.Bool("skip-ref", false, "do not run the PyTorch reference")
+	devFlag := flag.String("device", "cpu", "cpu, cuda or cuda:N for both sides")
+	dtFlag := flag.String("dtype", "f32", "compute dtype: f32, bf16 or auto")
+	recompute := flag.Bool("grad-checkpointing", false, "coldint recomputes activations in the backward pass")
 	flag.Parse()
+	dev, err := model.ResolveDevice(*devFlag)
+	if err != nil {
+		return err
+	}
+	cdt, err := model.ParseDType(*dtFlag)
+	if err != nil {
+		return err
+	}
+	cdt = cdt.On(dev)
 	slog.SetDefault(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	ctx := context.Background()
 
@@ -54,15 +78,16 @@ func run() error {
 		return err
 	}
 	cfg := spec.Config()
-	fmt.Printf("mine bench: LLaMA %.0fM params (%d layers, hidden %d, vocab %d, tied), batch %d × seq %d, %d threads, f32 + AdamW\n",
-		float64(cfg.ParamCount())/1e6, cfg.NumHiddenLayers, cfg.HiddenSize, cfg.VocabSize, *batch, *seq, *threads)
+	fmt.Printf("mine bench: LLaMA %.0fM params (%d layers, hidden %d, vocab %d, tied), batch %d × seq %d, %d threads, %s %s + AdamW (f32 masters)%s\n",
+		float64(cfg.ParamCount())/1e6, cfg.NumHiddenLayers, cfg.HiddenSize, cfg.VocabSize, *batch, *seq, *threads, dev, cdt,
+		map[bool]string{true: ", activation checkpointing (coldint only)"}[*recompute])
 
-	eng, err := model.NewEngine(*threads)
+	eng, err := model.NewEngineWith(model.EngineOptions{Threads: *threads, Device: dev})
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
-	tr, err := eng.NewTrainer(ctx, mdir)
+	tr, err := eng.NewTrainerWith(ctx, mdir, model.TrainerOptions{DType: cdt, GradCheckpointing: *recompute})
 	if err != nil {
 		return err
 	}
@@ -103,7 +128,8 @@ func run() error {
 		return nil
 	}
 	cmd := exec.Command(*python, "tools/torchref/train_ref.py", "bench", "--model", mdir, "--batch", strconv.Itoa(B),
-		"--seq", strconv.Itoa(T), "--steps", strconv.Itoa(*steps), "--warmup", "1", "--threads", strconv.Itoa(*threads))
+		"--seq", strconv.Itoa(T), "--steps", strconv.Itoa(*steps), "--warmup", "1", "--threads", strconv.Itoa(*threads),
+		"--device", dev.String(), "--dtype", string(cdt))
 	cmd.Env = append(os.Environ(), "OMP_NUM_THREADS="+strconv.Itoa(*threads))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
