@@ -315,7 +315,7 @@ func (tr *Trainer) Gradients(ctx context.Context) (map[string][]float32, error) 
 			n := numel(p.shape())
 			vals := make([]float32, n)
 			if p.g != nil {
-				copy(vals, hostFloats(p.g, n))
+				copy(vals, hostFloatsN(p.g, n))
 			}
 			tr.splitInto(out, p, vals)
 		}
@@ -330,7 +330,7 @@ func (tr *Trainer) Parameters(ctx context.Context) (map[string][]float32, error)
 	out := map[string][]float32{}
 	err := tr.e.Do(ctx, func() error {
 		for _, p := range tr.params {
-			tr.splitInto(out, p, hostFloats(p.t, numel(p.shape())))
+			tr.splitInto(out, p, hostFloatsN(p.t, numel(p.shape())))
 		}
 		return nil
 	})
@@ -422,7 +422,7 @@ func (tr *Trainer) hfTensors(dt safetensors.DType) ([]safetensors.Tensor, error)
 	shapes := tr.cfg.ExpectedTensors()
 	for _, p := range tr.params {
 		n := numel(p.shape())
-		tr.splitInto(vals, p, hostFloats(p.t, n))
+		tr.splitInto(vals, p, hostFloatsN(p.t, n))
 	}
 	out := make([]safetensors.Tensor, 0, len(vals))
 	for name, v := range vals {
@@ -483,7 +483,7 @@ func (tr *Trainer) SaveCheckpoint(ctx context.Context, dir string) error {
 				prefix string
 				t      *ts.Tensor
 			}{{"exp_avg/", p.m}, {"exp_avg_sq/", p.v}} {
-				data := hostFloats(mv.t, n)
+				data := hostFloatsN(mv.t, n)
 				b := make([]byte, 4*n)
 				copy(b, unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(data))), 4*n))
 				tensors = append(tensors, safetensors.Tensor{Name: mv.prefix + p.name, DType: safetensors.F32, Shape: shape, Data: b})

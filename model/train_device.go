@@ -170,9 +170,9 @@ func (tr *Trainer) scalar(t *ts.Tensor) float64 {
 	return scalarValue(h)
 }
 
-// hostFloats copies the n elements of a float tensor (any device, any float
+// hostFloatsN copies the n elements of a float tensor (any device, any float
 // dtype) into a new float32 slice.
-func hostFloats(t *ts.Tensor, n int64) []float32 {
+func hostFloatsN(t *ts.Tensor, n int64) []float32 {
 	d, err := t.Device()
 	check(err)
 	if d.Name != "CUDA" && t.DType() == gotch.Float {
