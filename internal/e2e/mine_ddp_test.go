@@ -1,0 +1,164 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coldint/coldint/train"
+)
+
+// ddpArgs are trainArgs with batch rows per rank and a checkpoint every
+// ckpt steps.
+func ddpArgs(init, corpus, out string, steps, batch, ckpt int) []string {
+	a := trainArgs(init, corpus, out, steps)
+	for i := range a {
+		switch a[i] {
+		case "--batch":
+			a[i+1] = itoa(batch)
+		case "--checkpoint-every":
+			a[i+1] = itoa(ckpt)
+		case "--threads":
+			a[i+1] = "1"
+		}
+	}
+	return a
+}
+
+// sameCurve fails unless the loss curves of two runs agree within tol.
+func sameCurve(t *testing.T, what string, a, b *train.State, tol float64) {
+	t.Helper()
+	if len(a.Curve) != len(b.Curve) {
+		t.Fatalf("%s: curves of %d and %d points", what, len(a.Curve), len(b.Curve))
+	}
+	var worst float64
+	for i := range a.Curve {
+		d := math.Abs(a.Curve[i].Loss - b.Curve[i].Loss)
+		worst = math.Max(worst, d)
+		if d > tol || a.Curve[i].Tokens != b.Curve[i].Tokens {
+			t.Fatalf("%s: step %d: loss %.9f (%d tokens) against %.9f (%d tokens)", what, i+1, a.Curve[i].Loss, a.Curve[i].Tokens, b.Curve[i].Loss, b.Curve[i].Tokens)
+		}
+	}
+	t.Logf("%s: %d steps agree (max loss difference %.2g)", what, len(a.Curve), worst)
+}
+
+func loadState(t *testing.T, out string) *train.State {
+	t.Helper()
+	st, _, err := train.LoadState(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestMineTrainDDP: `mine train --nproc 2 --batch 2` follows the loss curve
+// of one process at --batch 4. Then two ranks started as torchrun starts
+// them (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) lose rank 1 to kill -9
+// after a checkpoint: rank 0 exits with an error naming the failed
+// all-reduce in under 60 s, and `--nproc 1 --batch 4 --resume` continues
+// from the recorded position and matches the uninterrupted one-rank run.
+func TestMineTrainDDP(t *testing.T) {
+	corpus := mineCorpus(t)
+	init := tinyLlama(t)
+	bin := coldintBin(t)
+	const steps = 12
+	one := filepath.Join(t.TempDir(), "one")
+	coldint(t, context.Background(), false, ddpArgs(init, corpus, one, steps, 4, 4)...)
+	ref := loadState(t, one)
+
+	two := filepath.Join(t.TempDir(), "two")
+	cmd := exec.Command(bin, append(ddpArgs(init, corpus, two, steps, 2, 4), "--nproc", "2")...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("--nproc 2: %v\n%s", err, tail(string(out), 3000))
+	}
+	got := loadState(t, two)
+	if got.World != 2 {
+		t.Fatalf("checkpoint of the 2-rank run records world %d", got.World)
+	}
+	sameCurve(t, "2 ranks × batch 2 against 1 rank × batch 4", ref, got, 1e-4)
+
+	// Two ranks as torchrun starts them; rank 1 dies after the first checkpoint.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	part := filepath.Join(t.TempDir(), "part")
+	ranks := make([]*exec.Cmd, 2)
+	logs := make([]*bytes.Buffer, 2)
+	for r := range ranks {
+		c := exec.Command(bin, append(ddpArgs(init, corpus, part, 400, 2, 4), "--ddp-timeout", "5m")...)
+		c.Env = append(os.Environ(), "MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(port), "RANK="+strconv.Itoa(r), "WORLD_SIZE=2")
+		logs[r] = &bytes.Buffer{}
+		c.Stdout, c.Stderr = logs[r], logs[r]
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ranks[r] = c
+	}
+	defer func() {
+		for _, c := range ranks {
+			_ = c.Process.Kill()
+		}
+	}()
+	waited := make(chan error, 1)
+	go func() { waited <- ranks[0].Wait() }()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		if _, err := os.Stat(filepath.Join(part, train.CheckpointDir, train.StateFile)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint after 5 minutes\nrank 0: %s\nrank 1: %s", tail(logs[0].String(), 2000), tail(logs[1].String(), 2000))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := ranks[1].Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	_ = ranks[1].Wait()
+	select {
+	case err := <-waited:
+		if err == nil {
+			t.Fatalf("rank 0 exited 0 after its peer died\n%s", tail(logs[0].String(), 2000))
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("rank 0 still runs 60 s after its peer was killed\n%s", tail(logs[0].String(), 2000))
+	}
+	msg := logs[0].String()
+	if !strings.Contains(msg, "all-reduce") || !strings.Contains(msg, "rank 0 of 2") {
+		t.Fatalf("rank 0's error does not say what failed:\n%s", tail(msg, 2000))
+	}
+	t.Logf("rank 0 exited %.1f s after rank 1 was killed: %s", time.Since(killed).Seconds(), lastLine(msg))
+	mid := loadState(t, part)
+	if mid.World != 2 || mid.Step == 0 || mid.Step%4 != 0 {
+		t.Fatalf("checkpoint after the kill: step %d, world %d", mid.Step, mid.World)
+	}
+
+	// Resume with one rank at twice the batch, against an uninterrupted one-rank run.
+	full := filepath.Join(t.TempDir(), "full")
+	final := mid.Step + 4
+	coldint(t, context.Background(), false, ddpArgs(init, corpus, full, final, 4, 4)...)
+	cmd = exec.Command(bin, append(ddpArgs(init, corpus, part, final, 4, 4), "--nproc", "1", "--resume")...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("resume with --nproc 1: %v\n%s", err, tail(string(out), 3000))
+	}
+	resumed := loadState(t, part)
+	sameCurve(t, "2 ranks killed at step "+itoa(mid.Step)+", resumed on 1 rank, against 1 rank", loadState(t, full), resumed, 1e-4)
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	return s[strings.LastIndex(s, "\n")+1:]
+}
