@@ -32,10 +32,14 @@ type rankEnv struct {
 	Port                   int
 	Rank, World, LocalRank int
 	LocalWorld             int
+	// AgentStore: the launcher hosts the rendezvous store (torchrun's
+	// TORCHELASTIC_USE_AGENT_STORE=True), so rank 0 does not.
+	AgentStore bool
 }
 
-// readRankEnv reads MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE, LOCAL_RANK
-// and LOCAL_WORLD_SIZE. ok is false when WORLD_SIZE is unset or 1.
+// readRankEnv reads MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE, LOCAL_RANK,
+// LOCAL_WORLD_SIZE and TORCHELASTIC_USE_AGENT_STORE. ok is false when
+// WORLD_SIZE is unset or 1.
 func readRankEnv() (r rankEnv, ok bool, err error) {
 	ws := os.Getenv("WORLD_SIZE")
 	if ws == "" || ws == "1" {
@@ -73,6 +77,7 @@ func readRankEnv() (r rankEnv, ok bool, err error) {
 	if r.LocalWorld, err = num("LOCAL_WORLD_SIZE", r.World); err != nil {
 		return r, false, err
 	}
+	r.AgentStore = strings.EqualFold(os.Getenv("TORCHELASTIC_USE_AGENT_STORE"), "true")
 	if r.Addr = os.Getenv("MASTER_ADDR"); r.Addr == "" {
 		return r, false, errors.New("read MASTER_ADDR: unset (WORLD_SIZE is " + ws + ")")
 	}
@@ -100,7 +105,7 @@ func rankThreads(threads int, r rankEnv) int {
 // joinRun joins the data-parallel group of r and makes tr one of its ranks.
 func joinRun(ctx context.Context, eng *model.Engine, tr *model.Trainer, r rankEnv, timeout time.Duration) (*model.DDP, error) {
 	slog.Info("joining the data-parallel group", "rank", r.Rank, "world", r.World, "rendezvous", net.JoinHostPort(r.Addr, strconv.Itoa(r.Port)))
-	g, err := eng.JoinDDP(ctx, model.DDPOptions{Addr: r.Addr, Port: r.Port, Rank: r.Rank, World: r.World, Timeout: timeout})
+	g, err := eng.JoinDDP(ctx, model.DDPOptions{Addr: r.Addr, Port: r.Port, Rank: r.Rank, World: r.World, Timeout: timeout, AgentStore: r.AgentStore})
 	if err != nil {
 		return nil, fmt.Errorf("mine train: %w", err)
 	}

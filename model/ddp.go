@@ -29,6 +29,9 @@ type DDPOptions struct {
 	// Timeout bounds the rendezvous and every collective: a rank whose peer
 	// is gone or stuck fails after at most this long.
 	Timeout time.Duration
+	// AgentStore means the launcher hosts the store (torchrun with
+	// TORCHELASTIC_USE_AGENT_STORE=True): rank 0 connects to it too.
+	AgentStore bool
 }
 
 // DDP is one rank's membership of a data-parallel group over libtorch's c10d
@@ -70,7 +73,7 @@ func (e *Engine) JoinDDP(ctx context.Context, o DDPOptions) (*DDP, error) {
 		defer C.free(unsafe.Pointer(addr))
 		var msg *C.char
 		if C.coldint_c10d_new(addr, C.int(o.Port), C.int(o.Rank), C.int(o.World), C.int64_t(o.Timeout.Milliseconds()),
-			C.int(boolInt(e.Device().CUDA)), &d.pg, &msg) != 0 {
+			C.int(boolInt(e.Device().CUDA)), C.int(boolInt(o.AgentStore)), &d.pg, &msg) != 0 {
 			return c10dErr(msg)
 		}
 		return nil

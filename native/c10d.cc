@@ -104,7 +104,7 @@ void unflat(const at::Tensor &buf, const std::vector<at::Tensor> &b) {
   }
 
 extern "C" int coldint_c10d_new(const char *addr, int port, int rank, int world, int64_t timeout_ms, int cuda,
-                                void **out, char **err) {
+                                int agent_store, void **out, char **err) {
   if (world < 1 || rank < 0 || rank >= world) {
     return fail(err, "rank " + std::to_string(rank) + " is outside a world of " + std::to_string(world));
   }
@@ -117,7 +117,7 @@ extern "C" int coldint_c10d_new(const char *addr, int port, int rank, int world,
   C10D_TRY
   c10d::TCPStoreOptions o;
   o.port = static_cast<uint16_t>(port);
-  o.isServer = rank == 0;
+  o.isServer = rank == 0 && !agent_store;
   o.numWorkers = static_cast<size_t>(world);
   o.waitWorkers = true;
   o.timeout = g->timeout;

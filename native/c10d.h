@@ -14,11 +14,12 @@ extern "C" {
 #endif
 
 // coldint_c10d_new joins the group of world ranks: rank 0 hosts the TCPStore
-// on addr:port, the others connect to it; everyone waits at most timeout_ms
-// for the others (and for every later collective). cuda selects NCCL (only
-// in a CUDA build) over Gloo. It stores the group in *out.
+// on addr:port (unless agent_store: a launcher such as torchrun hosts it),
+// the others connect to it; everyone waits at most timeout_ms for the others
+// (and for every later collective). cuda selects NCCL (only in a CUDA build)
+// over Gloo. It stores the group in *out.
 int coldint_c10d_new(const char *addr, int port, int rank, int world, int64_t timeout_ms, int cuda,
-                     void **out, char **err);
+                     int agent_store, void **out, char **err);
 
 // coldint_c10d_allreduce_mean replaces every tensor by the mean over the
 // ranks of that tensor, in buckets of at most bucket_bytes (tensors of one

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -161,4 +162,88 @@ func TestMineTrainDDP(t *testing.T) {
 func lastLine(s string) string {
 	s = strings.TrimSpace(s)
 	return s[strings.LastIndex(s, "\n")+1:]
+}
+
+// TestMineTrainNprocRankDies: when one rank of `mine train --nproc 2` is
+// killed, the launcher stops the other and exits with an error naming the
+// dead rank, within 60 s; a rank whose rendezvous is unreachable fails with
+// an error naming the address, within its --ddp-timeout.
+func TestMineTrainNprocRankDies(t *testing.T) {
+	corpus := mineCorpus(t)
+	init := tinyLlama(t)
+	bin := coldintBin(t)
+	out := filepath.Join(t.TempDir(), "run")
+	var log bytes.Buffer
+	cmd := exec.Command(bin, append(ddpArgs(init, corpus, out, 400, 2, 4), "--nproc", "2")...)
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		if _, err := os.Stat(filepath.Join(out, train.CheckpointDir, train.StateFile)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint after 5 minutes\n%s", tail(log.String(), 2000))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Children are listed per thread of the launcher.
+	tasks, _ := filepath.Glob(filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "task", "*", "children"))
+	var pids []string
+	for _, f := range tasks {
+		kids, err := os.ReadFile(f)
+		if err != nil {
+			t.Skipf("cannot list the launcher's children: %v", err)
+		}
+		pids = append(pids, strings.Fields(string(kids))...)
+	}
+	if len(pids) != 2 {
+		t.Fatalf("launcher has children %q, want 2 ranks", pids)
+	}
+	pid := 0
+	for _, p := range pids {
+		env, _ := os.ReadFile(filepath.Join("/proc", p, "environ"))
+		if slices.Contains(strings.Split(string(env), "\x00"), "RANK=1") {
+			pid, _ = strconv.Atoi(p)
+		}
+	}
+	if pid == 0 {
+		t.Fatalf("no child of the launcher has RANK=1")
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-waited:
+		if err == nil || !strings.Contains(log.String(), "rank 1 failed") {
+			t.Fatalf("launcher after rank 1 was killed: %v\n%s", err, tail(log.String(), 2000))
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("launcher still runs 60 s after rank 1 was killed\n%s", tail(log.String(), 2000))
+	}
+	t.Logf("launcher: %s", lastLine(log.String()))
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	lone := filepath.Join(t.TempDir(), "lone")
+	c := exec.Command(bin, append(ddpArgs(init, corpus, lone, 4, 2, 4), "--ddp-timeout", "3s")...)
+	c.Env = append(os.Environ(), "MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(port), "RANK=1", "WORLD_SIZE=2")
+	start := time.Now()
+	msg, err := c.CombinedOutput()
+	if err == nil || !strings.Contains(string(msg), "rendezvous at 127.0.0.1:"+strconv.Itoa(port)) || time.Since(start) > 60*time.Second {
+		t.Fatalf("unreachable rendezvous: %v after %v\n%s", err, time.Since(start), tail(string(msg), 2000))
+	}
+	if _, _, err := train.LoadState(lone); err == nil {
+		t.Fatal("a rank that never joined wrote a checkpoint")
+	}
+	t.Logf("unreachable rendezvous: %s", lastLine(string(msg)))
 }
