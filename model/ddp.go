@@ -15,9 +15,9 @@ import (
 	"github.com/sugarme/gotch/ts"
 )
 
-// DDPBucketBytes is the size of the buffers gradients are flattened into for
-// one all-reduce each.
-const DDPBucketBytes = 25 << 20
+// ddpBucketBytes is the size of the buffers gradients are flattened into for
+// one all-reduce each (tests make it small to have many buckets).
+var ddpBucketBytes int64 = 25 << 20
 
 // DDPOptions name one rank of a data-parallel group.
 type DDPOptions struct {
@@ -137,7 +137,7 @@ func (d *DDP) allReduceMean(list []*ts.Tensor) error {
 	h := handles(list)
 	defer C.free(unsafe.Pointer(h))
 	var msg *C.char
-	rc := C.coldint_c10d_allreduce_mean(d.pg, h, C.int(len(list)), C.int64_t(DDPBucketBytes), &msg)
+	rc := C.coldint_c10d_allreduce_mean(d.pg, h, C.int(len(list)), C.int64_t(ddpBucketBytes), &msg)
 	runtime.KeepAlive(list)
 	if rc != 0 {
 		return c10dErr(msg)
@@ -167,7 +167,7 @@ func (d *DDP) broadcast(list []*ts.Tensor, root int) error {
 	h := handles(list)
 	defer C.free(unsafe.Pointer(h))
 	var msg *C.char
-	rc := C.coldint_c10d_broadcast(d.pg, h, C.int(len(list)), C.int(root), C.int64_t(DDPBucketBytes), &msg)
+	rc := C.coldint_c10d_broadcast(d.pg, h, C.int(len(list)), C.int(root), C.int64_t(ddpBucketBytes), &msg)
 	runtime.KeepAlive(list)
 	if rc != 0 {
 		return c10dErr(msg)

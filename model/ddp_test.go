@@ -36,6 +36,8 @@ type ddpJob struct {
 	Batch     train.Batch       `json:"batch"`
 	Params    train.OptimParams `json:"params"`
 	Out       string            `json:"out"`
+	// BucketBytes overrides the all-reduce bucket size (0: the default).
+	BucketBytes int64 `json:"bucket_bytes"`
 }
 
 // TestDDPRank is not a test of its own: it is the body of one rank when
@@ -57,6 +59,9 @@ func TestDDPRank(t *testing.T) {
 
 func runDDPJob(e *Engine, job ddpJob) error {
 	ctx := context.Background()
+	if job.BucketBytes > 0 {
+		ddpBucketBytes = job.BucketBytes
+	}
 	tr, err := e.NewTrainer(ctx, job.Model)
 	if err != nil {
 		return err
@@ -183,7 +188,10 @@ func TestDDPMatchesOneRankAndPyTorch(t *testing.T) {
 	var jobs []ddpJob
 	for r := range 2 {
 		jobs = append(jobs, ddpJob{Model: dir, Port: port, Rank: r, World: 2, TimeoutMS: 60000, Steps: 5,
-			Batch: per[r], Params: ddpTestParams, Out: filepath.Join(tmp, fmt.Sprintf("rank%d.json", r))})
+			Batch: per[r], Params: ddpTestParams, Out: filepath.Join(tmp, fmt.Sprintf("rank%d.json", r)),
+			// 8 KB buckets: several tensors share a bucket, bigger ones have
+			// their own, and several buckets are in flight at once.
+			BucketBytes: 8 << 10})
 	}
 	text, errs := runRanks(t, jobs)
 	for r, err := range errs {

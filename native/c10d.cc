@@ -159,12 +159,27 @@ extern "C" int coldint_c10d_allreduce_mean(void *p, void **h, int n, int64_t buc
   auto *g = static_cast<Group *>(p);
   C10D_TRY
   at::NoGradGuard ng;
-  for (const auto &b : buckets(tensors_of(h, n), bucket_bytes)) {
-    std::vector<at::Tensor> buf{flat(b)};
-    wait(g, g->pg->allreduce(buf, c10d::AllreduceOptions()));
-    buf[0].div_(g->world);
-    unflat(buf[0], b);
+  // Up to kInFlight buckets are reduced at once (the process group's worker
+  // threads), so that flattening and copying back overlap the transfers;
+  // the bound keeps the extra memory at a few buckets.
+  constexpr size_t kInFlight = 3;
+  auto bs = buckets(tensors_of(h, n), bucket_bytes);
+  std::vector<std::vector<at::Tensor>> bufs(bs.size());
+  std::vector<c10::intrusive_ptr<c10d::Work>> works(bs.size());
+  size_t done = 0;
+  auto finish = [&](size_t i) {
+    wait(g, works[i]);
+    bufs[i][0].div_(g->world);
+    unflat(bufs[i][0], bs[i]);
+    bufs[i].clear();
+    works[i].reset();
+  };
+  for (size_t i = 0; i < bs.size(); i++) {
+    bufs[i] = {flat(bs[i])};
+    works[i] = g->pg->allreduce(bufs[i], c10d::AllreduceOptions());
+    if (i + 1 - done >= kInFlight) finish(done++);
   }
+  while (done < bs.size()) finish(done++);
   C10D_CATCH("all-reduce gradients (rank " + std::to_string(g->rank) + " of " + std::to_string(g->world) + ")")
   return 0;
 }
