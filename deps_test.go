@@ -71,6 +71,16 @@ func TestImportRules(t *testing.T) {
 			func(i string) bool {
 				return i == "net" || i == "net/http" || (strings.Contains(i, ".") && !strings.HasPrefix(i, modulePath) && i != "golang.org/x/crypto/blake2b")
 			}},
+		{"the competition rules sit below every tool that applies them (validator, miner, surgeon, web, hub client)",
+			func(p string) bool { return rel(p) != "competition" },
+			func(i string) bool {
+				for _, up := range []string{"eval", "model", "surgeon", "train", "web", "commands", "hf/hub", "demorun"} {
+					if i == modulePath+"/"+up || strings.HasPrefix(i, modulePath+"/"+up+"/") {
+						return true
+					}
+				}
+				return false
+			}},
 		{"production code does not import testing",
 			func(p string) bool {
 				r := rel(p)
@@ -95,7 +105,7 @@ func TestImportRules(t *testing.T) {
 // TestPureGoPackages builds the pure-Go trees with cgo disabled.
 func TestPureGoPackages(t *testing.T) {
 	var patterns []string
-	for _, d := range []string{"chain", "hf", "tokenizer", "eval", "surgeon", "data", "train"} {
+	for _, d := range []string{"chain", "hf", "tokenizer", "competition", "eval", "surgeon", "data", "train"} {
 		if st, err := os.Stat(d); err == nil && st.IsDir() {
 			patterns = append(patterns, "./"+d+"/...")
 		}

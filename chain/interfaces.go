@@ -56,3 +56,49 @@ type Chain interface {
 	Committer
 	WeightSetter
 }
+
+// WeightParams are the subnet settings that decide how and when a validator
+// may put weights on chain, read at one head block.
+type WeightParams struct {
+	// Block is the head block the settings were read at.
+	Block BlockNumber
+	// Tempo is the epoch length in blocks.
+	Tempo uint16
+	// WeightsRateLimit is the least number of blocks between two weight
+	// settings (or commits) of one uid.
+	WeightsRateLimit uint64
+	// CommitRevealEnabled makes set_weights fail: weights go through a commit
+	// and a later reveal.
+	CommitRevealEnabled bool
+	// CommitRevealVersion is the runtime's commit-reveal version (4: the
+	// timelocked variant); 0 when the runtime has no such setting (spec 218),
+	// where only the hash variant exists.
+	CommitRevealVersion uint16
+	// RevealPeriodEpochs is the epoch distance between a hash commit and its
+	// reveal (1 when the runtime has no such setting).
+	RevealPeriodEpochs uint64
+}
+
+// WeightParamsReader reads a subnet's [WeightParams].
+type WeightParamsReader interface {
+	WeightParams(ctx context.Context, netuid NetUID) (WeightParams, error)
+}
+
+// TimelockedWeightSetter submits timelocked weight commits (commit-reveal
+// version 4): commit is the ciphertext of chain/timelock, revealRound the
+// beacon round it opens at; the chain reveals it by itself.
+type TimelockedWeightSetter interface {
+	CommitTimelockedWeights(ctx context.Context, netuid NetUID, commit []byte, revealRound uint64, version uint16) (BlockNumber, error)
+}
+
+// Epoch is subtensor's epoch index of block b on netuid:
+// (b + netuid + 1) / (tempo + 1).
+func Epoch(netuid NetUID, tempo uint16, b BlockNumber) uint64 {
+	return (uint64(b) + uint64(netuid) + 1) / (uint64(tempo) + 1)
+}
+
+// RevealEpoch is the only epoch in which a hash commit made at block b can
+// be revealed: Epoch(b) + RevealPeriodEpochs.
+func (p WeightParams) RevealEpoch(netuid NetUID, b BlockNumber) uint64 {
+	return Epoch(netuid, p.Tempo, b) + p.RevealPeriodEpochs
+}

@@ -83,6 +83,8 @@ func NewApp(stdio IO) *cli.App {
 	}
 	app.Metadata = map[string]any{"io": stdio}
 	installUsage(app)
+	installModelFlag(app.Commands)
+	installExamples(app.Commands, "")
 	applyEnvVars(app.Flags, "")
 	for _, cmd := range app.Commands {
 		applyEnvToCommand(cmd, "")

@@ -238,13 +238,13 @@ hotkey of --wallet.name/--wallet.hotkey under --wallet.path (bittensor's wallet 
 			{
 				Name:  "commit",
 				Usage: "publish a commitment (at most 128 bytes) for the wallet's hotkey",
-				Flags: signed(netuidFlag(), &cli.StringFlag{Name: "data", Usage: "the commitment, e.g. ns:name:commit:hash:competition", Required: true}),
+				Flags: signed(netuidFlag(), &cli.StringFlag{Name: "commitment", Aliases: []string{"data"}, Usage: "the commitment, e.g. ns:name:commit:hash:competition", Required: true}),
 				Action: func(c *cli.Context) error {
 					netuid, err := getNetuid(c)
 					if err != nil {
 						return err
 					}
-					data := c.String("data")
+					data := c.String("commitment")
 					if len(data) > chain.MaxCommitmentLen {
 						return usageErrorf("parse --data: %d bytes, at most %d fit a commitment", len(data), chain.MaxCommitmentLen)
 					}

@@ -184,10 +184,6 @@ func configCommand() *cli.Command {
 			Name:      "dump",
 			Usage:     "print a command's flags and their effective values as a YAML config file",
 			ArgsUsage: "COMMAND [SUBCOMMAND]",
-			Description: "EXAMPLES:\n" +
-				"   coldint config dump validate > validate.yaml     # edit it, then:\n" +
-				"   coldint validate --config validate.yaml\n" +
-				"   coldint --config validate.yaml config dump validate   # check what the file sets",
 			Action: func(c *cli.Context) error {
 				path := c.Args().Slice()
 				cmd := commandAt(c.App, path)

@@ -55,7 +55,7 @@ Read it back with ` + "`coldint data pages --local DIR`" + ` (one config, rows i
 			&cli.StringFlag{Name: "out", Usage: "output folder", Required: true},
 			&cli.StringSliceFlag{Name: "sources", Usage: "sources to include (default: all): jargon, devil, kjv"},
 			&cli.IntFlag{Name: "shard-docs", Value: 1000, Usage: "documents per shard"},
-			&cli.Uint64Flag{Name: "seed", Value: 29, Usage: "shuffle seed"},
+			&cli.Uint64Flag{Name: "shuffle-seed", Aliases: []string{"seed"}, Value: 29, Usage: "seed of the document shuffle"},
 			&cli.BoolFlag{Name: "json", Usage: "print the manifest as JSON"},
 		},
 		Action: func(c *cli.Context) error {
@@ -72,7 +72,7 @@ Read it back with ` + "`coldint data pages --local DIR`" + ` (one config, rows i
 				}
 			}
 			man, err := data.BuildCorpus(c.Context, data.CorpusOptions{
-				Out: c.String("out"), Sources: sources, ShardDocs: c.Int("shard-docs"), Seed: c.Uint64("seed"),
+				Out: c.String("out"), Sources: sources, ShardDocs: c.Int("shard-docs"), Seed: c.Uint64("shuffle-seed"),
 			})
 			if err != nil {
 				return err
@@ -122,7 +122,7 @@ same pages.`,
 			&cli.StringFlag{Name: "server", Usage: "datasets-server base URL (default $HF_DATASETS_SERVER or the public server)"},
 			&cli.IntFlag{Name: "pages", Value: 1, Usage: "number of pages"},
 			&cli.IntFlag{Name: "rows-per-page", Value: 25, Usage: "rows per page"},
-			&cli.Uint64Flag{Name: "seed", Usage: "page choice seed (default: random, logged)"},
+			&cli.Uint64Flag{Name: "page-seed", Aliases: []string{"seed"}, Usage: "seed of the page choice (default: random, logged)"},
 			&cli.StringFlag{Name: "text-mode", Value: "paragraph", Usage: ".txt documents: paragraph, line or file"},
 			&cli.BoolFlag{Name: "per-file", Usage: "with --local: one config per file"},
 			&cli.IntFlag{Name: "cap", Usage: "cap_sample_len in characters (0: no cap)"},
@@ -139,8 +139,8 @@ same pages.`,
 			if err != nil {
 				return usageErrorf("%v", err)
 			}
-			seed := c.Uint64("seed")
-			if !c.IsSet("seed") {
+			seed := c.Uint64("page-seed")
+			if !c.IsSet("page-seed") {
 				var b [8]byte
 				_, _ = rand.Read(b[:])
 				seed = binary.LittleEndian.Uint64(b[:])

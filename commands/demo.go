@@ -30,7 +30,7 @@ func demoCommand() *cli.Command {
 			"commands (coldint serve, generate, validate) work against it afterwards.",
 		Flags: []cli.Flag{
 			&cli.IntFlag{Name: "miners", Value: 3, Usage: "number of miners (2..8)"},
-			&cli.IntFlag{Name: "steps", Value: 3, Usage: "validator steps"},
+			&cli.IntFlag{Name: "validator-steps", Aliases: []string{"steps"}, Value: 3, Usage: "validator steps"},
 			&cli.IntFlag{Name: "train-steps", Value: 60, Usage: "optimizer steps of the first miner"},
 			&cli.StringFlag{Name: "dir", Value: "demo", Usage: "demo folder: a new or empty one, or one an earlier demo made (its contents are replaced); any other folder is refused"},
 			&cli.IntFlag{Name: "threads", Usage: "libtorch threads (0: all cores)"},
@@ -48,7 +48,7 @@ func runDemo(c *cli.Context) error {
 	if n := c.Int("miners"); n < 2 || n > 8 {
 		return usageErrorf("parse --miners %d: must be between 2 and 8", n)
 	}
-	if n := c.Int("steps"); n < 1 || n > 50 {
+	if n := c.Int("validator-steps"); n < 1 || n > 50 {
 		return usageErrorf("parse --steps %d: must be between 1 and 50", n)
 	}
 	if n := c.Int("train-steps"); n < 1 || n > 100000 {
@@ -75,7 +75,7 @@ func runDemo(c *cli.Context) error {
 		logger = slog.Default()
 	}
 	res, err := demorun.Run(c.Context, demorun.Options{
-		Dir: c.String("dir"), Miners: c.Int("miners"), Steps: c.Int("steps"), TrainSteps: c.Int("train-steps"),
+		Dir: c.String("dir"), Miners: c.Int("miners"), Steps: c.Int("validator-steps"), TrainSteps: c.Int("train-steps"),
 		Trainer: &engineTrainer{eng: eng, out: report},
 		Scorer: &eval.SubprocessScorer{Command: []string{exe, "--log-level", "warn", "eval-worker"},
 			Timeout: 10 * time.Minute, Stderr: stdio.Err},

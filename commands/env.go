@@ -15,6 +15,11 @@ const envPrefix = "COLDINT_"
 // knownEnv collects every generated variable name so unknown ones can be warned about.
 var knownEnv = map[string]bool{}
 
+// otherEnv are COLDINT_* variables that set no flag: the engine library's
+// path (read by the model package), the libtorch folder of make build, and
+// the variables the tests and the native build read.
+var otherEnv = []string{"COLDINT_NATIVE", "COLDINT_LIBTORCH", "COLDINT_NATIVE_", "COLDINT_TEST_"}
+
 // envName turns a flag name such as "wallet.name" into COLDINT_WALLET_NAME.
 func envName(flag string) string {
 	r := strings.NewReplacer("-", "_", ".", "_")
@@ -83,8 +88,17 @@ func warnUnknownEnv(w io.Writer) {
 	}
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, envPrefix) && !knownEnv[k] {
+		if strings.HasPrefix(k, envPrefix) && !knownEnv[k] && !otherKnown(k) {
 			fmt.Fprintf(w, "coldint: warning: unknown environment variable %s (no flag of that name)\n", k)
 		}
 	}
+}
+
+func otherKnown(k string) bool {
+	for _, o := range otherEnv {
+		if k == o || strings.HasSuffix(o, "_") && strings.HasPrefix(k, o) {
+			return true
+		}
+	}
+	return false
 }

@@ -32,7 +32,7 @@ type evalOptions struct {
 func evalCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "eval",
-		Usage: "print the summed loss (total NLL in nats, spec §6.7) of every sample under a model",
+		Usage: "print the summed loss (total negative log-likelihood in nats, as validators score it) of every sample under a model",
 		UsageText: "coldint eval --model DIR --data FILE [--device D] [--dtype T] [--max-memory BYTES] [--threads N] [--json]\n\n" +
 			"FILE is .jsonl with an \"ids\" array per line (\"valid\": false marks a sample that failed\n" +
 			"tokenization: its loss is inf). Text samples (.txt lines, .jsonl \"text\") are tokenized with the\n" +

@@ -31,7 +31,7 @@ func generateCommand() *cli.Command {
 			&cli.Float64Flag{Name: "temperature", Value: 0, Usage: "sampling temperature (0: greedy)"},
 			&cli.IntFlag{Name: "top-k", Usage: "keep the K most likely tokens (0: all)"},
 			&cli.Float64Flag{Name: "top-p", Usage: "nucleus sampling: keep the most likely tokens up to this probability (0 or 1: all)"},
-			&cli.Uint64Flag{Name: "seed", Usage: "sampling seed"},
+			&cli.Uint64Flag{Name: "sampling-seed", Aliases: []string{"seed"}, Usage: "seed of the token sampling"},
 			&cli.BoolFlag{Name: "no-stop", Usage: "do not stop at the end-of-sequence token"},
 			&cli.BoolFlag{Name: "echo", Usage: "print the prompt before the generated text"},
 			&cli.IntFlag{Name: "threads", Usage: "libtorch threads (0: all cores)"},
@@ -45,7 +45,7 @@ func generateCommand() *cli.Command {
 func runGenerate(c *cli.Context) error {
 	stdio := ioFrom(c)
 	req := web.GenerateRequest{Prompt: c.String("prompt"), MaxTokens: c.Int("max-tokens"), Temperature: c.Float64("temperature"),
-		TopK: c.Int("top-k"), TopP: c.Float64("top-p"), Seed: c.Uint64("seed")}
+		TopK: c.Int("top-k"), TopP: c.Float64("top-p"), Seed: c.Uint64("sampling-seed")}
 	if req.Prompt == "" {
 		return usageErrorf("parse --prompt: must not be empty")
 	}

@@ -48,10 +48,10 @@ Files are hashed in parallel (--workers, default all cores).`,
 		},
 		Action: func(c *cli.Context) error {
 			stdio := ioFrom(c)
-			if c.NArg() != 1 {
-				return usageErrorf("hash: need exactly one DIR argument, got %d", c.NArg())
+			dir, err := modelDir(c, "hash")
+			if err != nil {
+				return err
 			}
-			dir := c.Args().First()
 			hotkey := c.String("hotkey")
 			if c.IsSet("hotkey") {
 				if err := checkHotkey(hotkey); err != nil {

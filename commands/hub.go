@@ -51,32 +51,46 @@ file written by "huggingface-cli login" ($HF_HOME/token); it is never printed.`,
 
 func hubClientFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "endpoint", Usage: "hub base URL (default: HF_ENDPOINT or https://huggingface.co)", Category: "hub"},
-		&cli.StringFlag{Name: "dir", Usage: "use the local directory hub at this folder instead of a server", Category: "hub"},
-		&cli.IntFlag{Name: "parallel", Value: 4, Usage: "files transferred at once", Category: "hub"},
+		&cli.StringFlag{Name: "hub-endpoint", Aliases: []string{"endpoint"}, Usage: "hub base URL (default: HF_ENDPOINT or https://huggingface.co)", Category: "hub"},
+		&cli.StringFlag{Name: "hub-dir", Aliases: []string{"dir"}, Usage: "use the local directory hub at this folder instead of a server", Category: "hub"},
+		&cli.IntFlag{Name: "hub-parallel", Aliases: []string{"parallel"}, Value: 4, Usage: "files transferred at once", Category: "hub"},
 	}
 }
 
-// openHub returns the backend chosen by --dir / --endpoint.
+// openHub returns the backend chosen by --hub-dir / --hub-endpoint.
 func openHub(c *cli.Context) (hf.Hub, error) {
-	if d := c.String("dir"); d != "" {
-		if c.String("endpoint") != "" {
-			return nil, usageErrorf("hub: give --dir or --endpoint, not both")
+	if d := c.String("hub-dir"); d != "" {
+		if c.String("hub-endpoint") != "" {
+			return nil, usageErrorf("give --hub-dir or --hub-endpoint, not both")
 		}
 		return dirhub.Open(d)
 	}
-	opts := []hub.Option{hub.WithParallel(c.Int("parallel"))}
-	if e := c.String("endpoint"); e != "" {
+	opts := []hub.Option{hub.WithParallel(c.Int("hub-parallel"))}
+	if e := c.String("hub-endpoint"); e != "" {
 		opts = append(opts, hub.WithEndpoint(e))
 	}
 	return hub.New(opts...)
 }
 
+// hubRepoFlags are the client flags of the hub commands that name a repo.
+func hubRepoFlags() []cli.Flag {
+	return append(hubClientFlags(),
+		&cli.StringFlag{Name: "repo-type", Usage: "model or dataset: the kind of REPO (default: model, or dataset for datasets/namespace/name)", Category: "hub"})
+}
+
 func repoArg(c *cli.Context, i int) (hf.RepoID, error) {
 	if c.NArg() <= i {
-		return hf.RepoID{}, usageErrorf("%s: missing REPO argument (namespace/name)", c.Command.Name)
+		return hf.RepoID{}, usageErrorf("%s: missing REPO argument (namespace/name or datasets/namespace/name)", c.Command.Name)
 	}
-	id, err := hf.ParseRepoID(c.Args().Get(i))
+	s := c.Args().Get(i)
+	id, err := hf.ParseRepo(s)
+	if c.IsSet("repo-type") {
+		typ, terr := hf.ParseRepoType(c.String("repo-type"))
+		if terr != nil {
+			return hf.RepoID{}, &UsageError{Err: fmt.Errorf("%s: --repo-type: %w", c.Command.Name, terr)}
+		}
+		id, err = hf.ParseTypedRepo(s, typ)
+	}
 	if err != nil {
 		return hf.RepoID{}, &UsageError{Err: err}
 	}
@@ -98,7 +112,8 @@ func hubServeCommand() *cli.Command {
 		Name:      "serve",
 		Usage:     "serve a directory hub over HTTP with the Hub API subset coldint and the official clients use",
 		UsageText: "coldint hub serve --root DIR --addr 127.0.0.1:PORT [--token TOKEN]...",
-		Description: `Serves model info, resolve (with Range), create repo, visibility, preupload,
+		Description: `Serves model and dataset repos (datasets under /datasets/ and /api/datasets/):
+info, resolve (with Range), create repo, visibility, preupload,
 Git LFS batch (basic and multipart) and ndjson commits from a local folder, so a
 group can run a private competition. Point clients at it with HF_ENDPOINT=http://ADDR
 (huggingface_hub also needs HF_HUB_DISABLE_XET=1) or hubUrl in @huggingface/hub.
@@ -176,7 +191,7 @@ func hubInfoCommand() *cli.Command {
 		Name:      "info",
 		Usage:     "show a model repo at a revision: commit, visibility, files and sizes",
 		ArgsUsage: "REPO",
-		Flags: append(hubClientFlags(),
+		Flags: append(hubRepoFlags(),
 			&cli.StringFlag{Name: "revision", Value: "main", Usage: "branch or commit"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON"},
 		),
@@ -221,11 +236,11 @@ func hubDownloadCommand() *cli.Command {
 		Name:      "download",
 		Usage:     "download a repo at a commit into the Hugging Face cache layout and print the snapshot folder",
 		ArgsUsage: "REPO",
-		Flags: append(hubClientFlags(),
+		Flags: append(hubRepoFlags(),
 			&cli.StringFlag{Name: "revision", Value: "main", Usage: "commit (or branch) to download"},
 			&cli.StringFlag{Name: "cache-dir", Usage: "cache folder (default: HF_HUB_CACHE or $HF_HOME/hub)"},
 			&cli.StringSliceFlag{Name: "file", Usage: "file to download (repeatable; default: all, or the validator allow-list with --model)"},
-			&cli.BoolFlag{Name: "model", Usage: "download only what validators fetch: config, tokenizer files, safetensors weights"},
+			&cli.BoolFlag{Name: "model-files", Aliases: []string{"model"}, Usage: "download only what validators fetch: config, tokenizer files, safetensors weights"},
 			&cli.Int64Flag{Name: "max-size", Usage: "refuse repos whose files sum to more than this many bytes (0: no limit)"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON {snapshot, commit, files}"},
 		),
@@ -238,7 +253,7 @@ func runHubDownload(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Bool("model") && c.IsSet("file") {
+	if c.Bool("model-files") && c.IsSet("file") {
 		return usageErrorf("hub download: give --model or --file, not both")
 	}
 	h, err := openHub(c)
@@ -252,7 +267,7 @@ func runHubDownload(c *cli.Context) error {
 	}
 	files := c.StringSlice("file")
 	opts := hf.DownloadOptions{MaxTotalSize: c.Int64("max-size")}
-	if c.Bool("model") {
+	if c.Bool("model-files") {
 		if files, err = hub.ModelFiles(c.Context, h, info); err != nil {
 			return err
 		}
@@ -293,7 +308,7 @@ func runHubDownload(c *cli.Context) error {
 	// A branch asked for is recorded as huggingface_hub does, so that other
 	// tools (transformers offline) resolve it from the cache.
 	if rev := c.String("revision"); rev != info.SHA {
-		if err := hfcache.OpenModel(cache, repo).WriteRef(rev, info.SHA); err != nil {
+		if err := hfcache.Open(cache, hfcache.Type(repo.Type.String()), repo).WriteRef(rev, info.SHA); err != nil {
 			return fmt.Errorf("download %s: %w", repo, err)
 		}
 	}
@@ -315,7 +330,7 @@ func hubUploadCommand() *cli.Command {
 		Name:      "upload",
 		Usage:     "upload every file of a folder as one commit and print the commit sha",
 		ArgsUsage: "REPO DIR",
-		Flags: append(hubClientFlags(),
+		Flags: append(hubRepoFlags(),
 			&cli.StringFlag{Name: "message", Value: "upload with coldint", Usage: "commit message"},
 			&cli.StringFlag{Name: "revision", Value: "main", Usage: "branch to commit to"},
 			&cli.BoolFlag{Name: "create", Usage: "create the repo first if it does not exist (private unless --public)"},
@@ -429,7 +444,7 @@ func hubCreateCommand() *cli.Command {
 		Name:      "create",
 		Usage:     "create a model repo (private unless --public)",
 		ArgsUsage: "REPO",
-		Flags: append(hubClientFlags(),
+		Flags: append(hubRepoFlags(),
 			&cli.BoolFlag{Name: "public", Usage: "create the repo public"},
 			&cli.BoolFlag{Name: "exist-ok", Usage: "succeed if the repo already exists"},
 		),
@@ -456,7 +471,7 @@ func hubVisibilityCommand() *cli.Command {
 		Name:      "visibility",
 		Usage:     "make a repo public or private",
 		ArgsUsage: "REPO public|private",
-		Flags:     hubClientFlags(),
+		Flags:     hubRepoFlags(),
 		Action: func(c *cli.Context) error {
 			repo, err := repoArg(c, 0)
 			if err != nil {

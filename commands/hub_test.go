@@ -139,3 +139,37 @@ func TestHubDirBackend(t *testing.T) {
 		t.Fatalf("refs/main = %q, %v; want %q", b, err, commit)
 	}
 }
+
+func TestHubDatasetRepo(t *testing.T) {
+	root, src := t.TempDir(), t.TempDir()
+	os.MkdirAll(filepath.Join(src, "data"), 0o755)
+	os.WriteFile(filepath.Join(src, "data", "000_00000.parquet"), []byte("PAR1 shard"), 0o644)
+	stdout, stderr, code := runCLI(t, "hub", "upload", "--dir", root, "--create", "--repo-type", "dataset", "tester/corpus", src)
+	if code != 0 {
+		t.Fatalf("upload dataset: %s", stderr)
+	}
+	commit := strings.TrimSpace(stdout)
+	// The dataset is not a model repo of the same name.
+	if _, stderr, code = runCLI(t, "hub", "info", "--dir", root, "tester/corpus"); code == 0 || !strings.Contains(stderr, "not found") {
+		t.Fatalf("info of the dataset as a model: code %d %s", code, stderr)
+	}
+	cache := t.TempDir()
+	stdout, stderr, code = runCLI(t, "hub", "download", "--dir", root, "--revision", "main", "--cache-dir", cache, "datasets/tester/corpus")
+	if code != 0 {
+		t.Fatalf("download dataset: %s", stderr)
+	}
+	if b, err := os.ReadFile(filepath.Join(strings.TrimSpace(stdout), "data", "000_00000.parquet")); err != nil || string(b) != "PAR1 shard" {
+		t.Fatalf("downloaded shard: %q %v", b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(cache, "datasets--tester--corpus", "refs", "main")); err != nil || string(b) != commit {
+		t.Fatalf("refs/main = %q, %v; want %q", b, err, commit)
+	}
+	for _, args := range [][]string{
+		{"--repo-type", "space", "tester/corpus"},
+		{"--repo-type", "dataset", "models/tester/corpus"},
+	} {
+		if _, stderr, code = runCLI(t, append([]string{"hub", "info", "--dir", root}, args...)...); code != ExitUsage {
+			t.Errorf("info %v: code %d %s", args, code, stderr)
+		}
+	}
+}

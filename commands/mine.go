@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/coldint/coldint/chain"
+	"github.com/coldint/coldint/competition"
 	"github.com/coldint/coldint/data"
 	"github.com/coldint/coldint/eval"
 	"github.com/coldint/coldint/hf"
@@ -28,6 +28,7 @@ import (
 	"github.com/coldint/coldint/tokenizer"
 	"github.com/coldint/coldint/train"
 	"github.com/coldint/coldint/train/best"
+	"github.com/coldint/coldint/train/precheck"
 	"github.com/coldint/coldint/train/publish"
 )
 
@@ -85,7 +86,7 @@ rate reaches --min-win-rate publishes it to --repo. Each step is also a subcomma
 			},
 			{
 				Name:      "publish",
-				Usage:     "upload a model to the hub and commit it on chain (resumable, spec §8.2)",
+				Usage:     "upload a model to the hub and commit it on chain (resumable: a second run picks up where the first stopped)",
 				UsageText: "coldint mine publish --model DIR --repo NS/NAME --competition C [flags]",
 				Flags:     append(append(minePublishFlags(true), mineChainFlags()...), hubClientFlags()...),
 				Action: func(c *cli.Context) error {
@@ -131,7 +132,7 @@ func mineTrainFlags() []cli.Flag {
 		&cli.IntFlag{Name: "steps", Value: d.Steps, Usage: "optimizer steps", Category: "train"},
 		&cli.Float64Flag{Name: "lr", Value: d.LR, Usage: "peak learning rate", Category: "train"},
 		&cli.Float64Flag{Name: "min-lr-ratio", Value: d.MinLRRatio, Usage: "final learning rate as a fraction of --lr (cosine decay)", Category: "train"},
-		&cli.IntFlag{Name: "warmup", Value: d.Warmup, Usage: "linear warmup steps", Category: "train"},
+		&cli.IntFlag{Name: "warmup", Value: d.Warmup, DefaultText: fmt.Sprintf("%.0f%% of --steps", 100*train.WarmupShare), Usage: "linear warmup steps", Category: "train"},
 		&cli.Float64Flag{Name: "weight-decay", Value: d.WeightDecay, Usage: "AdamW weight decay (matrices only)", Category: "train"},
 		&cli.Float64Flag{Name: "beta1", Value: d.Beta1, Usage: "AdamW β1", Category: "train"},
 		&cli.Float64Flag{Name: "beta2", Value: d.Beta2, Usage: "AdamW β2", Category: "train"},
@@ -141,9 +142,9 @@ func mineTrainFlags() []cli.Flag {
 		&cli.IntFlag{Name: "eval-docs", Value: 50, Usage: "documents held out for evaluation", Category: "train"},
 		&cli.IntFlag{Name: "eval-rows", Value: 64, Usage: "at most this many held-out rows (0: all)", Category: "train"},
 		&cli.BoolFlag{Name: "no-pack", Usage: "one document per row instead of packed windows", Category: "train"},
-		&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the held-out split and the data order", Category: "train"},
-		&cli.StringFlag{Name: "device", Usage: "cpu, cuda or cuda:N (default: cuda when available, else cpu)", Category: "train"},
-		&cli.StringFlag{Name: "dtype", Value: "auto", Usage: "auto, f32 or bf16", Category: "train"},
+		&cli.Uint64Flag{Name: "data-seed", Aliases: []string{"seed"}, Value: 1, Usage: "seed of the held-out split and the data order", Category: "train"},
+		deviceFlag(),
+		dtypeFlag(),
 		&cli.BoolFlag{Name: "grad-checkpointing", Usage: "recompute each layer's activations in the backward pass (less memory, one more forward pass per step)", Category: "train"},
 		&cli.StringFlag{Name: "save-dtype", Usage: "dtype of the final model: bf16, f16 or f32 (default: f32 after --dtype f32, else bf16)", Category: "train"},
 		&cli.IntFlag{Name: "threads", Usage: "libtorch threads (0: all cores)", Category: "train"},
@@ -182,7 +183,7 @@ func minePublishFlags(standalone bool) []cli.Flag {
 		&cli.StringFlag{Name: "repo", Usage: "hub repo ns/name (ns+name+competition ≤ 40 characters)", Category: "publish"},
 		&cli.BoolFlag{Name: "keep-private", Usage: "leave the repo private (validators cannot download it)", Category: "publish"},
 		&cli.StringFlag{Name: "upload-dtype", Usage: "convert the weights before upload: bf16, f16 or f32 (default: as saved)", Category: "publish"},
-		&cli.StringFlag{Name: "state", Usage: "publish progress file (default: <model>.publish.json)", Category: "publish"},
+		&cli.StringFlag{Name: "publish-state", Aliases: []string{"state"}, Usage: "publish progress file (default: <model>.publish.json)", Category: "publish"},
 		&cli.IntFlag{Name: "commit-rounds", Value: 10, Usage: "commit attempts", Category: "publish"},
 		&cli.DurationFlag{Name: "read-back-delay", Value: 12 * time.Second, Usage: "wait between read-backs", Category: "publish"},
 		&cli.DurationFlag{Name: "rate-limit-delay", Value: 60 * time.Second, Usage: "wait after a rate-limited commit", Category: "publish"},
@@ -268,6 +269,9 @@ func runMineTrain(c *cli.Context) (string, error) {
 	if err := cfg.Validate(); err != nil {
 		return "", &UsageError{Err: err}
 	}
+	if w := cfg.WarmupWarning(); w != "" {
+		slog.Warn(w)
+	}
 	if len(c.StringSlice("data")) == 0 {
 		return "", usageErrorf("mine train: --data is required")
 	}
@@ -320,7 +324,7 @@ func runMineTrain(c *cli.Context) (string, error) {
 	if pad < 0 {
 		pad = max(eos, 0)
 	}
-	d, err := train.NewData(corpus, train.DataConfig{SeqLen: c.Int("seq-len"), Pack: !c.Bool("no-pack"), Seed: c.Uint64("seed"),
+	d, err := train.NewData(corpus, train.DataConfig{SeqLen: c.Int("seq-len"), Pack: !c.Bool("no-pack"), Seed: c.Uint64("data-seed"),
 		EvalDocs: min(c.Int("eval-docs"), len(texts)/10), EvalRows: c.Int("eval-rows"), PadID: int32(pad)})
 	if err != nil {
 		return "", err
@@ -543,21 +547,11 @@ func runMinePrecheck(c *cli.Context, dir string) (float64, error) {
 	if !ok {
 		return 0, usageErrorf("mine precheck: competition %q not in %s (have %s)", compName, c.String("competitions"), strings.Join(cfg.Names(), ", "))
 	}
-	rep, err := surgeon.Check(ctx, dir, cfg, compName)
+	rep, _, err := precheck.Admission(ctx, dir, cfg, compName)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("mine precheck: %w", err)
 	}
 	res := precheckResult{Model: dir, Competition: compName, Check: rep}
-	accepted := false
-	for _, a := range rep.Accepted() {
-		if a == compName {
-			accepted = true
-		}
-	}
-	if !accepted {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		return 0, fmt.Errorf("mine precheck: %q does not meet the constraints of %q:\n%s", dir, compName, b)
-	}
 	slog.Info("constraints met", "competition", compName, "class", rep.ClassName, "repo_bytes", rep.RepoBytes)
 
 	// The current best.
@@ -694,28 +688,11 @@ func printPrecheck(c *cli.Context, r precheckResult) error {
 // precheckLosses tokenizes texts as the validator would for this model and
 // returns its summed losses (spec §6.7).
 func precheckLosses(c *cli.Context, eng *model.Engine, comp *eval.Competition, dir string, texts []string) ([]float64, error) {
-	tokDir := dir
-	own := comp.Tokenizer == "" || comp.FreeTokenizer
-	if !own {
-		if st, err := os.Stat(comp.Tokenizer); err == nil && st.IsDir() {
-			tokDir = comp.Tokenizer
-		} else {
-			slog.Warn("the competition tokenizer is not a local folder; using the model's own", "tokenizer", comp.Tokenizer)
-			own = true
-		}
-	}
-	tok, err := tokenizer.Load(tokDir)
+	rows, choice, err := precheck.Samples(c.Context, comp, dir, texts, competitionTokenizer(c))
 	if err != nil {
 		return nil, err
 	}
-	maxLen, err := comp.SequenceLimit(own)
-	if err != nil {
-		return nil, err
-	}
-	rows, _, _, err := eval.TokenizeSamples(texts, eval.NewSampleTokenizer(tok), tok.Roles().EOS, maxLen, comp.CharCap(own), comp.MaxTokenizeFails)
-	if err != nil {
-		return nil, err
-	}
+	slog.Info("samples tokenized", "model", dir, "own_tokenizer", choice.Own, "competition_tokenizer", choice.Competition)
 	samples := make([]model.Sample, len(rows))
 	for i, r := range rows {
 		if r == nil {
@@ -737,6 +714,26 @@ func precheckLosses(c *cli.Context, eng *model.Engine, comp *eval.Competition, d
 	}
 	defer m.Close()
 	return m.Losses(c.Context, samples, nil)
+}
+
+// competitionTokenizer loads a competition tokenizer as a validator does:
+// a local folder, or the hub repo it names, fetched into the Hugging Face
+// cache (--out when given).
+func competitionTokenizer(c *cli.Context) precheck.LoadFunc {
+	return func(ctx context.Context, id string) (*tokenizer.Tokenizer, error) {
+		h, err := openHub(c)
+		if err != nil {
+			return nil, err
+		}
+		cache := c.String("out")
+		if cache == "" {
+			if cache, err = os.UserCacheDir(); err != nil {
+				return nil, err
+			}
+			cache = filepath.Join(cache, "coldint", "tokenizers")
+		}
+		return competition.LoadTokenizer(ctx, h, id, cache)
+	}
 }
 
 // ---- publish ----
@@ -819,7 +816,7 @@ func runMinePublish(c *cli.Context, dir string) error {
 	if err != nil {
 		return err
 	}
-	state := c.String("state")
+	state := c.String("publish-state")
 	if state == "" {
 		state = filepath.Clean(dir) + ".publish.json"
 	}

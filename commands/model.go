@@ -57,8 +57,8 @@ func modelInitCommand() *cli.Command {
 			&cli.IntFlag{Name: "vocab", Usage: "vocabulary size (embedding rows)"},
 			&cli.StringFlag{Name: "vocab-from", Usage: "tokenizer.json (or its folder) to size the vocabulary from; its files are copied into the model"},
 			&cli.BoolFlag{Name: "tie", Usage: "tie lm_head to the input embedding"},
-			&cli.Uint64Flag{Name: "seed", Value: 0, Usage: "random seed for the weights"},
-			&cli.StringFlag{Name: "dtype", Value: "bf16", Usage: "weight dtype: bf16 or f32"},
+			&cli.Uint64Flag{Name: "init-seed", Aliases: []string{"seed"}, Value: 0, Usage: "seed of the random weights"},
+			&cli.StringFlag{Name: "save-dtype", Aliases: []string{"dtype"}, Value: "bf16", Usage: "dtype of the saved weights: bf16 or f32"},
 			&cli.Float64Flag{Name: "rope-theta", Value: 10000, Usage: "rotary base"},
 			&cli.IntFlag{Name: "max-position", Value: 4096, Usage: "max_position_embeddings"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "output directory (must not exist)"},
@@ -67,7 +67,7 @@ func modelInitCommand() *cli.Command {
 			o := modelInitOptions{
 				Arch: c.String("arch"), Layers: c.Int("layers"), Hidden: c.Int("hidden"), Heads: c.Int("heads"),
 				KVHeads: c.Int("kv-heads"), Intermediate: c.Int("intermediate"), Vocab: c.Int("vocab"),
-				VocabFrom: c.String("vocab-from"), Tie: c.Bool("tie"), Seed: c.Uint64("seed"), DType: c.String("dtype"),
+				VocabFrom: c.String("vocab-from"), Tie: c.Bool("tie"), Seed: c.Uint64("init-seed"), DType: c.String("save-dtype"),
 				Out: c.String("out"), RopeTheta: c.Float64("rope-theta"), MaxPos: c.Int("max-position"),
 			}
 			return runModelInit(c, o)
@@ -120,10 +120,11 @@ func modelInspectCommand() *cli.Command {
 		ArgsUsage: "DIR",
 		Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return usageErrorf("model inspect: want exactly one model directory")
+			dir, err := modelDir(c, "model inspect")
+			if err != nil {
+				return err
 			}
-			info, err := modeldir.Inspect(c.Args().First())
+			info, err := modeldir.Inspect(dir)
 			if err != nil {
 				return err
 			}

@@ -41,7 +41,7 @@ factors; a table, or JSON with --json. With g > 1, --seed fixes the shuffle
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "input", Usage: "score input JSON file (- for stdin)"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
-			&cli.Uint64Flag{Name: "seed", Usage: "seed of the grouping shuffle (default: random)"},
+			&cli.Uint64Flag{Name: "group-seed", Aliases: []string{"seed"}, Usage: "seed of the grouping shuffle (default: random)"},
 		},
 		Action: func(c *cli.Context) error {
 			stdio := ioFrom(c)
@@ -66,8 +66,8 @@ factors; a table, or JSON with --json. With g > 1, --seed fixes the shuffle
 			if err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
-			seed := c.Uint64("seed")
-			if !c.IsSet("seed") {
+			seed := c.Uint64("group-seed")
+			if !c.IsSet("group-seed") {
 				seed = rand.Uint64()
 			}
 			rep, err := eval.Explain(in, seed)

@@ -3,6 +3,7 @@ package commands
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 
@@ -18,7 +19,7 @@ import (
 // surgeonCommand groups the model surgery commands.
 func surgeonCommand() *cli.Command {
 	outFlag := &cli.StringFlag{Name: "out", Required: true, Usage: "output model directory (must not exist)"}
-	seedFlag := &cli.Uint64Flag{Name: "seed", Usage: "random seed for newly initialised weights"}
+	seedFlag := &cli.Uint64Flag{Name: "init-seed", Aliases: []string{"seed"}, Usage: "seed of the newly initialised weights"}
 	return &cli.Command{
 		Name:  "surgeon",
 		Usage: "change model directories: grow, add layers, resize vocab, merge, convert",
@@ -55,26 +56,26 @@ func surgeonCommand() *cli.Command {
 			},
 			{
 				Name: "grow-hidden", Usage: "widen the hidden size by whole heads, function-preserving via norm_divisor",
-				ArgsUsage: "DIR", Flags: []cli.Flag{outFlag, seedFlag, &cli.IntFlag{Name: "to", Required: true, Usage: "new hidden size"}},
+				ArgsUsage: "DIR", Flags: []cli.Flag{outFlag, seedFlag, &cli.IntFlag{Name: "hidden", Aliases: []string{"to"}, Required: true, Usage: "new hidden size"}},
 				Action: surgery("surgeon grow-hidden", func(c *cli.Context, m *surgeon.Model) (*surgeon.Model, error) {
-					return surgeon.GrowHidden(m, c.Int("to"), c.Uint64("seed"))
+					return surgeon.GrowHidden(m, c.Int("hidden"), c.Uint64("init-seed"))
 				}),
 			},
 			{
 				Name: "grow-intermediate", Usage: "widen the MLPs, function-preserving",
-				ArgsUsage: "DIR", Flags: []cli.Flag{outFlag, seedFlag, &cli.IntFlag{Name: "to", Required: true, Usage: "new intermediate size"}},
+				ArgsUsage: "DIR", Flags: []cli.Flag{outFlag, seedFlag, &cli.IntFlag{Name: "intermediate", Aliases: []string{"to"}, Required: true, Usage: "new intermediate size"}},
 				Action: surgery("surgeon grow-intermediate", func(c *cli.Context, m *surgeon.Model) (*surgeon.Model, error) {
-					return surgeon.GrowIntermediate(m, c.Int("to"), c.Uint64("seed"))
+					return surgeon.GrowIntermediate(m, c.Int("intermediate"), c.Uint64("init-seed"))
 				}),
 			},
 			{
 				Name: "resize-vocab", Usage: "resize the embedding (and untied lm_head) to N rows",
 				ArgsUsage: "DIR", Flags: []cli.Flag{outFlag, seedFlag,
-					&cli.IntFlag{Name: "to", Required: true, Usage: "new vocabulary size"},
+					&cli.IntFlag{Name: "vocab", Aliases: []string{"to"}, Required: true, Usage: "new vocabulary size"},
 					&cli.IntFlag{Name: "pad-multiple", Usage: "round the size up to a multiple of this"},
-					&cli.StringFlag{Name: "init", Value: surgeon.InitNormal, Usage: "new rows: normal (N(0, initializer_range²)) or mean (mean of old rows)"}},
+					&cli.StringFlag{Name: "init-rows", Aliases: []string{"init"}, Value: surgeon.InitNormal, Usage: "new rows: normal (N(0, initializer_range²)) or mean (mean of old rows)"}},
 				Action: surgery("surgeon resize-vocab", func(c *cli.Context, m *surgeon.Model) (*surgeon.Model, error) {
-					return surgeon.ResizeVocab(m, c.Int("to"), c.Int("pad-multiple"), c.String("init"), c.Uint64("seed"))
+					return surgeon.ResizeVocab(m, c.Int("vocab"), c.Int("pad-multiple"), c.String("init-rows"), c.Uint64("init-seed"))
 				}),
 			},
 			{
@@ -86,9 +87,9 @@ func surgeonCommand() *cli.Command {
 			},
 			{
 				Name: "convert", Usage: "change the storage dtype",
-				ArgsUsage: "DIR", Flags: []cli.Flag{outFlag, &cli.StringFlag{Name: "dtype", Required: true, Usage: "bf16, f16 or f32"}},
+				ArgsUsage: "DIR", Flags: []cli.Flag{outFlag, &cli.StringFlag{Name: "save-dtype", Aliases: []string{"dtype"}, Required: true, Usage: "dtype of the saved weights: bf16, f16 or f32"}},
 				Action: surgery("surgeon convert", func(c *cli.Context, m *surgeon.Model) (*surgeon.Model, error) {
-					dt, err := safetensors.ParseDType(c.String("dtype"))
+					dt, err := safetensors.ParseDType(c.String("save-dtype"))
 					if err != nil {
 						return nil, &UsageError{Err: err}
 					}
@@ -100,12 +101,12 @@ func surgeonCommand() *cli.Command {
 				Name: "merge", Usage: "merge models of identical geometry (linear, slerp, task-arithmetic)",
 				ArgsUsage: "A B [C…]", Flags: []cli.Flag{outFlag,
 					&cli.StringFlag{Name: "method", Value: surgeon.MergeLinear, Usage: "linear, slerp or task-arithmetic"},
-					&cli.StringFlag{Name: "weights", Usage: "comma-separated weights (linear: one per model; slerp: t; task-arithmetic: one per model after the base A)"}},
+					&cli.StringFlag{Name: "merge-weights", Aliases: []string{"weights"}, Usage: "comma-separated weights (linear: one per model; slerp: t; task-arithmetic: one per model after the base A)"}},
 				Action: runMerge,
 			},
 			{
 				Name: "slice-info", Usage: "show how sliced evaluation would split the model under a memory budget",
-				ArgsUsage: "DIR", Flags: []cli.Flag{&cli.Int64Flag{Name: "max-memory", Required: true, Usage: "memory budget in bytes"}, deviceFlag(), dtypeFlag()},
+				ArgsUsage: "DIR", Flags: []cli.Flag{&cli.StringFlag{Name: "max-memory", Required: true, Usage: "weight memory budget (bytes, or with K/M/G/KiB/MiB/GiB) counted in the compute dtype"}, deviceFlag(), dtypeFlag()},
 				Action: func(c *cli.Context) error {
 					dir, err := oneArg(c, "surgeon slice-info")
 					if err != nil {
@@ -120,10 +121,14 @@ func surgeonCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
+					budget, err := parseBytes(c.String("max-memory"))
+					if err != nil {
+						return usageErrorf("surgeon slice-info: --max-memory: %v", err)
+					}
 					size := info.Params * ec.DType.Bytes()
-					plan := surgeon.SlicePlan(info.Layers, size, c.Int64("max-memory"))
+					plan := surgeon.SlicePlan(info.Layers, size, budget)
 					w := ioFrom(c).Out
-					fmt.Fprintf(w, "model %s bytes %d on %s, budget %d, %d slice(s)\n", ec.DType, size, ec.Device, c.Int64("max-memory"), len(plan)-1)
+					fmt.Fprintf(w, "model %s bytes %d on %s, budget %d, %d slice(s)\n", ec.DType, size, ec.Device, budget, len(plan)-1)
 					for i := 0; i+1 < len(plan); i++ {
 						fmt.Fprintf(w, "slice %d: layers [%d, %d)\n", i, plan[i], plan[i+1])
 					}
@@ -134,12 +139,7 @@ func surgeonCommand() *cli.Command {
 	}
 }
 
-func oneArg(c *cli.Context, what string) (string, error) {
-	if c.NArg() != 1 {
-		return "", usageErrorf("%s: want exactly one model directory, got %d arguments", what, c.NArg())
-	}
-	return c.Args().First(), nil
-}
+func oneArg(c *cli.Context, what string) (string, error) { return modelDir(c, what) }
 
 // surgery wraps a one-model operation: load DIR, apply op, save to --out.
 func surgery(what string, op func(*cli.Context, *surgeon.Model) (*surgeon.Model, error)) cli.ActionFunc {
@@ -182,6 +182,9 @@ func runCheck(c *cli.Context) error {
 	cfg, err := eval.ParseCompetitions(data)
 	if err != nil {
 		return fmt.Errorf("surgeon check: %w", err)
+	}
+	for _, w := range cfg.Warnings {
+		slog.Warn("competitions file: part ignored", "what", w)
 	}
 	rep, err := surgeon.Check(c.Context, dir, cfg, c.String("competition"))
 	if err != nil {
@@ -275,7 +278,7 @@ func runMerge(c *cli.Context) error {
 		return usageErrorf("surgeon merge: want at least two model directories")
 	}
 	var weights []float64
-	if s := strings.TrimSpace(c.String("weights")); s != "" {
+	if s := strings.TrimSpace(c.String("merge-weights")); s != "" {
 		for _, f := range strings.Split(s, ",") {
 			w, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
 			if err != nil {

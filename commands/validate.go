@@ -12,9 +12,6 @@ import (
 	"github.com/coldint/coldint/chain"
 	"github.com/coldint/coldint/data"
 	"github.com/coldint/coldint/eval"
-	"github.com/coldint/coldint/hf"
-	"github.com/coldint/coldint/hf/dirhub"
-	"github.com/coldint/coldint/hf/hub"
 	"github.com/coldint/coldint/model"
 	"github.com/urfave/cli/v2"
 )
@@ -26,8 +23,6 @@ func validateCommand() *cli.Command {
 		&cli.UintFlag{Name: "netuid", Value: 29, Usage: "subnet id", Category: "chain"},
 		&cli.StringFlag{Name: "competitions", Value: eval.CompetitionsURL, Usage: "competitions.json URL or file", Category: "config"},
 		&cli.StringFlag{Name: "hall-of-fame", Value: eval.HOFURL, Usage: "hall_of_fame.json URL or file (\"\": none)", Category: "config"},
-		&cli.StringFlag{Name: "hub-dir", Usage: "use the local directory hub at this folder (the store of coldint hub serve --dir)", Category: "hub"},
-		&cli.StringFlag{Name: "hub-endpoint", Usage: "hub base URL (default: HF_ENDPOINT or https://huggingface.co)", Category: "hub"},
 		&cli.StringSliceFlag{Name: "data", Usage: "local text source: .txt, .jsonl, .jsonl.gz files or folders (default: the datasets-server)", Category: "data"},
 		&cli.StringFlag{Name: "dataset", Value: "HuggingFaceFW/fineweb-edu-score-2", Usage: "dataset of the datasets-server (HF_DATASETS_SERVER sets its URL)", Category: "data"},
 		&cli.StringFlag{Name: "model-dir", Value: "~/.coldint/validator", Usage: "folder of downloaded models, laid out as a Hugging Face cache (it may be ~/.cache/huggingface/hub to share models with other tools), and the validator state (vali-state/)"},
@@ -36,19 +31,21 @@ func validateCommand() *cli.Command {
 		&cli.Int64Flag{Name: "max-memory-mb", Usage: "resident-weight budget of the engine in MiB, counted in the compute dtype; larger models are evaluated in layer slices (0: " + maxMemoryHelp + "; -1: no budget)"},
 		&cli.IntFlag{Name: "threads", Usage: "engine threads (0: all cores)"},
 		&cli.DurationFlag{Name: "eval-timeout", Value: eval.TTLModelEval, Usage: "hard time limit of one model's evaluation subprocess"},
-		&cli.IntFlag{Name: "steps", Usage: "stop after this many steps (0: run forever)"},
+		&cli.IntFlag{Name: "max-steps", Aliases: []string{"steps"}, Usage: "stop after this many evaluation passes (0: run forever)"},
 		&cli.BoolFlag{Name: "offline", Usage: "no weight setting and no registration check"},
 		&cli.BoolFlag{Name: "dont-set-weights", Usage: "evaluate but never set weights"},
 		&cli.BoolFlag{Name: "hof-only", Usage: "v1.0.17 wind-down mode: no evaluation, hall-of-fame weights only (cap 1.0)"},
 		&cli.BoolFlag{Name: "ignore-model-hash", Usage: "skip the salted-hash check (testing only)"},
 		&cli.BoolFlag{Name: "no-clean", Usage: "never delete downloaded models"},
 		&cli.DurationFlag{Name: "weights-interval", Value: eval.WeightSetMinInterval, Usage: "least time between weight sets (negative: every step)"},
-		&cli.DurationFlag{Name: "chain-interval", Value: eval.ChainUpdateInterval, Usage: "metagraph and commitments refresh period (negative: every step)"},
+		&cli.DurationFlag{Name: "chain-interval", Value: eval.ChainUpdateInterval, Usage: "metagraph and commitments refresh period (negative: continuously)"},
+		&cli.DurationFlag{Name: "weights-tick", Value: 30e9, Usage: "how often the weights stage reveals due commits and checks the weights interval"},
+		&cli.BoolFlag{Name: "hash-commit-reveal", Usage: "on a commit-reveal subnet, use hash commits and reveals even where timelocked commits are offered"},
 		&cli.DurationFlag{Name: "idle-sleep", Value: 120e9, Usage: "sleep after a step that evaluated nothing"},
 		&cli.Float64Flag{Name: "model-store-size-gb", Value: -eval.DefaultMinFreeGB, Usage: "disk policy: >0 caps the model folder, ≤0 keeps that many GB free (at least 30)"},
 		&cli.Float64Flag{Name: "download-margin-gb", Value: eval.DownloadMinFreeMarginGB, Usage: "free disk needed over model_size before a download"},
-		&cli.StringFlag{Name: "benchmark-file", Value: "benchmark.json", Usage: "benchmark.json of injected local models (spec §6.6)"},
-		&cli.StringFlag{Name: "save-step-json", Usage: "write each step's JSON here (the reference's step JSON of spec §6.13, uid_data keyed by uid, plus our fields; inf/nan as \"inf\"/\"nan\")"},
+		&cli.StringFlag{Name: "benchmark-file", Value: "benchmark.json", Usage: "benchmark.json: local models injected under a uid and evaluated with the miners' models, without hash or size checks (use offline or with --dont-set-weights)"},
+		&cli.StringFlag{Name: "save-step-json", Usage: "write each step's report here as JSON, in the reference validator's format (uid_data keyed by uid) plus coldint's fields; inf/nan written as \"inf\"/\"nan\""},
 		&cli.Uint64Flag{Name: "seed", Usage: "seed of the validator's randomness (0: random)"},
 		&cli.BoolFlag{Name: "json", Usage: "write one JSON step report per line to stdout (the --save-step-json form)"},
 	}
@@ -60,7 +57,7 @@ func validateCommand() *cli.Command {
 			"hash and constraint checks, samples, losses in an isolated worker process per model, eval cache, scoring, weights.\n" +
 			"Defaults that work on one machine: --network local (coldint chain serve), --hub-dir or HF_ENDPOINT of `coldint hub serve`,\n" +
 			"--data with local text files.",
-		Flags:  flags,
+		Flags:  append(flags, hubClientFlags()...),
 		Action: runValidate,
 	}
 }
@@ -102,19 +99,7 @@ func runValidate(c *cli.Context) error {
 	}
 	defer cc.Close()
 
-	var h hf.Hub
-	switch {
-	case c.String("hub-dir") != "" && c.String("hub-endpoint") != "":
-		return usageErrorf("validate: give --hub-dir or --hub-endpoint, not both")
-	case c.String("hub-dir") != "":
-		h, err = dirhub.Open(c.String("hub-dir"))
-	default:
-		var opts []hub.Option
-		if e := c.String("hub-endpoint"); e != "" {
-			opts = append(opts, hub.WithEndpoint(e))
-		}
-		h, err = hub.New(opts...)
-	}
+	h, err := openHub(c)
 	if err != nil {
 		return err
 	}
@@ -144,6 +129,7 @@ func runValidate(c *cli.Context) error {
 		ModelDir: modelDir, MaxMemory: budget, Threads: c.Int("threads"),
 		Device: ec.Device.String(), DType: string(ec.DType), ParamBytes: ec.DType.Bytes(),
 		WeightInterval: c.Duration("weights-interval"), ChainInterval: c.Duration("chain-interval"),
+		WeightsTick: c.Duration("weights-tick"), HashCommitReveal: c.Bool("hash-commit-reveal"),
 		HoFOnly: c.Bool("hof-only"), IgnoreHash: c.Bool("ignore-model-hash"), NoClean: c.Bool("no-clean"),
 		StoreSizeGB: c.Float64("model-store-size-gb"), DownloadMargin: int64(c.Float64("download-margin-gb") * eval.GB),
 		BenchmarkFile: c.String("benchmark-file"), SaveStepJSON: c.String("save-step-json"), Seed: c.Uint64("seed"),
@@ -184,7 +170,7 @@ func runValidate(c *cli.Context) error {
 		return err
 	}
 	enc := json.NewEncoder(stdio.Out)
-	return v.Run(ctx, c.Int("steps"), c.Duration("idle-sleep"), func(r *eval.StepReport) {
+	return v.Run(ctx, c.Int("max-steps"), c.Duration("idle-sleep"), func(r *eval.StepReport) {
 		mu.Lock()
 		bar.Finish()
 		bar, barPhase = nil, ""

@@ -16,24 +16,38 @@ var ErrDatasetRef = errors.New("invalid dataset reference")
 
 // DatasetRef names a Hub dataset repo at a revision.
 type DatasetRef struct {
-	Repo     hf.RepoID
-	Revision string // "" means main
+	Repo     hf.RepoID // a dataset repo, or a model repo holding data files
+	Revision string    // "" means main
 }
 
-// String formats the reference as REPO or REPO@REVISION.
+// String formats the reference as REPO or REPO@REVISION, REPO being
+// "namespace/name" for a dataset repo and "models/namespace/name" for a
+// model repo, the forms [ParseDatasetRef] reads back.
 func (r DatasetRef) String() string {
-	if r.Revision == "" {
-		return r.Repo.String()
+	s := r.Repo.Bare()
+	if r.Repo.Type != hf.DatasetRepo {
+		s = "models/" + s
 	}
-	return r.Repo.String() + "@" + r.Revision
+	if r.Revision == "" {
+		return s
+	}
+	return s + "@" + r.Revision
 }
 
 // ParseDatasetRef parses "namespace/name" or "namespace/name@revision"
 // (a branch, tag or commit; "refs/convert/parquet" style revisions with
-// slashes are allowed).
+// slashes are allowed). The repo is a Hub dataset repo, as with the datasets
+// library's load_dataset; "datasets/namespace/name" says the same, and
+// "models/namespace/name" reads the files of a model repo instead.
 func ParseDatasetRef(s string) (DatasetRef, error) {
 	repo, rev, hasRev := strings.Cut(s, "@")
-	id, err := hf.ParseRepoID(repo)
+	var id hf.RepoID
+	var err error
+	if strings.HasPrefix(repo, "models/") && strings.Count(repo, "/") == 2 {
+		id, err = hf.ParseRepo(repo)
+	} else {
+		id, err = hf.ParseTypedRepo(repo, hf.DatasetRepo)
+	}
 	if err != nil {
 		return DatasetRef{}, fmt.Errorf("parse dataset %q: %w: %w", s, ErrDatasetRef, err)
 	}

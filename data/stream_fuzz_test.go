@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coldint/coldint/hf"
 	"github.com/parquet-go/parquet-go"
 )
 
@@ -65,7 +66,7 @@ func FuzzOpenParquet(f *testing.F) {
 // FuzzParseDatasetRef checks that accepted references format back to
 // themselves.
 func FuzzParseDatasetRef(f *testing.F) {
-	for _, s := range []string{"HuggingFaceFW/fineweb-edu", "a/b@main", "ns/name@refs/convert/parquet", "x@y", "a/b@", "a/b@c@d", "../x/y", "ns/na..me@0123456789abcdef0123456789abcdef01234567"} {
+	for _, s := range []string{"HuggingFaceFW/fineweb-edu", "a/b@main", "ns/name@refs/convert/parquet", "x@y", "a/b@", "a/b@c@d", "../x/y", "ns/na..me@0123456789abcdef0123456789abcdef01234567", "datasets/ns/name@main", "models/ns/name", "datasets/abc"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -76,7 +77,12 @@ func FuzzParseDatasetRef(f *testing.F) {
 			}
 			return
 		}
-		if r.String() != s && r.String()+"@" != s {
+		// "datasets/" is the default and formats away.
+		canon := s
+		if r.Repo.Type == hf.DatasetRepo && strings.Count(strings.SplitN(s, "@", 2)[0], "/") == 2 {
+			canon = strings.TrimPrefix(s, "datasets/")
+		}
+		if r.String() != canon && r.String()+"@" != canon {
 			t.Fatalf("%q parsed to %+v, formats as %q", s, r, r.String())
 		}
 		r2, err := ParseDatasetRef(r.String())

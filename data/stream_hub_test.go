@@ -48,7 +48,8 @@ func publishDataset(t *testing.T) (*hub.Client, hf.RepoID, []string, int64) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	repo := hf.RepoID{Namespace: "tester", Name: "fineweb-mini"}
+	// A dataset repo, as HuggingFaceFW/fineweb-edu is on the Hub.
+	repo := hf.RepoID{Namespace: "tester", Name: "fineweb-mini", Type: hf.DatasetRepo}
 	if err := client.CreateRepo(ctx, repo, false); err != nil {
 		t.Fatal(err)
 	}
@@ -128,9 +129,17 @@ func TestStreamFromHubServeWithinDiskBudget(t *testing.T) {
 	client, repo, want, largest := publishDataset(t)
 	ctx := context.Background()
 	const glob = "data/CC-MAIN-*/*.parquet"
+	// The shards are in a dataset repo: no model repo has that name.
+	ms, err := OpenShardStore(ctx, "models/"+repo.Bare(), client, glob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ms.List(ctx); !errors.Is(err, hf.ErrRepoNotFound) {
+		t.Fatalf("listing the model repo %q: error %v, want ErrRepoNotFound", repo.Bare(), err)
+	}
 	for _, budget := range []int64{largest + ShardOverhead, 2*largest + 2*ShardOverhead + 1} {
 		t.Run(fmt.Sprintf("budget %d", budget), func(t *testing.T) {
-			store, err := OpenShardStore(ctx, repo.String(), client, glob)
+			store, err := OpenShardStore(ctx, "datasets/tester/fineweb-mini", client, glob)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -170,7 +179,8 @@ func TestStreamFromHubServeWithinDiskBudget(t *testing.T) {
 				t.Fatalf("%d bytes left in the temp folder after Close", n)
 			}
 			// Resume at the commit the checkpoint names, as a trainer restarted later would.
-			store2, err := OpenShardStore(ctx, repo.String()+"@"+cp.Commit, client, glob)
+			// The bare form names the same dataset repo.
+			store2, err := OpenShardStore(ctx, "tester/fineweb-mini@"+cp.Commit, client, glob)
 			if err != nil {
 				t.Fatal(err)
 			}

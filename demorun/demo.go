@@ -118,7 +118,7 @@ type MinerResult struct {
 }
 
 // demo parts replaced by a new run in a folder holding the demo marker.
-var demoParts = []string{"chain", "hub", "corpus", "tokenizer", "wallets", "miners", "validator", "steps", "competitions.json", "demo.json", "README.txt", LogFile}
+var demoParts = []string{"chain", "hub", "corpus", "tokenizer", "wallets", "miners", "validator", "steps", "competitions.json", "demo.json", "README.txt", LogFile, ValidatorConfig}
 
 type runner struct {
 	o     Options
@@ -425,6 +425,14 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	}
 
 	// The summary names the participants for the leaderboard (web reads it).
+	if err := writeValidatorConfig(filepath.Join(d, ValidatorConfig), map[string]any{
+		"network": "file:" + chainPath, "netuid": int(netuid), "competitions": compsPath, "hall-of-fame": "",
+		"hub-dir": hubDir, "data": []string{corpusDir}, "model-dir": valDir, "wallet.path": walletDir, "wallet.name": "validator",
+		"max-steps": 1, "save-step-json": filepath.Join(d, "steps", "step-extra.json"), "weights-interval": "-1s",
+		"idle-sleep": "0s", "download-margin-gb": 0.001,
+	}); err != nil {
+		return nil, err
+	}
 	if err := writeJSON(filepath.Join(d, "demo.json"), res); err != nil {
 		return nil, err
 	}
@@ -453,10 +461,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		}
 	}
 	res.Commands = map[string]string{
-		"web":      fmt.Sprintf("%s serve --state %s", exe, d),
-		"generate": fmt.Sprintf("%s generate --model %s --prompt 'The hacker' --temperature 0.8 --top-k 40 --seed 1", exe, filepath.Join(d, best)),
-		"validate": fmt.Sprintf("%s validate --network file:%s --netuid %d --competitions %s --hall-of-fame '' --hub-dir %s --data %s --model-dir %s --wallet.path %s --wallet.name validator --steps 1 --save-step-json %s/steps/step-extra.json --weights-interval -1s --idle-sleep 0s --download-margin-gb 0.001",
-			exe, chainPath, netuid, compsPath, hubDir, corpusDir, valDir, walletDir, d),
+		"web":         fmt.Sprintf("%s serve --state %s", exe, d),
+		"generate":    fmt.Sprintf("%s generate --model %s --prompt 'The hacker' --temperature 0.8 --top-k 40 --sampling-seed 1", exe, filepath.Join(d, best)),
+		"validate":    fmt.Sprintf("%s validate --config %s", exe, filepath.Join(d, ValidatorConfig)),
 		"chain":       fmt.Sprintf("%s chain serve --db %s --block-time 0   # then use --network local", exe, chainPath),
 		"hub":         fmt.Sprintf("%s hub serve --root %s", exe, hubDir),
 		"mine":        fmt.Sprintf("%s mine train --init %s --data %s --steps 20 --seq-len 128 --lr 1e-3 --out %s", exe, filepath.Join(d, best), corpusDir, filepath.Join(d, "miners", "more")),

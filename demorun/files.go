@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/coldint/coldint/internal/atomicfile"
 )
 
@@ -94,4 +96,22 @@ func readShard(path string, add func(text, source string)) error {
 		}
 		add(doc.Text, doc.Source)
 	}
+}
+
+// ValidatorConfig is the config file (coldint validate --config) of a
+// validator on the demo's chain, hub and corpus.
+const ValidatorConfig = "validator.yaml"
+
+// writeValidatorConfig writes the flags of `coldint validate` as a config
+// file, under a validate section.
+func writeValidatorConfig(path string, flags map[string]any) error {
+	b, err := yaml.Marshal(map[string]any{"validate": flags})
+	if err != nil {
+		return fmt.Errorf("write validator config: %w", err)
+	}
+	head := "# coldint validate --config " + filepath.Base(path) + " runs one more validator step on the demo\n"
+	if err := atomicfile.WriteFile(path, append([]byte(head), b...), 0o644); err != nil {
+		return fmt.Errorf("write validator config: %w", err)
+	}
+	return nil
 }

@@ -1,6 +1,10 @@
 package eval
 
-import "time"
+import (
+	"time"
+
+	"github.com/coldint/coldint/competition"
+)
 
 // Constants of the reference validator (spec §1). Values are those of v1.0.16;
 // v1.0.17 differences are noted.
@@ -8,23 +12,23 @@ const (
 	// SpecVersion is the state version of v1.0.16 (1000·major + 100·minor + patch).
 	SpecVersion = 1016
 	// NUIDs is the size of the subnet weight vector (SUBNET_N_UIDS).
-	NUIDs = 256
+	NUIDs = competition.NUIDs
 	// BlocksPerEpoch is tempo 360 + 1; block ages are converted to epochs with it.
-	BlocksPerEpoch = 361
+	BlocksPerEpoch = competition.BlocksPerEpoch
 	// MaxModelSize is the model_size fallback: 15 GiB.
-	MaxModelSize = 15 << 30
+	MaxModelSize = competition.MaxModelSize
 
 	// RewardsMaxFraction caps the summed hall-of-fame weight (1.0 in v1.0.17).
 	RewardsMaxFraction = 0.4
 	// RewardsMaxFractionV1017 is the v1.0.17 wind-down cap (--hof-only).
 	RewardsMaxFractionV1017 = 1.0
 	// RewardsDecayFactor is the per-epoch decay of hall-of-fame rewards.
-	RewardsDecayFactor = 0.995
+	RewardsDecayFactor = competition.RewardsDecayFactor
 	// RewardsIVFactor is 1/(1−RewardsDecayFactor): initial HoF weight = reward/200.
-	RewardsIVFactor = 200.0
+	RewardsIVFactor = competition.RewardsIVFactor
 
 	// WeightSkewFactor is the default exponent turning win rate into weight.
-	WeightSkewFactor = 1.2
+	WeightSkewFactor = competition.WeightSkewFactor
 	// TopMinerFraction: a miner is "top" if a top validator gives it more than
 	// this fraction of its positive weight.
 	TopMinerFraction = 0.05
@@ -33,17 +37,17 @@ const (
 	MaxValidatorAgeBlocks = 1200
 
 	// DefaultMaxSequenceLen is max_sequence_len on the competition-tokenizer path.
-	DefaultMaxSequenceLen = 4096
+	DefaultMaxSequenceLen = competition.DefaultMaxSequenceLen
 	// DefaultCapSampleLen is cap_sample_len on the competition-tokenizer path.
-	DefaultCapSampleLen = 20480
+	DefaultCapSampleLen = competition.DefaultCapSampleLen
 	// DefaultMaxTokenizeFails is the default max_tokenize_fails.
-	DefaultMaxTokenizeFails = 3
+	DefaultMaxTokenizeFails = competition.DefaultMaxTokenizeFails
 	// DefaultPoolSize and DefaultPendSize are per-competition pool and pending sizes.
-	DefaultPoolSize = 7
-	DefaultPendSize = 3
+	DefaultPoolSize = competition.DefaultPoolSize
+	DefaultPendSize = competition.DefaultPendSize
 	// DefaultAdvantageInitial and DefaultAdvantageDecay are the time advantage defaults.
-	DefaultAdvantageInitial = 0.004
-	DefaultAdvantageDecay   = 0.995
+	DefaultAdvantageInitial = competition.DefaultAdvantageInitial
+	DefaultAdvantageDecay   = competition.DefaultAdvantageDecay
 	// WeightAlpha is the EMA factor on the final weight vector.
 	WeightAlpha = 0.5
 	// WeightSetMinSum: weights are not set when their sum is below this.

@@ -1,7 +1,7 @@
 // Package eval is the coldint validator (subnet 29, reference behaviour
-// v1.0.16, see ../shared/spec/coldint.md §4–§6): the competitions config and
-// hall of fame (§4, §5), commitment dedup (§6.3), visit scheduling (§6.4),
-// model sync with hash and constraint checks (§6.5, sync.go), the eval cache
+// v1.0.16, see ../shared/spec/coldint.md §4–§6): fetching the competitions
+// config and hall of fame, commitment dedup (§6.3), visit scheduling (§6.4),
+// model sync with the hash check and the admission rules (§6.5, sync.go), the eval cache
 // / sample DB with copy detection (§6.8), scoring from per-sample losses to
 // weights (§6.9–§6.11), weight setting with commit-reveal (§6.12), the step
 // report and its step JSON (§6.13, stepjson.go), state persistence (§6.14)
@@ -15,6 +15,11 @@
 // cannot stop the validator; [RandomScorer] gives the fake losses of
 // `--device random`. The package builds with CGO_ENABLED=0 and never imports
 // the engine (model/) or gotch.
+//
+// The competition rules themselves (the config format, admission, the
+// tokenizer choice, sample tokenisation) live in package competition, which
+// the miner and the surgeon also use; eval keeps its former names for them
+// as aliases (competitions.go).
 //
 // The quirks listed in spec §12 are fixed rather than copied; each fix is
 // documented where it is made, with a comment starting "Quirk fix".

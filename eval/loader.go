@@ -193,7 +193,7 @@ func (l *Loader) Refresh(ctx context.Context) error {
 func (l *Loader) fetchCompetitions(ctx context.Context) (*Config, error) {
 	if loc, ok := UIDVariant(l.CompetitionsLoc, l.UID); ok {
 		if b, err := Fetch(ctx, l.Client, loc); err == nil {
-			cfg, err := ParseCompetitions(b)
+			cfg, err := l.parseCompetitions(loc, b)
 			if err == nil {
 				return cfg, nil
 			}
@@ -206,7 +206,20 @@ func (l *Loader) fetchCompetitions(ctx context.Context) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ParseCompetitions(b)
+	return l.parseCompetitions(l.CompetitionsLoc, b)
+}
+
+// parseCompetitions parses a fetched competitions file and logs what in it
+// was ignored.
+func (l *Loader) parseCompetitions(loc string, b []byte) (*Config, error) {
+	cfg, err := ParseCompetitions(b)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings {
+		l.log().Warn("competitions file: part ignored", "loc", loc, "what", w)
+	}
+	return cfg, nil
 }
 
 // RefreshIfDue calls [Loader.Refresh] when Interval has passed since the

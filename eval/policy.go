@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/coldint/coldint/chain"
+	"github.com/coldint/coldint/competition"
 )
 
 // PhaseDeadline is the shared download deadline of the three visiting phases
@@ -106,24 +107,24 @@ func ParseBenchmarks(data []byte) ([]Benchmark, error) {
 		if err != nil || strconv.FormatUint(uid, 10) != k {
 			return nil, fmt.Errorf("parse benchmarks: key %q is not a uid: %w", k, ErrInvalidConfig)
 		}
-		m, err := rawObject(v)
+		m, err := competition.RawObject(v)
 		if err != nil {
 			return nil, fmt.Errorf("parse benchmarks: uid %d: not an object: %w", uid, ErrInvalidConfig)
 		}
-		d := &fieldDecoder{m: m}
+		d := &competition.Fields{M: m}
 		b := Benchmark{UID: chain.UID(uid), Block: BenchmarkBlock}
-		b.Competition, _ = d.str("competition")
-		b.Path, _ = d.str("path")
-		b.Label, _ = d.str("label")
-		b.Hotkey, _ = d.str("hotkey")
-		if blk, ok := d.integer("block", 0, math.MaxUint32); ok {
+		b.Competition, _ = d.String("competition")
+		b.Path, _ = d.String("path")
+		b.Label, _ = d.String("label")
+		b.Hotkey, _ = d.String("hotkey")
+		if blk, ok := d.Integer("block", 0, math.MaxUint32); ok {
 			b.Block = chain.BlockNumber(blk)
 		}
-		if d.err == nil && (b.Competition == "" || b.Path == "") {
-			d.fail("competition/path", "required")
+		if d.Err() == nil && (b.Competition == "" || b.Path == "") {
+			d.Fail("competition/path", "required")
 		}
-		if d.err != nil {
-			return nil, fmt.Errorf("parse benchmarks: uid %d: %w", uid, d.err)
+		if d.Err() != nil {
+			return nil, fmt.Errorf("parse benchmarks: uid %d: %w", uid, d.Err())
 		}
 		if b.Label == "" {
 			b.Label = "uid" + k

@@ -35,7 +35,14 @@ type ValidatorState struct {
 	ForceEvalUntilUIDLast *int `json:"force_eval_until_uid_last"`
 	// LastWeightsSet is the unix time of the last successful weight set.
 	LastWeightsSet float64 `json:"last_weights_set"`
-	// PendingReveal is a commit-reveal weight commit not yet revealed.
+	// LastWeightsBlock is the block of the last weight set or commit (the
+	// chain's rate limit counts from there).
+	LastWeightsBlock chain.BlockNumber `json:"last_weights_block,omitempty"`
+	// PendingReveals are the hash commit-reveal commits not yet revealed,
+	// oldest first. A new commit is appended; none is overwritten.
+	PendingReveals []PendingReveal `json:"pending_reveals,omitempty"`
+	// PendingReveal is the single pending commit older versions kept; it is
+	// moved into PendingReveals on load.
 	PendingReveal *PendingReveal `json:"pending_reveal,omitempty"`
 }
 
@@ -47,6 +54,9 @@ type PendingReveal struct {
 	Salt       []uint16          `json:"salt"`
 	VersionKey uint64            `json:"version_key"`
 	Block      chain.BlockNumber `json:"block"`
+	// RevealEpoch is the only epoch the chain accepts the reveal in (0:
+	// unknown, the chain's settings could not be read at commit time).
+	RevealEpoch uint64 `json:"reveal_epoch,omitempty"`
 }
 
 // NewValidatorState returns an empty state with the built-in defaults.
@@ -118,6 +128,10 @@ func LoadValidatorState(path string) (*ValidatorState, error) {
 		if c == nil {
 			s.CState[name] = &CompState{}
 		}
+	}
+	if s.PendingReveal != nil {
+		s.PendingReveals = append([]PendingReveal{*s.PendingReveal}, s.PendingReveals...)
+		s.PendingReveal = nil
 	}
 	return s, nil
 }

@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/coldint/coldint/competition"
 	"github.com/coldint/coldint/hf"
 	"github.com/coldint/coldint/hf/hfcache"
+	"github.com/coldint/coldint/hf/hub"
 	"github.com/coldint/coldint/hf/modeldir"
 	"github.com/coldint/coldint/hf/modelhash"
 )
@@ -34,21 +36,8 @@ func syncFail(r SyncResult, format string, args ...any) SyncOutcome {
 	return SyncOutcome{Result: r, Reason: fmt.Sprintf(format, args...)}
 }
 
-// ClassName classifies a model by config.json model_type (spec §6.5.4: the
-// reference registers the class for the config, so architectures is ignored):
-// llama → LlamaForCausalLM, phi3 → Phi3ForCausalLM, phi → PhiForCausalLM;
-// another type is returned as "<type>(unsupported)", which no competition admits.
-func ClassName(modelType string) string {
-	switch modelType {
-	case "llama":
-		return "LlamaForCausalLM"
-	case "phi3":
-		return "Phi3ForCausalLM"
-	case "phi":
-		return "PhiForCausalLM"
-	}
-	return modelType + "(unsupported)"
-}
+// ClassName is [competition.ClassName].
+func ClassName(modelType string) string { return competition.ClassName(modelType) }
 
 // SnapshotDir is where a model at a commit lives under the model folder (the
 // Hugging Face cache layout that [hf.Hub.Download] writes).
@@ -69,13 +58,11 @@ func (v *Validator) syncModel(ctx context.Context, hotkey string, meta *ModelMet
 	if err != nil {
 		return syncFail(SyncModelNotAllowed, "bad repo id: %v", err)
 	}
-	modelSize := comp.ModelSize
-	if modelSize <= 0 {
-		modelSize = MaxModelSize
-	}
+	modelSize := comp.SizeLimit()
 	dir := SnapshotDir(v.opts.ModelDir, repo, meta.ID.Commit)
 	var out SyncOutcome
 	var dirHash string
+	var repoBytes int64 // of every file in the repo, when its info was read
 	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
 		if h, err := modelhash.Dir(ctx, dir, modelhash.Options{}); err == nil &&
 			(v.opts.IgnoreHash || modelhash.Salt(h, hotkey) == meta.ID.Hash) {
@@ -95,33 +82,27 @@ func (v *Validator) syncModel(ctx context.Context, hotkey string, meta *ModelMet
 		case err != nil:
 			return syncFail(SyncDownloadFailed, "model info %s: %v", repo, err)
 		}
-		if info.TotalSize() > modelSize {
-			return syncFail(SyncModelNotAllowed, "repo %s is %d bytes, over model_size %d", repo, info.TotalSize(), modelSize)
+		repoBytes = info.TotalSize()
+		if r := comp.AdmitRepo(repoBytes, nil); len(r) > 0 {
+			return syncFail(SyncModelNotAllowed, "%s", r[0].Text)
+		}
+		// The small files that choose the allow-list go into the model's own
+		// snapshot, where the download that follows finds them.
+		if err := markDownload(v.opts.ModelDir, repo, info.SHA); err != nil {
+			return syncFail(SyncDownloadFailed, "record download of %s: %v", repo, err)
 		}
 		names := make([]string, len(info.Files))
 		for i, f := range info.Files {
 			names[i] = f.Path
 		}
-		var shards []string
-		if _, single := info.File(modelhash.WeightsFile); !single {
-			if _, ok := info.File(modelhash.IndexFile); ok {
-				shards, err = v.indexShards(ctx, repo, info.SHA)
-				if err != nil {
-					return syncFail(SyncModelNotAllowed, "read safetensors index: %v", err)
-				}
-			}
-		}
-		files, err := modelhash.Select(names, shards)
-		if err != nil {
-			return syncFail(SyncModelNotAllowed, "select files: %v", err)
+		files, err := competition.ModelFiles(ctx, names, hub.RepoReader(v.opts.Hub, info, v.opts.ModelDir))
+		if r := comp.AdmitRepo(repoBytes, err); len(r) > 0 {
+			return syncFail(SyncModelNotAllowed, "%s", r[0].Text)
 		}
 		for _, f := range files {
 			if fi, ok := info.File(f); ok {
 				out.Downloaded += fi.Size
 			}
-		}
-		if err := markDownload(v.opts.ModelDir, repo, info.SHA); err != nil {
-			return syncFail(SyncDownloadFailed, "record download of %s: %v", repo, err)
 		}
 		snap, err := v.opts.Hub.Download(ctx, repo, meta.ID.Commit, files, v.opts.ModelDir, hf.DownloadOptions{MaxTotalSize: modelSize})
 		if err != nil {
@@ -143,36 +124,30 @@ func (v *Validator) syncModel(ctx context.Context, hotkey string, meta *ModelMet
 		}
 		dirHash = h
 	}
-	info, class, reason := checkModel(dir, comp)
-	if reason != "" {
-		return syncFail(SyncModelNotAllowed, "%s", reason)
+	m := competition.Inspect(ctx, dir)
+	if repoBytes > 0 {
+		m.RepoBytes = repoBytes
 	}
+	verdict := comp.Admit(m)
+	if !verdict.Admitted() {
+		out := syncFail(SyncModelNotAllowed, "%s", verdict.Reason())
+		out.ClassName = verdict.Class
+		return out
+	}
+	info, class := m.Info, verdict.Class
 	out.Result, out.Dir, out.DirHash, out.Info, out.ClassName = SyncSuccess, dir, dirHash, info, class
 	return out
 }
 
-// checkModel applies the constraint check of spec §6.5.4 (and the geometry
-// sanity the engine needs): readable config and tensors, the class against
-// model_types and the parameter count against parameters.
+// checkModel applies the competition's admission rules to the injected
+// model folder dir, without its size limit (injected models have none). It
+// returns the model, its class and the reason it is not admitted ("" when it
+// is).
 func checkModel(dir string, comp *Competition) (*modeldir.Info, string, string) {
-	info, err := modeldir.Inspect(dir)
-	if err != nil {
-		return nil, "", fmt.Sprintf("model does not load: %v", err)
-	}
-	class := ClassName(info.ModelType)
-	if !comp.Admits(class) {
-		return info, class, fmt.Sprintf("model class %s (model_type %q) is not in model_types %v", class, info.ModelType, comp.ModelTypes)
-	}
-	if comp.Parameters > 0 && info.Params > comp.Parameters {
-		return info, class, fmt.Sprintf("%d parameters exceed the limit of %d", info.Params, comp.Parameters)
-	}
-	const maxDim = 1 << 20
-	for name, d := range map[string]int{"hidden_size": info.Hidden, "intermediate_size": info.Intermediate, "num_hidden_layers": info.Layers, "num_attention_heads": info.Heads} {
-		if d <= 0 || d > maxDim {
-			return info, class, fmt.Sprintf("config %s = %d is out of range", name, d)
-		}
-	}
-	return info, class, ""
+	m := competition.Inspect(context.Background(), dir)
+	m.RepoBytes = 0
+	v := comp.Admit(m)
+	return m.Info, v.Class, v.Reason()
 }
 
 func canDownload(free, modelSize, margin int64) bool {
@@ -180,21 +155,4 @@ func canDownload(free, modelSize, margin int64) bool {
 		return CanDownload(free, modelSize)
 	}
 	return free >= modelSize+margin
-}
-
-func (v *Validator) indexShards(ctx context.Context, repo hf.RepoID, sha string) ([]string, error) {
-	// The index goes into the model's own snapshot, where the download that
-	// follows finds it.
-	if err := markDownload(v.opts.ModelDir, repo, sha); err != nil {
-		return nil, err
-	}
-	snap, err := v.opts.Hub.Download(ctx, repo, sha, []string{modelhash.IndexFile}, v.opts.ModelDir, hf.DownloadOptions{MaxTotalSize: 64 << 20})
-	if err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(filepath.Join(snap, modelhash.IndexFile))
-	if err != nil {
-		return nil, err
-	}
-	return modelhash.ParseIndex(b)
 }

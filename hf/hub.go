@@ -190,7 +190,7 @@ type UploadOptions struct {
 	Progress ProgressFunc
 }
 
-// Hub is a store of model repos with immutable commits: the Hugging Face Hub,
+// Hub is a store of model and dataset repos (the type is in [RepoID]) with immutable commits: the Hugging Face Hub,
 // or a local stand-in. Every implementation passes the hf/hubtest suite.
 type Hub interface {
 	// ModelInfo reports the repo at revision (branch or commit; empty means
@@ -198,7 +198,8 @@ type Hub interface {
 	ModelInfo(ctx context.Context, repo RepoID, revision string) (*ModelInfo, error)
 	// Download fetches files (nil: all) of repo at commit into the Hugging Face
 	// cache layout under cacheDir and returns the snapshot folder
-	// cacheDir/models--ns--name/snapshots/<commit>. Unsafe file names and
+	// cacheDir/models--ns--name/snapshots/<commit> (datasets--ns--name for a
+	// dataset repo). Unsafe file names and
 	// oversize repos are refused before anything is written, and a partial
 	// file never appears inside the snapshot folder.
 	Download(ctx context.Context, repo RepoID, commit string, files []string, cacheDir string, opts DownloadOptions) (string, error)

@@ -20,29 +20,81 @@ var ErrInvalidRepoID = errors.New("invalid repo id")
 // used in a URL or a cache path.
 var ErrInvalidRevision = errors.New("invalid revision")
 
-// RepoID names a model repository: Namespace is the user or organisation and
-// Name the repository within it.
+// RepoType is the kind of a Hub repo. The zero value is a model repo, so a
+// RepoID written without a type names a model as it always did.
+type RepoType uint8
+
+// The repo types coldint reads and writes.
+const (
+	ModelRepo   RepoType = iota // a model repo: URLs /{ns}/{name}, /api/models/...
+	DatasetRepo                 // a dataset repo: URLs /datasets/{ns}/{name}, /api/datasets/...
+)
+
+// String returns "model" or "dataset", the "type" the Hub's create call takes.
+func (t RepoType) String() string {
+	if t == DatasetRepo {
+		return "dataset"
+	}
+	return "model"
+}
+
+// Plural returns "models" or "datasets": the word in API paths
+// (/api/datasets/...) and cache folder names (datasets--ns--name).
+func (t RepoType) Plural() string { return t.String() + "s" }
+
+// URLPrefix returns the prefix of the repo in Hub URLs: "" for a model,
+// "datasets/" for a dataset.
+func (t RepoType) URLPrefix() string {
+	if t == DatasetRepo {
+		return "datasets/"
+	}
+	return ""
+}
+
+// ParseRepoType reads "model" or "dataset" (also the plural forms); the empty
+// string means model.
+func ParseRepoType(s string) (RepoType, error) {
+	switch s {
+	case "", "model", "models":
+		return ModelRepo, nil
+	case "dataset", "datasets":
+		return DatasetRepo, nil
+	}
+	return ModelRepo, fmt.Errorf("parse repo type %q: must be model or dataset: %w", s, ErrInvalidRepoID)
+}
+
+// RepoID names a Hub repository: Namespace is the user or organisation, Name
+// the repository within it, and Type says whether it holds a model (the zero
+// value) or a dataset.
 type RepoID struct {
 	Namespace string
 	Name      string
+	Type      RepoType
 }
 
-// String returns "namespace/name".
-func (r RepoID) String() string { return r.Namespace + "/" + r.Name }
+// String returns "namespace/name" for a model and "datasets/namespace/name"
+// for a dataset, the forms [ParseRepo] reads back.
+func (r RepoID) String() string { return r.Type.URLPrefix() + r.Bare() }
+
+// Bare returns "namespace/name" whatever the type (huggingface_hub's repo_id).
+func (r RepoID) Bare() string { return r.Namespace + "/" + r.Name }
 
 // IsZero reports whether r is the zero RepoID.
 func (r RepoID) IsZero() bool { return r.Namespace == "" && r.Name == "" }
 
 // CacheDirName returns the folder name of the repo in the Hugging Face cache
-// layout: "models--namespace--name".
-func (r RepoID) CacheDirName() string { return "models--" + r.Namespace + "--" + r.Name }
+// layout: "models--namespace--name" or "datasets--namespace--name".
+func (r RepoID) CacheDirName() string {
+	return r.Type.Plural() + "--" + r.Namespace + "--" + r.Name
+}
 
 // MarshalText implements encoding.TextMarshaler.
 func (r RepoID) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
 
-// UnmarshalText implements encoding.TextUnmarshaler with [ParseRepoID].
+// UnmarshalText implements encoding.TextUnmarshaler with [ParseRepo], so
+// "datasets/namespace/name" reads back as a dataset.
 func (r *RepoID) UnmarshalText(b []byte) error {
-	id, err := ParseRepoID(string(b))
+	id, err := ParseRepo(string(b))
 	if err != nil {
 		return err
 	}
@@ -50,7 +102,8 @@ func (r *RepoID) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// ParseRepoID parses "namespace/name" with the rules of docs/hashing.md#commitment-format: exactly
+// ParseRepoID parses a model repo id "namespace/name" with the rules of
+// docs/hashing.md#commitment-format: exactly
 // one "/", longer than 3 and at most [MaxRepoIDLength] characters. Each part
 // must also follow the Hub's naming rules (letters, digits, "-", "_", ".";
 // no leading or trailing "-" or "."; no "--" or ".."), which keeps the id
@@ -59,7 +112,68 @@ func ParseRepoID(s string) (RepoID, error) {
 	if n := utf8.RuneCountInString(s); n <= 3 || n > MaxRepoIDLength {
 		return RepoID{}, fmt.Errorf("parse repo id %q: must be between 3 and %d characters: %w", s, MaxRepoIDLength, ErrInvalidRepoID)
 	}
-	ns, name, ok := strings.Cut(s, "/")
+	return parseParts(s, s)
+}
+
+// MaxRepoNameLength is the longest namespace or name the Hub accepts in a
+// dataset repo id (a model id is bounded by [MaxRepoIDLength] instead).
+const MaxRepoNameLength = 96
+
+// ParseRepo parses a repo id with its type, as the Hub's URLs write it:
+// "namespace/name" or "models/namespace/name" is a model (checked by
+// [ParseRepoID]); "datasets/namespace/name" is a dataset, whose namespace and
+// name may each be up to [MaxRepoNameLength] characters.
+func ParseRepo(s string) (RepoID, error) {
+	t, rest, _ := cutType(s)
+	return parseTyped(s, rest, t)
+}
+
+// ParseTypedRepo parses "namespace/name" as a repo of type t (what
+// huggingface_hub's repo_type argument does); a "datasets/" or "models/"
+// prefix is accepted when it agrees with t.
+func ParseTypedRepo(s string, t RepoType) (RepoID, error) {
+	pt, rest, prefixed := cutType(s)
+	if prefixed && pt != t {
+		return RepoID{}, fmt.Errorf("parse repo id %q: names a %s, not a %s: %w", s, pt, t, ErrInvalidRepoID)
+	}
+	return parseTyped(s, rest, t)
+}
+
+// cutType splits a "datasets/" or "models/" prefix off a three-part id.
+func cutType(s string) (RepoType, string, bool) {
+	if strings.Count(s, "/") == 2 {
+		if rest, ok := strings.CutPrefix(s, "datasets/"); ok {
+			return DatasetRepo, rest, true
+		}
+		if rest, ok := strings.CutPrefix(s, "models/"); ok {
+			return ModelRepo, rest, true
+		}
+	}
+	return ModelRepo, s, false
+}
+
+func parseTyped(s, rest string, t RepoType) (RepoID, error) {
+	if t == ModelRepo {
+		id, err := ParseRepoID(rest)
+		if err != nil && rest != s {
+			return RepoID{}, fmt.Errorf("parse repo id %q: %w", s, err)
+		}
+		return id, err
+	}
+	id, err := parseParts(s, rest)
+	if err != nil {
+		return RepoID{}, err
+	}
+	if utf8.RuneCountInString(id.Namespace) > MaxRepoNameLength || utf8.RuneCountInString(id.Name) > MaxRepoNameLength {
+		return RepoID{}, fmt.Errorf("parse repo id %q: namespace and name must be at most %d characters each: %w", s, MaxRepoNameLength, ErrInvalidRepoID)
+	}
+	id.Type = t
+	return id, nil
+}
+
+// parseParts splits "ns/name" (rest, taken from the id s) and checks both parts.
+func parseParts(s, rest string) (RepoID, error) {
+	ns, name, ok := strings.Cut(rest, "/")
 	if !ok || strings.Contains(name, "/") || ns == "" || name == "" {
 		return RepoID{}, fmt.Errorf("parse repo id %q: must be in the format <org or user name>/<repo_name>: %w", s, ErrInvalidRepoID)
 	}

@@ -90,7 +90,7 @@ func TestRevisions(t *testing.T) {
 }
 
 func TestPlanDownload(t *testing.T) {
-	info := &ModelInfo{ID: RepoID{"a", "bc"}, Files: []FileInfo{{Path: "config.json", Size: 10}, {Path: "model.safetensors", Size: 90}}}
+	info := &ModelInfo{ID: RepoID{Namespace: "a", Name: "bc"}, Files: []FileInfo{{Path: "config.json", Size: 10}, {Path: "model.safetensors", Size: 90}}}
 	if _, err := PlanDownload(info, nil, DownloadOptions{MaxTotalSize: 99}); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("over the limit: %v", err)
 	}
@@ -169,6 +169,98 @@ func FuzzValidateFilePath(f *testing.F) {
 		}
 		if strings.HasPrefix(p, "/") || strings.Contains(p, "..") && (p == ".." || strings.HasPrefix(p, "../") || strings.HasSuffix(p, "/..") || strings.Contains(p, "/../")) {
 			t.Fatalf("accepted escaping path %q", p)
+		}
+	})
+}
+
+func TestParseRepoTyped(t *testing.T) {
+	long := strings.Repeat("d", 60)
+	for _, tc := range []struct {
+		in         string
+		typ        RepoType // for ParseTypedRepo
+		want       RepoID   // zero: an error is expected
+		str, cache string
+	}{
+		{"ns/name", ModelRepo, RepoID{Namespace: "ns", Name: "name"}, "ns/name", "models--ns--name"},
+		{"models/ns/name", ModelRepo, RepoID{Namespace: "ns", Name: "name"}, "ns/name", "models--ns--name"},
+		{"datasets/HuggingFaceFW/fineweb-edu", DatasetRepo, RepoID{Namespace: "HuggingFaceFW", Name: "fineweb-edu", Type: DatasetRepo}, "datasets/HuggingFaceFW/fineweb-edu", "datasets--HuggingFaceFW--fineweb-edu"},
+		// A model whose namespace is "datasets" keeps meaning that model.
+		{"datasets/abc", ModelRepo, RepoID{Namespace: "datasets", Name: "abc"}, "datasets/abc", "models--datasets--abc"},
+		// Dataset names are not bound by the commitment length.
+		{"datasets/org/" + long, DatasetRepo, RepoID{Namespace: "org", Name: long, Type: DatasetRepo}, "datasets/org/" + long, "datasets--org--" + long},
+		{"org/" + long, ModelRepo, RepoID{}, "", ""},
+		{"datasets/org/" + strings.Repeat("d", 97), DatasetRepo, RepoID{}, "", ""},
+		{"datasets/org/a--b", DatasetRepo, RepoID{}, "", ""},
+		{"datasets/org/a/b", DatasetRepo, RepoID{}, "", ""},
+		{"spaces/org/app", ModelRepo, RepoID{}, "", ""},
+		{"datasets//x", DatasetRepo, RepoID{}, "", ""},
+	} {
+		id, err := ParseRepo(tc.in)
+		if tc.want.IsZero() {
+			if !errors.Is(err, ErrInvalidRepoID) {
+				t.Errorf("ParseRepo(%q) = %+v, %v; want ErrInvalidRepoID", tc.in, id, err)
+			}
+			continue
+		}
+		if err != nil || id != tc.want || id.String() != tc.str || id.CacheDirName() != tc.cache {
+			t.Errorf("ParseRepo(%q) = %+v (%q, %q), %v; want %+v (%q, %q)", tc.in, id, id, id.CacheDirName(), err, tc.want, tc.str, tc.cache)
+		}
+		if id2, err := ParseTypedRepo(tc.in, tc.typ); err != nil || id2 != tc.want {
+			t.Errorf("ParseTypedRepo(%q, %v) = %+v, %v", tc.in, tc.typ, id2, err)
+		}
+		var back RepoID
+		if err := back.UnmarshalText([]byte(id.String())); err != nil || back != id {
+			t.Errorf("text round trip of %+v: %+v, %v", id, back, err)
+		}
+	}
+}
+
+func TestParseTypedRepo(t *testing.T) {
+	id, err := ParseTypedRepo("HuggingFaceFW/fineweb-edu", DatasetRepo)
+	if err != nil || id.Type != DatasetRepo || id.Bare() != "HuggingFaceFW/fineweb-edu" {
+		t.Errorf("bare dataset: %+v, %v", id, err)
+	}
+	if _, err := ParseTypedRepo("models/ns/name", DatasetRepo); !errors.Is(err, ErrInvalidRepoID) || !strings.Contains(err.Error(), "not a dataset") {
+		t.Errorf("model prefix as a dataset: %v", err)
+	}
+	if _, err := ParseTypedRepo("datasets/ns/name", ModelRepo); !errors.Is(err, ErrInvalidRepoID) {
+		t.Errorf("dataset prefix as a model: %v", err)
+	}
+	for in, want := range map[string]RepoType{"": ModelRepo, "model": ModelRepo, "dataset": DatasetRepo, "datasets": DatasetRepo} {
+		if got, err := ParseRepoType(in); err != nil || got != want {
+			t.Errorf("ParseRepoType(%q) = %v, %v", in, got, err)
+		}
+	}
+	if _, err := ParseRepoType("space"); !errors.Is(err, ErrInvalidRepoID) {
+		t.Errorf("ParseRepoType(space): %v", err)
+	}
+}
+
+// FuzzParseRepo checks that any id ParseRepo accepts is safe in URLs and
+// cache folder names and reads back to itself.
+func FuzzParseRepo(f *testing.F) {
+	for _, s := range []string{"ns/name", "datasets/ns/name", "models/ns/name", "datasets/abc", "datasets/a/b/c", "datasets/-a/b"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := ParseRepo(s)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidRepoID) {
+				t.Fatalf("ParseRepo(%q): error %v is not ErrInvalidRepoID", s, err)
+			}
+			return
+		}
+		back, err := ParseRepo(id.String())
+		if err != nil || back != id {
+			t.Fatalf("ParseRepo(%q) = %+v; String %q reads back as %+v, %v", s, id, id.String(), back, err)
+		}
+		for _, part := range []string{id.Namespace, id.Name} {
+			if part == "" || strings.ContainsAny(part, "/\\%?#") || strings.Contains(part, "--") || strings.Contains(part, "..") {
+				t.Fatalf("ParseRepo(%q) accepted unsafe part %q", s, part)
+			}
+		}
+		if id.Type == ModelRepo && len(id.Bare()) > MaxRepoIDLength {
+			t.Fatalf("ParseRepo(%q): model id longer than %d", s, MaxRepoIDLength)
 		}
 	})
 }

@@ -50,7 +50,7 @@ $(TORCH_APT_STAMP): mk/torch.mk
 
 # The patched copy: rebuilt from scratch when the patch tool or this file changes.
 # Built in a temporary folder and renamed, so an interrupted run leaves no half tree.
-$(GOTCH_STAMP): mk/torch.mk $(filter-out %_test.go,$(wildcard tools/gotchpatch/*.go))
+$(GOTCH_STAMP): mk/torch.mk $(filter-out %_test.go,$(wildcard tools/gotchpatch/*.go)) $(wildcard native/*.h)
 	@mkdir -p $(@D)
 	rm -rf $(GOTCH_DIR) $(GOTCH_DIR).tmp $(NATIVE_SRC) $(NATIVE_SRC).tmp
 	GOWORK=off go mod download $(GOTCH_MOD)@$(GOTCH_VERSION)
@@ -60,7 +60,7 @@ $(GOTCH_STAMP): mk/torch.mk $(filter-out %_test.go,$(wildcard tools/gotchpatch/*
 	chmod -R u+w $(GOTCH_DIR).tmp
 	rm -rf $(GOTCH_DIR).tmp/example $(GOTCH_DIR).tmp/gen
 	find $(GOTCH_DIR).tmp -name '*_test.go' -delete
-	GOWORK=off go run ./tools/gotchpatch $(GOTCH_DIR).tmp $(NATIVE_SRC).tmp
+	GOWORK=off go run ./tools/gotchpatch $(GOTCH_DIR).tmp $(NATIVE_SRC).tmp $(sort $(wildcard native/*.h))
 	mv $(NATIVE_SRC).tmp $(NATIVE_SRC)
 	mv $(GOTCH_DIR).tmp $(GOTCH_DIR)
 	@touch $@

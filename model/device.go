@@ -77,6 +77,9 @@ func ResolveDevice(s string) (Device, error) {
 	if err != nil {
 		return Device{}, err
 	}
+	if err := loadNative(); err != nil {
+		return Device{}, err
+	}
 	n := cudaDevices()
 	switch {
 	case auto && n > 0:

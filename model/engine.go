@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -42,6 +43,9 @@ func NewEngine(threads int) (*Engine, error) {
 
 // NewEngineWith is [NewEngine] on the device of opts.
 func NewEngineWith(opts EngineOptions) (*Engine, error) {
+	if err := loadNative(); err != nil {
+		return nil, fmt.Errorf("start engine: %w", err)
+	}
 	threads := opts.Threads
 	if threads <= 0 {
 		threads = runtime.NumCPU()
@@ -74,6 +78,7 @@ func (e *Engine) loop(ready chan<- error) {
 	runtime.LockOSThread()
 	defer close(e.done)
 	err := protect(func() error {
+		negInfOnce.Do(func() { negInf = ts.FloatScalar(math.Inf(-1)) })
 		ts.SetNumThreads(e.threads)
 		if _, err := ts.GradSetEnabled(false); err != nil {
 			return fmt.Errorf("disable autograd: %w", err)

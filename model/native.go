@@ -8,7 +8,6 @@ package model
 // build folder (for go test binaries). LD_LIBRARY_PATH comes before both.
 
 // #cgo CFLAGS: -I${SRCDIR}/../native
-// #cgo LDFLAGS: -L${SRCDIR}/../.build/native -lcoldint_torch
 // #cgo LDFLAGS: -Wl,--enable-new-dtags -Wl,-rpath,$ORIGIN -Wl,-rpath,${SRCDIR}/../.build/native
 // #include "native.h"
 import "C"

@@ -7,7 +7,10 @@ import "C"
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"sync"
+
+	lib "github.com/sugarme/gotch/libtch"
 )
 
 // NativeInfoT describes the native library (libcoldint_torch.so) the process
@@ -43,6 +46,9 @@ const NativeABI = C.COLDINT_NATIVE_ABI
 // NativeInfo returns the description the native library gives of itself.
 func NativeInfo() (NativeInfoT, error) {
 	var info NativeInfoT
+	if err := loadNative(); err != nil {
+		return info, err
+	}
 	raw := C.GoString(C.coldint_native_info())
 	if err := json.Unmarshal([]byte(raw), &info); err != nil {
 		return info, fmt.Errorf("parse native library info %q: %w", raw, err)
@@ -74,4 +80,26 @@ func compareNativeABI(have, want int, info func() (NativeInfoT, error)) error {
 	return fmt.Errorf("check native library %q: interface version %d, this binary needs %d (the library was built against libtorch %s in %q); "+
 		"rebuild it from the same coldint sources (native/build.sh LIBTORCH_DIR OUT_DIR) or unset LD_LIBRARY_PATH",
 		i.Library, have, want, i.LibtorchVersion, i.LibtorchDir)
+}
+
+var nativeLoad struct {
+	once sync.Once
+	err  error
+}
+
+// loadNative opens libcoldint_torch.so once: the file COLDINT_NATIVE names,
+// else the name looked up as dlopen does (LD_LIBRARY_PATH, then the binary's
+// RUNPATH: its own folder and the checkout's build folder). The binary does
+// not link the library, so commands that compute nothing never load libtorch.
+func loadNative() error {
+	nativeLoad.once.Do(func() {
+		path := os.Getenv("COLDINT_NATIVE")
+		if path == "" {
+			path = "libcoldint_torch.so"
+		}
+		if err := lib.LoadNative(path); err != nil {
+			nativeLoad.err = fmt.Errorf("load the engine library %s: %v (build it with make build or native/build.sh; COLDINT_NATIVE or LD_LIBRARY_PATH can point at it)", path, err)
+		}
+	})
+	return nativeLoad.err
 }

@@ -1,7 +1,5 @@
 package model
 
-// #cgo CXXFLAGS: -std=c++17 -O2 -g0 -w
-// #cgo LDFLAGS: -ltorch_cpu -lc10
 // #include <stdlib.h>
 // #include "native_train.h"
 import "C"

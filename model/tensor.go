@@ -2,7 +2,7 @@ package model
 
 import (
 	"fmt"
-	"math"
+	"sync"
 	"unsafe"
 
 	"github.com/sugarme/gotch"
@@ -115,6 +115,9 @@ func copyOut(t *ts.Tensor, n int64) []float32 {
 	return out
 }
 
+// negInf is -Inf as a libtorch scalar, made when the first engine starts
+// (not at package initialisation, which would load the native library).
 var (
-	negInf = ts.FloatScalar(math.Inf(-1))
+	negInf     *ts.Scalar
+	negInfOnce sync.Once
 )

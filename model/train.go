@@ -121,7 +121,10 @@ func (e *Engine) NewTrainerWith(ctx context.Context, dir string, opts TrainerOpt
 	if dt != DTypeF32 && dt != DTypeBF16 {
 		return nil, fmt.Errorf("load trainer %q: compute dtype %q is not f32 or bf16", dir, opts.DType)
 	}
-	m, err := e.Load(ctx, dir, LoadOptions{})
+	// The masters are float32 and wholly resident: the model is loaded so,
+	// which also gives the rotary tables the trainer's forward expects (query
+	// tables pre-scaled by 1/sqrt(head size)); bf16 copies are made from them.
+	m, err := e.Load(ctx, dir, LoadOptions{MaxMemory: NoBudget, DType: DTypeF32})
 	if err != nil {
 		return nil, err
 	}

@@ -4,13 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 
-	"github.com/coldint/coldint/eval"
+	"github.com/coldint/coldint/competition"
 	"github.com/coldint/coldint/hf/modeldir"
-	"github.com/coldint/coldint/hf/modelhash"
 	"github.com/coldint/coldint/hf/safetensors"
 	"github.com/coldint/coldint/tokenizer"
 )
@@ -27,12 +24,17 @@ var CheckTexts = []string{
 	"tabs\tand\t\tmore\ttabs, line\u0085next",
 }
 
-// CompetitionCheck is the verdict of one competition on a model.
+// CompetitionCheck is the verdict of one competition on a model: Reasons
+// are the broken admission rules, in the words a validator logs (the first
+// is what it reports); Notes are what will hurt the model at evaluation
+// without being an admission rule.
 type CompetitionCheck struct {
-	Competition string   `json:"competition"`
-	Accepted    bool     `json:"accepted"`
-	Reasons     []string `json:"reasons,omitempty"`
-	Notes       []string `json:"notes,omitempty"`
+	Competition string                      `json:"competition"`
+	Accepted    bool                        `json:"accepted"`
+	Tokenizer   competition.TokenizerChoice `json:"tokenizer"`
+	Reasons     []string                    `json:"reasons,omitempty"`
+	Rules       []competition.Rule          `json:"rules,omitempty"`
+	Notes       []string                    `json:"notes,omitempty"`
 }
 
 // CheckReport is what [Check] found.
@@ -55,38 +57,30 @@ func (r *CheckReport) Accepted() []string {
 	return out
 }
 
-// Check applies every constraint a validator applies before evaluating a
-// model (docs/surgery.md#check): a readable config that matches the tensors, finite
-// weights, the model class against model_types, the parameter count, the
-// bytes of the files a validator downloads against model_size, and — when
-// the model's own tokenizer would be used — the tokenizer round trip, its
-// largest id against the embedding rows and a max_sequence_len. Only the
-// competition named only is checked when it is not empty.
-func Check(ctx context.Context, dir string, cfg *eval.Config, only string) (*CheckReport, error) {
-	rep := &CheckReport{}
-	info, err := modeldir.Inspect(dir)
-	if err != nil {
-		rep.ModelErrors = append(rep.ModelErrors, err.Error())
-	} else {
-		rep.Model = info
-		rep.ClassName = className(info)
-		if err := finiteWeights(dir); err != nil {
+// Check applies the competition admission rules ([competition.Competition.Admit],
+// the same a validator applies) to the model folder dir, for every
+// competition of cfg, or only the competition named only when it is not
+// empty. It also notes what would hurt the model at evaluation: weights
+// that are not finite, and, when the model's own tokenizer is used, token
+// ids beyond the embedding and round-trip failures on probe texts.
+func Check(ctx context.Context, dir string, cfg *competition.Config, only string) (*CheckReport, error) {
+	m := competition.Inspect(ctx, dir)
+	rep := &CheckReport{Model: m.Info, RepoBytes: m.RepoBytes}
+	var notes []string
+	for _, err := range []error{m.FilesErr, m.LoadErr, m.TokenizerErr} {
+		if err != nil {
 			rep.ModelErrors = append(rep.ModelErrors, err.Error())
 		}
 	}
-	files, err := modelhash.Allowed(ctx, dir)
-	if err != nil {
-		rep.ModelErrors = append(rep.ModelErrors, err.Error())
-	}
-	for _, f := range files {
-		if st, err := os.Stat(filepath.Join(dir, f)); err == nil {
-			rep.RepoBytes += st.Size()
+	if m.Info != nil {
+		rep.ClassName = competition.ClassName(m.Info.ModelType)
+		if err := finiteWeights(dir); err != nil {
+			notes = append(notes, fmt.Sprintf("every loss will be NaN: %v", err))
 		}
 	}
 	var tok *tokenizer.Tokenizer
-	var tokErr error
-	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err == nil {
-		tok, tokErr = tokenizer.Load(dir)
+	if m.HasTokenizer && m.TokenizerErr == nil {
+		tok, _ = tokenizer.Load(dir)
 	}
 	found := false
 	for i := range cfg.Competitions {
@@ -95,39 +89,18 @@ func Check(ctx context.Context, dir string, cfg *eval.Config, only string) (*Che
 			continue
 		}
 		found = true
-		cc := CompetitionCheck{Competition: comp.Name}
-		cc.Reasons = append(cc.Reasons, rep.ModelErrors...)
-		if rep.Model != nil {
-			if !comp.Admits(rep.ClassName) {
-				cc.Reasons = append(cc.Reasons, fmt.Sprintf("model class %s is not in model_types %v", rep.ClassName, comp.ModelTypes))
-			}
-			if comp.Parameters > 0 && rep.Model.Params > comp.Parameters {
-				cc.Reasons = append(cc.Reasons, fmt.Sprintf("%d parameters exceed the limit of %d", rep.Model.Params, comp.Parameters))
-			}
+		v := comp.Admit(m)
+		cc := CompetitionCheck{Competition: comp.Name, Accepted: v.Admitted(), Tokenizer: v.Tokenizer, Notes: notes}
+		for _, r := range v.Reasons {
+			cc.Reasons = append(cc.Reasons, r.Text)
+			cc.Rules = append(cc.Rules, r.Rule)
 		}
-		if comp.ModelSize > 0 && rep.RepoBytes > comp.ModelSize {
-			cc.Reasons = append(cc.Reasons, fmt.Sprintf("repo files total %d bytes, over model_size %d", rep.RepoBytes, comp.ModelSize))
-		}
-		ownTok := tok != nil && (comp.Tokenizer == "" || comp.FreeTokenizer)
 		switch {
-		case tokErr != nil && (comp.Tokenizer == "" || comp.FreeTokenizer):
-			cc.Reasons = append(cc.Reasons, fmt.Sprintf("tokenizer.json does not load: %v", tokErr))
-		case tok == nil && comp.Tokenizer == "":
-			cc.Reasons = append(cc.Reasons, "no tokenizer.json and the competition has no tokenizer")
-		case ownTok:
-			if _, err := comp.SequenceLimit(true); err != nil {
-				cc.Reasons = append(cc.Reasons, err.Error())
-			}
-			if rep.Model != nil && int64(tok.MaxID()) >= rep.Model.EmbeddingRows {
-				cc.Reasons = append(cc.Reasons, fmt.Sprintf("tokenizer max id %d is not below the %d embedding rows", tok.MaxID(), rep.Model.EmbeddingRows))
-			}
-			if fails := RoundTripFailures(tok); len(fails) > comp.MaxTokenizeFails {
-				cc.Reasons = append(cc.Reasons, fmt.Sprintf("tokenizer fails the round trip on %d of %d probe texts (max_tokenize_fails %d), e.g. %q", len(fails), len(CheckTexts), comp.MaxTokenizeFails, fails[0]))
-			}
-		default:
+		case v.Tokenizer.Own && tok != nil:
+			cc.Notes = append(cc.Notes, ownTokenizerNotes(tok, m.Info, comp)...)
+		case v.Tokenizer.Competition != "":
 			cc.Notes = append(cc.Notes, fmt.Sprintf("samples use the competition tokenizer %q; its ids are not checked offline", comp.Tokenizer))
 		}
-		cc.Accepted = len(cc.Reasons) == 0
 		rep.Competitions = append(rep.Competitions, cc)
 	}
 	if only != "" && !found {
@@ -136,15 +109,16 @@ func Check(ctx context.Context, dir string, cfg *eval.Config, only string) (*Che
 	return rep, nil
 }
 
-// className is the Python class the validator would instantiate.
-func className(info *modeldir.Info) string {
-	if len(info.Architectures) > 0 {
-		return info.Architectures[0]
+// ownTokenizerNotes are the evaluation risks of a model's own tokenizer.
+func ownTokenizerNotes(tok *tokenizer.Tokenizer, info *modeldir.Info, comp *competition.Competition) []string {
+	var out []string
+	if info != nil && int64(tok.MaxID()) >= info.EmbeddingRows {
+		out = append(out, fmt.Sprintf("tokenizer max id %d is not below the %d embedding rows: a sample holding such an id makes the validator reject the model", tok.MaxID(), info.EmbeddingRows))
 	}
-	if info.ModelType == "phi3" {
-		return "Phi3ForCausalLM"
+	if fails := RoundTripFailures(tok); len(fails) > comp.MaxTokenizeFails {
+		out = append(out, fmt.Sprintf("tokenizer fails the round trip on %d of %d probe texts (max_tokenize_fails %d), e.g. %q: the validator would likely reject it", len(fails), len(CheckTexts), comp.MaxTokenizeFails, fails[0]))
 	}
-	return "LlamaForCausalLM"
+	return out
 }
 
 // RoundTripFailures returns the [CheckTexts] that tok does not give back

@@ -54,7 +54,7 @@ type Config struct {
 	Accum           int     `json:"accum"` // micro-batches per optimizer step
 	LR              float64 `json:"lr"`
 	MinLRRatio      float64 `json:"min_lr_ratio"`
-	Warmup          int     `json:"warmup"`
+	Warmup          int     `json:"warmup"` // linear warmup steps; AutoWarmup: WarmupShare of Steps
 	WeightDecay     float64 `json:"weight_decay"`
 	Beta1           float64 `json:"beta1"`
 	Beta2           float64 `json:"beta2"`
@@ -70,9 +70,15 @@ type Config struct {
 	Group Group `json:"-"`
 }
 
+// AutoWarmup as Config.Warmup asks for a warmup of WarmupShare of the steps.
+const AutoWarmup = -1
+
+// WarmupShare is the share of the steps that the automatic warmup takes.
+const WarmupShare = 0.05
+
 // DefaultConfig returns the defaults of `coldint mine train`.
 func DefaultConfig() Config {
-	return Config{Steps: 1000, Batch: 8, Accum: 1, LR: 3e-4, MinLRRatio: 0.1, Warmup: 100, WeightDecay: 0.1,
+	return Config{Steps: 1000, Batch: 8, Accum: 1, LR: 3e-4, MinLRRatio: 0.1, Warmup: AutoWarmup, WeightDecay: 0.1,
 		Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, Clip: 1.0, EvalEvery: 100, CheckpointEvery: 500}
 }
 
@@ -87,7 +93,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("training config: accum %d, want at least 1", c.Accum)
 	case !(c.LR > 0) || math.IsInf(c.LR, 0):
 		return fmt.Errorf("training config: learning rate %g, want > 0", c.LR)
-	case c.Warmup < 0:
+	case c.Warmup < 0 && c.Warmup != AutoWarmup:
 		return fmt.Errorf("training config: warmup %d, want >= 0", c.Warmup)
 	case c.WeightDecay < 0:
 		return fmt.Errorf("training config: weight decay %g, want >= 0", c.WeightDecay)
@@ -101,9 +107,28 @@ func (c Config) Validate() error {
 	return nil
 }
 
+// WarmupSteps is the warmup the run uses: Warmup, or WarmupShare of the
+// steps (rounded) for AutoWarmup.
+func (c Config) WarmupSteps() int {
+	if c.Warmup == AutoWarmup {
+		return int(math.Round(WarmupShare * float64(c.Steps)))
+	}
+	return c.Warmup
+}
+
+// WarmupWarning explains, when the warmup covers every step, that the
+// learning rate never reaches LR ("" otherwise).
+func (c Config) WarmupWarning() string {
+	if w := c.WarmupSteps(); w >= c.Steps && w > 0 {
+		return fmt.Sprintf("warmup of %d steps covers all %d steps: the learning rate never reaches %g (lower --warmup or leave it at its default, %.0f%% of --steps)",
+			w, c.Steps, c.LR, 100*WarmupShare)
+	}
+	return ""
+}
+
 // Schedule returns the learning-rate schedule of the run.
 func (c Config) Schedule() Schedule {
-	return Schedule{LR: c.LR, Warmup: c.Warmup, Total: c.Steps, MinRatio: c.MinLRRatio}
+	return Schedule{LR: c.LR, Warmup: c.WarmupSteps(), Total: c.Steps, MinRatio: c.MinLRRatio}
 }
 
 // Point is one optimizer step of the loss curve.

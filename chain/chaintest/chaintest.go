@@ -98,6 +98,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) *Backend) {
 		{"SetWeightsAndRead", s.setWeights},
 		{"WeightsVersionKey", s.versionKey},
 		{"InvalidWeights", s.invalidWeights},
+		{"WeightParams", s.weightParams},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -476,4 +477,31 @@ func (s *suite) invalidWeights(t *testing.T, ctx context.Context) {
 	if got, err := s.b.Reader.Weights(ctx, netuid, uids[0]); err != nil || len(got) != 0 {
 		t.Errorf("refused weights were stored: %v, %v", got, err)
 	}
+}
+
+// weightParams reads the suite subnet's weight settings through
+// chain.WeightParamsReader (skipped when the backend has none): the suite
+// subnets have no rate limit and no commit-reveal.
+func (s *suite) weightParams(t *testing.T, ctx context.Context) {
+	r, ok := s.b.Reader.(chain.WeightParamsReader)
+	if !ok {
+		t.Skip("the backend does not read weight settings")
+	}
+	netuid, _, _ := s.subnet(t, ctx, 0)
+	head, err := s.b.Reader.BlockNumber(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := r.WeightParams(ctx, netuid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Block < head || p.Tempo == 0 || p.WeightsRateLimit != 0 || p.CommitRevealEnabled || p.RevealPeriodEpochs < 1 {
+		t.Errorf("weight params %+v (head %d), want block ≥ head, a tempo, rate limit 0, commit-reveal off, reveal period ≥ 1", p, head)
+	}
+	if got, want := p.RevealEpoch(netuid, 0), chain.Epoch(netuid, p.Tempo, 0)+p.RevealPeriodEpochs; got != want {
+		t.Errorf("reveal epoch of block 0 = %d, want %d", got, want)
+	}
+	_, err = r.WeightParams(ctx, unknownNetuid)
+	wantErr(t, "WeightParams", err, chain.ErrUnknownNetuid)
 }

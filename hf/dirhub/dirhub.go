@@ -7,6 +7,7 @@
 //	objects/<sha256[:2]>/<sha256>      file contents, named by their sha256
 //	repos/<ns>/<name>/repo.json        visibility and branch heads (rewritten atomically)
 //	repos/<ns>/<name>/commits/<sha>.json   one immutable commit: parent, message, file list
+//	datasets/<ns>/<name>/...           dataset repos, laid out as model repos
 //	tmp/                               uploads in progress
 //
 // A commit sha is the sha1 of the commit record, computed the way git names
@@ -201,6 +202,9 @@ func (h *Hub) lock(ctx context.Context) (func(), error) {
 func (h *Hub) Root() string { return h.root }
 
 func (h *Hub) repoDir(repo hf.RepoID) string {
+	if repo.Type == hf.DatasetRepo {
+		return filepath.Join(h.root, "datasets", repo.Namespace, repo.Name)
+	}
 	return filepath.Join(h.root, "repos", repo.Namespace, repo.Name)
 }
 
@@ -335,7 +339,7 @@ func (h *Hub) Download(ctx context.Context, repo hf.RepoID, commit string, files
 	if err != nil {
 		return "", err
 	}
-	rc := hfcache.OpenModel(cacheDir, repo)
+	rc := hfcache.Open(cacheDir, hfcache.Type(repo.Type.String()), repo)
 	for _, fi := range plan {
 		if err := ctx.Err(); err != nil {
 			return "", err

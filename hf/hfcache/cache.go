@@ -57,6 +57,9 @@ func ParseFolderName(name string) (Type, hf.RepoID, error) {
 		return "", hf.RepoID{}, fmt.Errorf("parse repo folder %q: no --name part: %w", name, ErrBadName)
 	}
 	id, err := hf.ParseRepoID(ns + "/" + repoName)
+	if typ == Dataset {
+		id, err = hf.ParseTypedRepo(ns+"/"+repoName, hf.DatasetRepo)
+	}
 	if err != nil {
 		return "", hf.RepoID{}, fmt.Errorf("parse repo folder %q: %w", name, err)
 	}

@@ -154,7 +154,7 @@ func TestParseFolderName(t *testing.T) {
 		ok   bool
 	}{
 		{"models--tester--tiny", Model, "tester/tiny", true},
-		{"datasets--org--set-1", Dataset, "org/set-1", true},
+		{"datasets--org--set-1", Dataset, "datasets/org/set-1", true},
 		{"spaces--a.b--c_d", Space, "a.b/c_d", true},
 		{"models--tester", "", "", false},
 		{"vali-state", "", "", false},

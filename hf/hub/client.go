@@ -490,9 +490,18 @@ func (c *Client) sendJSON(ctx context.Context, method string, repo hf.RepoID, u 
 	return nil
 }
 
+// repoPath is "ns/name", each part escaped.
 func repoPath(repo hf.RepoID) string {
 	return url.PathEscape(repo.Namespace) + "/" + url.PathEscape(repo.Name)
 }
+
+// urlRepoPath is the repo in file and git URLs: "ns/name" for a model,
+// "datasets/ns/name" for a dataset.
+func urlRepoPath(repo hf.RepoID) string { return repo.Type.URLPrefix() + repoPath(repo) }
+
+// apiRepoPath is the repo in API URLs: "/api/models/ns/name" or
+// "/api/datasets/ns/name".
+func apiRepoPath(repo hf.RepoID) string { return "/api/" + repo.Type.Plural() + "/" + repoPath(repo) }
 
 // modelInfoJSON is the part of the model info answer the client reads.
 type modelInfoJSON struct {
@@ -509,7 +518,8 @@ type modelInfoJSON struct {
 	} `json:"siblings"`
 }
 
-// ModelInfo implements [hf.Hub]: GET /api/models/{repo}/revision/{rev}?blobs=true.
+// ModelInfo implements [hf.Hub]: GET /api/models/{repo}/revision/{rev}?blobs=true
+// (/api/datasets/... for a dataset repo, whose answer has the same shape).
 func (c *Client) ModelInfo(ctx context.Context, repo hf.RepoID, revision string) (*hf.ModelInfo, error) {
 	if revision == "" {
 		revision = hf.DefaultRevision
@@ -517,7 +527,7 @@ func (c *Client) ModelInfo(ctx context.Context, repo hf.RepoID, revision string)
 	if err := hf.ValidateRevision(revision); err != nil {
 		return nil, fmt.Errorf("get model info %q: %w", repo.String(), err)
 	}
-	u := c.apiURL("/api/models/"+repoPath(repo)+"/revision/"+url.PathEscape(revision), url.Values{"blobs": {"true"}})
+	u := c.apiURL(apiRepoPath(repo)+"/revision/"+url.PathEscape(revision), url.Values{"blobs": {"true"}})
 	var raw modelInfoJSON
 	if err := c.getJSON(ctx, repo, u, &raw); err != nil {
 		return nil, fmt.Errorf("get model info %q at %q: %w", repo.String(), revision, err)
@@ -559,7 +569,7 @@ func (c *Client) CreateRepo(ctx context.Context, repo hf.RepoID, private bool) e
 	if private {
 		vis = "private"
 	}
-	body := map[string]any{"name": repo.Name, "organization": repo.Namespace, "type": "model", "private": private, "visibility": vis}
+	body := map[string]any{"name": repo.Name, "organization": repo.Namespace, "type": repo.Type.String(), "private": private, "visibility": vis}
 	var out struct {
 		URL string `json:"url"`
 	}
@@ -572,7 +582,7 @@ func (c *Client) CreateRepo(ctx context.Context, repo hf.RepoID, private bool) e
 // SetVisibility implements [hf.Hub]: PUT /api/models/{repo}/settings.
 func (c *Client) SetVisibility(ctx context.Context, repo hf.RepoID, private bool) error {
 	body := map[string]any{"private": private} // as huggingface_hub's update_repo_settings
-	if err := c.sendJSON(ctx, http.MethodPut, repo, c.apiURL("/api/models/"+repoPath(repo)+"/settings", nil), body, nil, true, ""); err != nil {
+	if err := c.sendJSON(ctx, http.MethodPut, repo, c.apiURL(apiRepoPath(repo)+"/settings", nil), body, nil, true, ""); err != nil {
 		return fmt.Errorf("set visibility of %q: %w", repo.String(), err)
 	}
 	return nil

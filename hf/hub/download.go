@@ -40,7 +40,7 @@ func (c *Client) Download(ctx context.Context, repo hf.RepoID, commit string, fi
 			return "", fmt.Errorf("download %q: server gave no hash for %q: %w", repo.String(), fi.Path, hf.ErrIntegrity)
 		}
 	}
-	rc := hfcache.OpenModel(cacheDir, repo)
+	rc := hfcache.Open(cacheDir, hfcache.Type(repo.Type.String()), repo)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -110,7 +110,7 @@ func (c *Client) resolveURL(repo hf.RepoID, commit, p string) string {
 	for i, s := range segs {
 		segs[i] = url.PathEscape(s)
 	}
-	return c.apiURL("/"+repoPath(repo)+"/resolve/"+url.PathEscape(commit)+"/"+strings.Join(segs, "/"), nil)
+	return c.apiURL("/"+urlRepoPath(repo)+"/resolve/"+url.PathEscape(commit)+"/"+strings.Join(segs, "/"), nil)
 }
 
 func (c *Client) downloadFile(ctx context.Context, repo hf.RepoID, commit string, fi hf.FileInfo, rc *hfcache.Repo, progress hf.ProgressFunc) error {

@@ -37,45 +37,50 @@ func DownloadModel(ctx context.Context, h hf.Hub, repo hf.RepoID, commit, cacheD
 	return snap, files, nil
 }
 
-// ModelFiles returns the validator's allow-list of info's files (sorted):
-// config.json, the optional tokenizer and generation files present, and
-// model.safetensors or the safetensors index plus the shards it names (the
-// index is fetched from h to read them).
+// ModelFiles returns the validator's allow-list of info's files (sorted),
+// chosen by [modelhash.SelectRepo]: config.json, the generation config, the
+// tokenizer files of the tokenizer's class, and model.safetensors or the
+// safetensors index plus the shards it names. The small files that choice
+// reads (the index, and the tokenizer and model configs when vocab files of
+// several classes are present) are fetched from h into a temporary folder,
+// each under its size cap.
 func ModelFiles(ctx context.Context, h hf.Hub, info *hf.ModelInfo) ([]string, error) {
+	return ModelFilesIn(ctx, h, info, "")
+}
+
+// ModelFilesIn is [ModelFiles] fetching the small files into the cache
+// folder cacheDir (where the download that follows finds them), or a
+// temporary folder when cacheDir is "".
+func ModelFilesIn(ctx context.Context, h hf.Hub, info *hf.ModelInfo, cacheDir string) ([]string, error) {
 	names := make([]string, len(info.Files))
 	for i, f := range info.Files {
 		names[i] = f.Path
 	}
-	var shards []string
-	_, single := info.File(modelhash.WeightsFile)
-	if _, indexed := info.File(modelhash.IndexFile); !single && indexed {
-		var err error
-		if shards, err = indexShards(ctx, h, info.ID, info.SHA); err != nil {
-			return nil, fmt.Errorf("list model files of %q: %w", info.ID.String(), err)
-		}
-	}
-	files, err := modelhash.Select(names, shards)
+	files, err := modelhash.SelectRepo(ctx, names, RepoReader(h, info, cacheDir))
 	if err != nil {
 		return nil, fmt.Errorf("list model files of %q: %w", info.ID.String(), err)
 	}
 	return files, nil
 }
 
-// indexShards fetches the safetensors index alone into a temporary cache and
-// returns the shard names it lists.
-func indexShards(ctx context.Context, h hf.Hub, repo hf.RepoID, sha string) ([]string, error) {
-	tmp, err := os.MkdirTemp("", "coldint-index-*")
-	if err != nil {
-		return nil, err
+// RepoReader is a [modelhash.ReadFunc] over the repo of info at its commit:
+// it downloads the one file asked for, refusing it over the size asked for,
+// into cacheDir (a temporary folder, removed after, when cacheDir is "").
+func RepoReader(h hf.Hub, info *hf.ModelInfo, cacheDir string) modelhash.ReadFunc {
+	return func(ctx context.Context, name string, max int64) ([]byte, error) {
+		dir := cacheDir
+		if dir == "" {
+			tmp, err := os.MkdirTemp("", "coldint-repofile-*")
+			if err != nil {
+				return nil, err
+			}
+			defer os.RemoveAll(tmp)
+			dir = tmp
+		}
+		snap, err := h.Download(ctx, info.ID, info.SHA, []string{name}, dir, hf.DownloadOptions{MaxTotalSize: max})
+		if err != nil {
+			return nil, err
+		}
+		return os.ReadFile(filepath.Join(snap, filepath.FromSlash(name)))
 	}
-	defer os.RemoveAll(tmp)
-	snap, err := h.Download(ctx, repo, sha, []string{modelhash.IndexFile}, tmp, hf.DownloadOptions{})
-	if err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(filepath.Join(snap, modelhash.IndexFile))
-	if err != nil {
-		return nil, err
-	}
-	return modelhash.ParseIndex(b)
 }

@@ -58,3 +58,56 @@ func TestDownloadModel(t *testing.T) {
 		t.Errorf("refused download wrote into the cache")
 	}
 }
+
+// TestModelFilesAsLocal checks that the files chosen from a hub repo are
+// those chosen from a folder with the same content (the tokenizer's own
+// vocab files only), and that the small files read to choose them are
+// fetched under a size cap.
+func TestModelFilesAsLocal(t *testing.T) {
+	ctx := context.Background()
+	h, err := dirhub.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := hf.RepoID{Namespace: "miner", Name: "vocab"}
+	if err := h.CreateRepo(ctx, repo, false); err != nil {
+		t.Fatal(err)
+	}
+	files := []hubtest.File{
+		{Path: "config.json", Data: []byte(`{"model_type":"llama"}`)},
+		{Path: "tokenizer_config.json", Data: []byte(`{"tokenizer_class":"LlamaTokenizerFast"}`)},
+		{Path: "tokenizer.json", Data: []byte(`{}`)},
+		{Path: "tokenizer.model", Data: []byte("sp")},
+		{Path: "vocab.json", Data: []byte(`{}`)},
+		{Path: "merges.txt", Data: []byte("#")},
+		{Path: "model.safetensors", Data: hubtest.RandomBytes(1, 100)},
+	}
+	sha, err := h.Upload(ctx, repo, hubtest.UploadFiles(files), "m", hf.UploadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := h.ModelInfo(ctx, repo, sha)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := hub.ModelFiles(ctx, h, info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := t.TempDir()
+	for _, f := range files {
+		if err := os.WriteFile(local+"/"+f.Path, f.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := modelhash.Allowed(ctx, local)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") || strings.Contains(strings.Join(got, ","), "vocab.json") {
+		t.Fatalf("hub repo files %v, local folder files %v (a Llama tokenizer fetches tokenizer.model only)", got, want)
+	}
+	if _, err := hub.RepoReader(h, info, "")(ctx, "tokenizer_config.json", 10); !errors.Is(err, hf.ErrTooLarge) {
+		t.Fatalf("a file over the cap: %v", err)
+	}
+}

@@ -109,7 +109,7 @@ func (c *Client) preupload(ctx context.Context, repo hf.RepoID, rev string, item
 				ShouldIgnore bool   `json:"shouldIgnore"`
 			} `json:"files"`
 		}
-		u := c.apiURL("/api/models/"+repoPath(repo)+"/preupload/"+url.PathEscape(rev), nil)
+		u := c.apiURL(apiRepoPath(repo)+"/preupload/"+url.PathEscape(rev), nil)
 		if err := c.sendJSON(ctx, http.MethodPost, repo, u, req, &resp, true, ""); err != nil {
 			return fmt.Errorf("preupload: %w", err)
 		}
@@ -172,7 +172,7 @@ func (c *Client) uploadLFS(ctx context.Context, repo hf.RepoID, rev string, item
 		Transfer string           `json:"transfer"`
 		Objects  []lfsBatchObject `json:"objects"`
 	}
-	u := c.apiURL("/"+repoPath(repo)+".git/info/lfs/objects/batch", nil)
+	u := c.apiURL("/"+urlRepoPath(repo)+".git/info/lfs/objects/batch", nil)
 	if err := c.sendJSON(ctx, http.MethodPost, repo, u, req, &resp, true, lfsContentType); err != nil {
 		return fmt.Errorf("lfs batch: %w", err)
 	}
@@ -372,7 +372,7 @@ func (c *Client) commit(ctx context.Context, repo hf.RepoID, rev string, items [
 	}
 	body := buf.Bytes()
 	resp, err := c.do(ctx, request{
-		method: http.MethodPost, url: c.apiURL("/api/models/"+repoPath(repo)+"/commit/"+url.PathEscape(rev), nil), repo: repo,
+		method: http.MethodPost, url: c.apiURL(apiRepoPath(repo)+"/commit/"+url.PathEscape(rev), nil), repo: repo,
 		header: http.Header{"Content-Type": {"application/x-ndjson"}},
 		body:   func() (io.Reader, error) { return bytes.NewReader(body), nil },
 	})

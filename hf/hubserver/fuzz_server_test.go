@@ -23,12 +23,21 @@ func FuzzServer(f *testing.F) {
 	f.Add("GET", "/tester/m/resolve/main/%2e%2e/%2e%2e/etc/passwd", "")
 	f.Add("PUT", "/api/models/tester/m/settings", `{"private":true}`)
 	f.Add("POST", "/api/models/tester/m/paths-info/main", "paths=.gitattributes&paths=x/y&expand=true")
+	f.Add("GET", "/api/datasets/tester/d/revision/main", "")
+	f.Add("POST", "/api/repos/create", `{"name":"d","organization":"tester","type":"dataset"}`)
+	f.Add("POST", "/datasets/tester/d.git/info/lfs/objects/batch", `{"operation":"upload","objects":[]}`)
+	f.Add("GET", "/datasets/tester/d/resolve/main/.gitattributes", "")
+	f.Add("GET", "/datasets/api/models/tester/m", "")
 	dh, err := dirhub.Open(f.TempDir())
 	if err != nil {
 		f.Fatal(err)
 	}
 	repo := hf.RepoID{Namespace: "tester", Name: "m"}
 	if err := dh.CreateRepo(context.Background(), repo, false); err != nil {
+		f.Fatal(err)
+	}
+	ds := hf.RepoID{Namespace: "tester", Name: "d", Type: hf.DatasetRepo}
+	if err := dh.CreateRepo(context.Background(), ds, false); err != nil {
 		f.Fatal(err)
 	}
 	srv, err := hubserver.New(dh, hubserver.Options{})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,7 +24,8 @@ import (
 	"github.com/coldint/coldint/internal/testenv"
 )
 
-// requestLog records "METHOD /path" of every request (paths without query).
+// requestLog records "METHOD /path" of every request (paths without query);
+// count with method "" counts every method.
 type requestLog struct {
 	next http.Handler
 	mu   sync.Mutex
@@ -42,7 +44,7 @@ func (l *requestLog) count(method, contains string) int {
 	defer l.mu.Unlock()
 	n := 0
 	for _, s := range l.seen {
-		if strings.HasPrefix(s, method+" ") && strings.Contains(s, contains) {
+		if (method == "" || strings.HasPrefix(s, method+" ")) && strings.Contains(s, contains) {
 			n++
 		}
 	}
@@ -199,4 +201,90 @@ func TestOfficialJSClientRoundTrip(t *testing.T) {
 	if entries, _ := os.ReadDir(cache2); len(entries) != 0 {
 		t.Errorf("refused download wrote into the cache")
 	}
+}
+
+// TestOfficialJSClientDataset uploads a dataset repo with the official JS
+// client (repo type "dataset") and reads it back with coldint's client.
+func TestOfficialJSClientDataset(t *testing.T) {
+	node := testenv.Node(t)
+	modules := testenv.NodeModules(t, "hub")
+	script := filepath.Join(testenv.Root(), "tools", "hubjs", "roundtrip.mjs")
+
+	const token = "hf_js_dataset_token"
+	dh, err := dirhub.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := hubserver.New(dh, hubserver.Options{Tokens: []string{token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl := &requestLog{next: srv}
+	ts := httptest.NewServer(rl)
+	defer ts.Close()
+
+	src, out := t.TempDir(), t.TempDir()
+	files := hubtest.Dataset(21)
+	for _, f := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(src, f.Path)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, f.Path), f.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, script)
+	cmd.Env = append(os.Environ(), "HUBJS_MODULES="+modules, "HUB_URL="+ts.URL, "HF_TOKEN="+token,
+		"REPO=tester/corpus", "REPO_TYPE=dataset", "SRC="+src, "OUT="+out)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node %s: %v\nstderr:\n%s", script, err, stderr.String())
+	}
+	var res struct {
+		Commit string `json:"commit"`
+		Info   struct {
+			Name string `json:"name"`
+			SHA  string `json:"sha"`
+		} `json:"info"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("parse node output %q: %v", stdout.String(), err)
+	}
+	if !hf.IsCommitSHA(res.Commit) || res.Info.SHA != res.Commit || res.Info.Name != "tester/corpus" {
+		t.Fatalf("JS dataset info = %+v, commit %q", res.Info, res.Commit)
+	}
+	hubtest.CheckSnapshot(t, out, files)
+	// The JS client spoke the dataset routes, never the model ones.
+	for _, p := range []string{"/api/datasets/tester/corpus/commit/", "/datasets/tester/corpus.git/info/lfs/objects/batch", "/datasets/tester/corpus/resolve/"} {
+		if rl.count("", p) == 0 {
+			t.Errorf("no request to %s", p)
+		}
+	}
+	if n := rl.count("", "/api/models/") + rl.count("", "/tester/corpus.git/") - rl.count("", "/datasets/tester/corpus.git/"); n != 0 {
+		t.Errorf("%d requests to model routes", n)
+	}
+
+	client, err := hub.New(hub.WithEndpoint(ts.URL), hub.WithToken(token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds := hf.RepoID{Namespace: "tester", Name: "corpus", Type: hf.DatasetRepo}
+	if _, err := client.ModelInfo(ctx, hf.RepoID{Namespace: "tester", Name: "corpus"}, ""); !errors.Is(err, hf.ErrRepoNotFound) {
+		t.Errorf("the dataset read as a model: %v, want ErrRepoNotFound", err)
+	}
+	snap, err := client.Download(ctx, ds, res.Commit, nil, t.TempDir(), hf.DownloadOptions{})
+	if err != nil {
+		t.Fatalf("coldint Download of the dataset: %v", err)
+	}
+	if !strings.Contains(snap, "datasets--tester--corpus") {
+		t.Errorf("snapshot %q is not in a datasets-- folder", snap)
+	}
+	if _, err := os.Stat(filepath.Join(snap, ".gitattributes")); err != nil {
+		t.Errorf("snapshot lacks .gitattributes: %v", err)
+	}
+	os.Remove(filepath.Join(snap, ".gitattributes"))
+	hubtest.CheckSnapshot(t, snap, files)
 }

@@ -222,21 +222,27 @@ var errNotFoundRoute = &apiError{404, "", "not found"}
 func methodNotAllowed() error { return &apiError{405, "", "method not allowed"} }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request, p []string) {
+	typ := hf.ModelRepo
+	if len(p) >= 1 && p[0] == "datasets" {
+		// Dataset repos live under /datasets/{ns}/{name}; the Hub keeps
+		// "datasets" from being a user name.
+		typ, p = hf.DatasetRepo, p[1:]
+	}
 	n := len(p)
 	switch {
-	case n >= 1 && p[0] == "api":
+	case n >= 1 && p[0] == "api" && typ == hf.ModelRepo:
 		s.routeAPI(w, r, p[1:])
-	case n >= 2 && p[0] == "lfs-upload":
+	case n >= 2 && p[0] == "lfs-upload" && typ == hf.ModelRepo:
 		s.serveLFSUpload(w, r, p[1:])
 	case n == 6 && strings.HasSuffix(p[1], ".git") && p[2] == "info" && p[3] == "lfs" && p[4] == "objects" && p[5] == "batch":
-		repo, err := hf.ParseRepoID(p[0] + "/" + strings.TrimSuffix(p[1], ".git"))
+		repo, err := parseRepo(typ, p[0], strings.TrimSuffix(p[1], ".git"))
 		if err != nil {
 			s.fail(w, err)
 			return
 		}
 		s.serveLFSBatch(w, r, repo)
 	case n >= 5 && p[2] == "resolve":
-		repo, err := hf.ParseRepoID(p[0] + "/" + p[1])
+		repo, err := parseRepo(typ, p[0], p[1])
 		if err != nil {
 			s.fail(w, err)
 			return
@@ -245,6 +251,15 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, p []string) {
 	default:
 		s.fail(w, errNotFoundRoute)
 	}
+}
+
+// parseRepo reads the namespace and name path segments (already unescaped)
+// of a repo of type typ.
+func parseRepo(typ hf.RepoType, ns, name string) (hf.RepoID, error) {
+	if strings.Contains(ns, "/") || strings.Contains(name, "/") {
+		return hf.RepoID{}, fmt.Errorf("parse repo id %q: a part holds an escaped slash: %w", ns+"/"+name, hf.ErrInvalidRepoID)
+	}
+	return hf.ParseTypedRepo(ns+"/"+name, typ)
 }
 
 func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request, p []string) {
@@ -268,12 +283,13 @@ func (s *Server) routeAPI(w http.ResponseWriter, r *http.Request, p []string) {
 		}
 		writeJSON(w, 200, map[string]any{"type": "user", "name": name, "auth": map[string]any{"type": "access_token"}})
 		return
-	case n >= 3 && p[0] == "models":
+	case n >= 3 && (p[0] == "models" || p[0] == "datasets"):
 	default:
 		s.fail(w, errNotFoundRoute)
 		return
 	}
-	repo, err := hf.ParseRepoID(p[1] + "/" + p[2])
+	typ, _ := hf.ParseRepoType(p[0])
+	repo, err := parseRepo(typ, p[1], p[2])
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -436,10 +452,9 @@ func (s *Server) serveInfo(w http.ResponseWriter, r *http.Request, repo hf.RepoI
 		siblings = append(siblings, sj)
 	}
 	idHash := sha256.Sum256([]byte(repo.String()))
-	writeJSON(w, 200, map[string]any{
+	info := map[string]any{
 		"_id":          hex.EncodeToString(idHash[:12]),
-		"id":           repo.String(),
-		"modelId":      repo.String(),
+		"id":           repo.Bare(),
 		"author":       repo.Namespace,
 		"sha":          sha,
 		"lastModified": c.Time.UTC().Format("2006-01-02T15:04:05.000Z"),
@@ -452,7 +467,11 @@ func (s *Server) serveInfo(w http.ResponseWriter, r *http.Request, repo hf.RepoI
 		"tags":         []string{},
 		"siblings":     siblings,
 		"usedStorage":  used,
-	})
+	}
+	if repo.Type == hf.ModelRepo {
+		info["modelId"] = repo.Bare()
+	}
+	writeJSON(w, 200, info)
 }
 
 func (s *Server) serveResolve(w http.ResponseWriter, r *http.Request, repo hf.RepoID, rev, p string) {
@@ -517,15 +536,20 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, badRequest("parse create repo: %v", err))
 		return
 	}
-	if req.Type != "" && req.Type != "model" {
-		s.fail(w, badRequest("create repo: type %q not supported (models only)", req.Type))
+	typ, err := hf.ParseRepoType(req.Type)
+	if err != nil {
+		s.fail(w, badRequest("create repo: type %q not supported (model or dataset)", req.Type))
 		return
 	}
 	full := req.Name
 	if req.Organization != "" {
 		full = req.Organization + "/" + req.Name
 	}
-	repo, err := hf.ParseRepoID(full)
+	if strings.Count(full, "/") != 1 {
+		s.fail(w, badRequest("create repo %q: must be in the format <org or user name>/<repo_name>", full))
+		return
+	}
+	repo, err := hf.ParseTypedRepo(full, typ)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -548,8 +572,9 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request) {
 	u := s.baseURL(r) + "/" + repo.String()
 	if err := s.hub.CreateRepo(r.Context(), repo, private); err != nil {
 		if errors.Is(err, hf.ErrRepoExists) {
-			w.Header().Set("X-Error-Message", "You already created this model repo")
-			writeJSON(w, 409, map[string]string{"error": "You already created this model repo", "url": u})
+			msg := "You already created this " + repo.Type.String() + " repo"
+			w.Header().Set("X-Error-Message", msg)
+			writeJSON(w, 409, map[string]string{"error": msg, "url": u})
 			return
 		}
 		s.fail(w, err)
@@ -570,7 +595,7 @@ func (s *Server) serveCreate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, 200, map[string]string{"url": u, "id": repo.String(), "name": repo.String()})
+	writeJSON(w, 200, map[string]string{"url": u, "id": repo.Bare(), "name": repo.Bare()})
 }
 
 func (s *Server) serveSettings(w http.ResponseWriter, r *http.Request, repo hf.RepoID) {

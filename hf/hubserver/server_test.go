@@ -169,9 +169,27 @@ func TestUploadChecks(t *testing.T) {
 	if resp.StatusCode != 400 {
 		t.Errorf("create repo with a bad name: %d", resp.StatusCode)
 	}
-	resp, _ = call(t, "POST", ts.URL+"/api/repos/create", `{"name":"ds","organization":"tester","type":"dataset"}`, auth)
+	resp, _ = call(t, "POST", ts.URL+"/api/repos/create", `{"name":"sp","organization":"tester","type":"space"}`, auth)
 	if resp.StatusCode != 400 {
+		t.Errorf("create space repo: %d", resp.StatusCode)
+	}
+	resp, _ = call(t, "POST", ts.URL+"/api/repos/create", `{"name":"ds","organization":"tester","type":"dataset"}`, auth)
+	if resp.StatusCode != 200 {
 		t.Errorf("create dataset repo: %d", resp.StatusCode)
+	}
+	// The dataset is not a model: its name answers 404 under /api/models.
+	resp, _ = call(t, "GET", ts.URL+"/api/models/tester/ds", "", auth)
+	if resp.StatusCode != 404 {
+		t.Errorf("dataset read as a model: %d", resp.StatusCode)
+	}
+	resp, _ = call(t, "GET", ts.URL+"/api/datasets/tester/ds", "", auth)
+	if resp.StatusCode != 200 {
+		t.Errorf("dataset info: %d", resp.StatusCode)
+	}
+	// An escaped slash cannot smuggle a prefix into a repo name.
+	resp, _ = call(t, "GET", ts.URL+"/api/models/datasets/tester%2Fds", "", auth)
+	if resp.StatusCode != 400 {
+		t.Errorf("escaped slash in a repo name: %d", resp.StatusCode)
 	}
 }
 

@@ -381,4 +381,91 @@ func Run(t *testing.T, newBackend func(t *testing.T) Backend) {
 			t.Errorf("progress reported %d completed files, want %d", len(got), len(files))
 		}
 	})
+	t.Run("DatasetRepo", func(t *testing.T) { runDataset(t, newBackend(t)) })
+}
+
+// Dataset returns a small dataset repo laid out like fineweb-edu: parquet-named
+// shards in dump folders and a README.
+func Dataset(seed uint64) []File {
+	return []File{
+		{Path: "README.md", Data: []byte("# test dataset\n")},
+		{Path: "data/CC-MAIN-2024-10/000_00000.parquet", Data: RandomBytes(seed, 70_000)},
+		{Path: "data/CC-MAIN-2024-10/001_00000.parquet", Data: RandomBytes(seed+1, 5_000)},
+		{Path: "data/CC-MAIN-2024-18/000_00000.parquet", Data: RandomBytes(seed+2, 3_000)},
+	}
+}
+
+// runDataset checks that a dataset repo is its own repo, apart from a model
+// repo of the same namespace and name, and downloads into datasets--ns--name.
+func runDataset(t *testing.T, b Backend) {
+	ctx := context.Background()
+	ds, err := hf.ParseRepo("datasets/" + b.Namespace + "/corpus")
+	if err != nil {
+		t.Fatal(err)
+	}
+	model := hf.RepoID{Namespace: ds.Namespace, Name: ds.Name}
+	if err := b.Hub.CreateRepo(ctx, ds, false); err != nil {
+		t.Fatalf("CreateRepo(dataset): %v", err)
+	}
+	if _, err := b.Hub.ModelInfo(ctx, model, ""); !errors.Is(err, hf.ErrRepoNotFound) {
+		t.Fatalf("model of the dataset's name before it was created: got %v, want ErrRepoNotFound", err)
+	}
+	if err := b.Hub.CreateRepo(ctx, model, false); err != nil {
+		t.Fatalf("CreateRepo(model of the same name): %v", err)
+	}
+	if err := b.Hub.CreateRepo(ctx, ds, false); !errors.Is(err, hf.ErrRepoExists) {
+		t.Fatalf("CreateRepo(dataset) twice: got %v, want ErrRepoExists", err)
+	}
+	files := Dataset(7)
+	sha, err := b.Hub.Upload(ctx, ds, UploadFiles(files), "add shards", hf.UploadOptions{})
+	if err != nil {
+		t.Fatalf("Upload(dataset): %v", err)
+	}
+	mfiles := Model(8, 1000)
+	msha, err := b.Hub.Upload(ctx, model, UploadFiles(mfiles), "add model", hf.UploadOptions{})
+	if err != nil {
+		t.Fatalf("Upload(model): %v", err)
+	}
+	info, err := b.Hub.ModelInfo(ctx, ds, "")
+	if err != nil {
+		t.Fatalf("ModelInfo(dataset): %v", err)
+	}
+	if info.SHA != sha || info.ID != ds || len(info.Files) < len(files) {
+		t.Fatalf("ModelInfo(dataset) = sha %q id %+v %d files; want %q %+v %d", info.SHA, info.ID, len(info.Files), sha, ds, len(files))
+	}
+	for _, f := range files {
+		if fi, ok := info.File(f.Path); !ok || fi.Size != int64(len(f.Data)) {
+			t.Errorf("dataset file %q: %+v, %v", f.Path, fi, ok)
+		}
+	}
+	if _, ok := info.File("config.json"); ok {
+		t.Errorf("dataset lists the model's config.json")
+	}
+	minfo, err := b.Hub.ModelInfo(ctx, model, "")
+	if err != nil || minfo.SHA != msha {
+		t.Fatalf("ModelInfo(model of the same name) = %+v, %v; want commit %q", minfo, err, msha)
+	}
+	if _, ok := minfo.File(files[1].Path); ok {
+		t.Errorf("model lists the dataset's shard")
+	}
+	cache := t.TempDir()
+	names := []string{files[1].Path, files[3].Path}
+	snap, err := b.Hub.Download(ctx, ds, sha, names, cache, hf.DownloadOptions{})
+	if err != nil {
+		t.Fatalf("Download(dataset): %v", err)
+	}
+	if want := filepath.Join(cache, "datasets--"+ds.Namespace+"--"+ds.Name, "snapshots", sha); snap != want {
+		t.Fatalf("Download(dataset) dir = %q, want %q", snap, want)
+	}
+	CheckSnapshot(t, snap, []File{files[1], files[3]})
+	CheckCacheLinks(t, snap)
+	if err := b.Hub.SetVisibility(ctx, ds, true); err != nil {
+		t.Fatalf("SetVisibility(dataset): %v", err)
+	}
+	if info, err := b.Hub.ModelInfo(ctx, ds, sha); err != nil || !info.Private {
+		t.Fatalf("dataset after SetVisibility(true) = %+v, %v", info, err)
+	}
+	if minfo, err := b.Hub.ModelInfo(ctx, model, ""); err != nil || minfo.Private {
+		t.Fatalf("SetVisibility on the dataset changed the model: %+v, %v", minfo, err)
+	}
 }

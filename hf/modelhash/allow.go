@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -143,9 +144,15 @@ func ParseIndex(data []byte) ([]string, error) {
 	if len(idx.WeightMap) == 0 {
 		return nil, fmt.Errorf("parse %s: %w: empty weight_map", IndexFile, ErrBadIndex)
 	}
+	tensors := make([]string, 0, len(idx.WeightMap))
+	for tensor := range idx.WeightMap {
+		tensors = append(tensors, tensor)
+	}
+	sort.Strings(tensors) // the first unsafe name reported is always the same
 	seen := map[string]bool{}
 	var out []string
-	for tensor, file := range idx.WeightMap {
+	for _, tensor := range tensors {
+		file := idx.WeightMap[tensor]
 		if !SafePath(file) {
 			return nil, fmt.Errorf("parse %s: %w: tensor %q maps to unsafe path %q", IndexFile, ErrBadIndex, tensor, file)
 		}
@@ -225,24 +232,33 @@ func SelectFor(repoFiles, shards, vocab []string) ([]string, error) {
 	return out[:j], nil
 }
 
-// Allowed returns the files of a local model folder that the validator would
-// download from a repo with the same content (see [SelectFor]), reading the
-// safetensors index and, for the tokenizer class, tokenizer_config.json and
-// config.json from disk.
-func Allowed(ctx context.Context, dir string) ([]string, error) {
-	all, err := Files(ctx, dir, Options{})
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, len(all))
+// Size caps of the small files read to choose the files of a repo.
+const (
+	// MaxIndexBytes caps model.safetensors.index.json.
+	MaxIndexBytes = 64 << 20
+	// MaxConfigBytes caps config.json and tokenizer_config.json.
+	MaxConfigBytes = 16 << 20
+)
+
+// ReadFunc reads one file of a repo or folder, failing when it holds more
+// than max bytes.
+type ReadFunc func(ctx context.Context, name string, max int64) ([]byte, error)
+
+// SelectRepo returns, sorted, the files a validator downloads from a repo
+// holding the files names (see [SelectFor]): it reads the safetensors index
+// (at most [MaxIndexBytes]) when the weights are sharded, and, when a
+// class-specific vocab file is present, tokenizer_config.json and
+// config.json (at most [MaxConfigBytes] each) to learn the tokenizer class.
+// Local folders and hub repos both go through it, so a miner's upload and a
+// validator's download name the same files.
+func SelectRepo(ctx context.Context, names []string, read ReadFunc) ([]string, error) {
 	have := map[string]bool{}
-	for i, e := range all {
-		names[i] = e.Path
-		have[e.Path] = true
+	for _, n := range names {
+		have[n] = true
 	}
 	var shards []string
 	if !have[WeightsFile] && have[IndexFile] {
-		data, err := os.ReadFile(filepath.Join(dir, IndexFile))
+		data, err := read(ctx, IndexFile, MaxIndexBytes)
 		if err != nil {
 			return nil, fmt.Errorf("read %s: %w", IndexFile, err)
 		}
@@ -251,12 +267,53 @@ func Allowed(ctx context.Context, dir string) ([]string, error) {
 		}
 	}
 	var vocab []string
-	if have["tokenizer_config.json"] || have[ConfigFile] {
-		tc, _ := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
-		cfg, _ := os.ReadFile(filepath.Join(dir, ConfigFile))
+	if have["tokenizer.model"] || have["vocab.json"] || have["merges.txt"] {
+		var tc, cfg []byte
+		if have["tokenizer_config.json"] {
+			tc, _ = read(ctx, "tokenizer_config.json", MaxConfigBytes)
+		}
+		if have[ConfigFile] {
+			cfg, _ = read(ctx, ConfigFile, MaxConfigBytes)
+		}
 		vocab = VocabFiles(tc, cfg)
 	}
-	sel, err := SelectFor(names, shards, vocab)
+	return SelectFor(names, shards, vocab)
+}
+
+// ReadDir is a [ReadFunc] over the folder dir.
+func ReadDir(dir string) ReadFunc {
+	return func(ctx context.Context, name string, max int64) ([]byte, error) {
+		if !SafePath(name) {
+			return nil, fmt.Errorf("read %q: unsafe path", name)
+		}
+		f, err := os.Open(filepath.Join(dir, filepath.FromSlash(name)))
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		b, err := io.ReadAll(io.LimitReader(f, max+1))
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(b)) > max {
+			return nil, fmt.Errorf("read %q: over %d bytes", name, max)
+		}
+		return b, nil
+	}
+}
+
+// Allowed returns the files of a local model folder that the validator would
+// download from a repo with the same content ([SelectRepo]).
+func Allowed(ctx context.Context, dir string) ([]string, error) {
+	all, err := Files(ctx, dir, Options{})
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(all))
+	for i, e := range all {
+		names[i] = e.Path
+	}
+	sel, err := SelectRepo(ctx, names, ReadDir(dir))
 	if err != nil {
 		return nil, fmt.Errorf("model dir %q: %w", dir, err)
 	}

@@ -47,6 +47,16 @@ func TestDemo(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
 	}
+	// The printed validate line is one --config file; every key in it is a
+	// flag of validate (config dump refuses unknown ones).
+	cfgPath := filepath.Join(dir, demorun.ValidatorConfig)
+	if !strings.Contains(out, "validate --config "+cfgPath) {
+		t.Errorf("demo output lacks the validate --config line")
+	}
+	dump, err := exec.Command(coldintBin(t), "--config", cfgPath, "config", "dump", "validate").CombinedOutput()
+	if err != nil || !strings.Contains(string(dump), "network: file:") || !strings.Contains(string(dump), "max-steps: \"1\"") && !strings.Contains(string(dump), "max-steps: 1") {
+		t.Errorf("config dump of %s: %v\n%s", cfgPath, err, dump)
+	}
 	var res demorun.Result
 	b, err := os.ReadFile(filepath.Join(dir, "demo.json"))
 	if err != nil {

@@ -11,7 +11,7 @@ const libGo = `package libtch
 // libcoldint_torch.so (coldint's native/build.sh), built against any libtorch.
 
 // #cgo CFLAGS: -O1 -g0 -w
-// #cgo LDFLAGS: -lcoldint_torch
+// #cgo LDFLAGS: -ldl -lpthread
 import "C"
 `
 

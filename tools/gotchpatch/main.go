@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	go run ./tools/gotchpatch DIR NATIVE_SRC
+//	go run ./tools/gotchpatch DIR NATIVE_SRC [COLDINT_HEADER.h ...]
 //
 // DIR is a writable copy of the module (mk/torch.mk copies it from the module
 // cache into .build/gotch and removes example/, gen/ and *_test.go first);
@@ -23,8 +23,11 @@
 //     once in torch_api.cpp, and torch_api.cpp no longer includes the
 //     generated wrappers (native/build.sh compiles them in chunks and stubs
 //     those that do not compile against the libtorch at hand);
-//  2. rewrites libtch/lib.go: no C++, link -lcoldint_torch, no ${SRCDIR}
-//     (so -trimpath builds share the cache across checkouts);
+//  2. rewrites libtch/lib.go: no C++ and no link to the library; instead a
+//     trampoline per C function (gotch's and those of the COLDINT_HEADERs,
+//     coldint's native/*.h) jumps through a table that a loader fills with
+//     dlopen on the first call or when coldint starts an engine (see
+//     lazy.go), so commands that compute nothing never load libtorch;
 //  3. fixes nn.Optimizer.ClipGradNorm (a self-deadlock on the VarStore lock,
 //     then a nil dim slice that libtch indexes);
 //  4. adds ts.SetNumThreads and ts.GetNumThreads;
@@ -47,16 +50,16 @@ import (
 
 func main() {
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: gotchpatch DIR NATIVE_SRC\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: gotchpatch DIR NATIVE_SRC [COLDINT_HEADER.h ...]\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if flag.NArg() != 2 {
+	if flag.NArg() < 2 {
 		flag.Usage()
 		os.Exit(2)
 	}
 	dir, nativeSrc := flag.Arg(0), flag.Arg(1)
-	st, err := patchTree(dir, nativeSrc)
+	st, err := patchTree(dir, nativeSrc, flag.Args()[2:]...)
 	if err != nil {
 		slog.Error("patch gotch", "dir", dir, "err", err)
 		os.Exit(1)

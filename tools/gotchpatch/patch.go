@@ -33,7 +33,7 @@ type stats struct {
 
 // patchTree applies every change to the gotch copy in dir and moves gotch's
 // C++ sources into nativeSrc (created; it must not exist yet).
-func patchTree(dir, nativeSrc string) (stats, error) {
+func patchTree(dir, nativeSrc string, coldintHeaders ...string) (stats, error) {
 	var st stats
 	if _, err := os.Stat(filepath.Join(dir, markerName)); err == nil {
 		return st, fmt.Errorf("patch %q: already patched (%s exists); start from a fresh copy", dir, markerName)
@@ -49,8 +49,17 @@ func patchTree(dir, nativeSrc string) (stats, error) {
 		return st, err
 	}
 
-	// 2. lib.go links the native library instead of compiling C++.
+	// 2. lib.go compiles no C++; the library is opened on demand through
+	// trampolines (lazy.go).
 	if err := writeFile(dir, "libtch/lib.go", libGo, true); err != nil {
+		return st, err
+	}
+	if err := writeLazyLoader(dir, coldintHeaders); err != nil {
+		return st, err
+	}
+	// ts.None is made without calling C, so that no package initialiser
+	// loads the library (a nil handle is libtch's undefined tensor).
+	if err := editFile(dir, "ts/tensor.go", replacer(noneEdits)); err != nil {
 		return st, err
 	}
 

@@ -147,7 +147,7 @@ func fakeTree(t *testing.T) string {
 	mustWrite(t, dir, "CHANGELOG.md", "# [0.9.1]\n")
 	mustWrite(t, dir, "libtch/torch_api_generated.cpp.h", "// generated\n\nvoid atg_keep(tensor *out__) {\n}\n")
 	mustWrite(t, dir, "libtch/torch_api_generated.h", "void atg_keep(tensor *out__);\n")
-	mustWrite(t, dir, "libtch/torch_api.h", "#ifdef __cplusplus\nusing namespace std;\n"+lastErrHeaderEdits[0].old+"#endif\n")
+	mustWrite(t, dir, "libtch/torch_api.h", "#ifdef __cplusplus\nusing namespace std;\n"+lastErrHeaderEdits[0].old+"#endif\nvoid at_x();\n")
 	mustWrite(t, dir, "libtch/torch_api.cpp", "#include \"torch_api.h\"\nusing namespace std;\n\nvoid at_x() {}\n#include \"torch_api_generated.cpp.h\"\n")
 	for _, n := range []string{"stb_image.h", "stb_image_resize.h", "stb_image_write.h"} {
 		mustWrite(t, dir, "libtch/"+n, "// "+n+"\n")
@@ -160,7 +160,7 @@ func fakeTree(t *testing.T) string {
 	}
 	mustWrite(t, dir, "nn/optimizer.go", opt.String())
 	mustWrite(t, dir, "nn/varstore.go", "package nn\n\nfunc (p *Path) Sub(str string) *Path {\n"+pathSubEdits[0].old+"\treturn nil\n}\n")
-	mustWrite(t, dir, "ts/tensor.go", "package ts\n\nfunc newTensor() *Tensor {\n\tx := new(Tensor)\n"+bigStructEdits[0].old+"\treturn x\n}\n\n"+
+	mustWrite(t, dir, "ts/tensor.go", "package ts\n\n"+noneEdits[0].old+"\nfunc newTensor() *Tensor {\n\tx := new(Tensor)\n"+bigStructEdits[0].old+"\treturn x\n}\n\n"+
 		"func (ts *Tensor) Drop() error {\n\treturn nil\n}\n")
 	mustWrite(t, dir, "ts/must-tensor-generated.go", "package ts\n\nfunc (ts *Tensor) MustDrop() {\n\tts.Drop()\n}\n")
 	return dir
@@ -211,13 +211,15 @@ func TestPatchTree(t *testing.T) {
 		}
 	}
 	checks := map[string][]string{
-		filepath.Join(srcA, "torch_api.cpp"):   {"thread_local char *torch_last_err = nullptr;", "void at_x() {}"},
-		filepath.Join(srcA, "torch_api.h"):     {"extern thread_local char *torch_last_err;"},
-		filepath.Join(a, "libtch/torch_api.h"): {"extern thread_local char *torch_last_err;"},
-		filepath.Join(a, "libtch/lib.go"):      {"-lcoldint_torch", "-O1 -g0"},
-		filepath.Join(a, "ts/tensor.go"):       {"defer runtime.KeepAlive(ts)", "import \"runtime\""},
-		filepath.Join(a, "nn/varstore.go"):     {"copy(path, p.path)"},
-		filepath.Join(a, "nn/optimizer.go"):    {"[]int64{0}"},
+		filepath.Join(srcA, "torch_api.cpp"):            {"thread_local char *torch_last_err = nullptr;", "void at_x() {}"},
+		filepath.Join(srcA, "torch_api.h"):              {"extern thread_local char *torch_last_err;"},
+		filepath.Join(a, "libtch/torch_api.h"):          {"extern thread_local char *torch_last_err;"},
+		filepath.Join(a, "libtch/lib.go"):               {"-ldl", "-O1 -g0"},
+		filepath.Join(a, "libtch/coldint_lazy.c"):       {"dlopen", "\"at_x\""},
+		filepath.Join(a, "libtch/coldint_lazy_amd64.S"): {"at_x:\n\tjmp *coldint_native_table+0(%rip)"},
+		filepath.Join(a, "ts/tensor.go"):                {"defer runtime.KeepAlive(ts)", "import \"runtime\"", "var None = &Tensor{}"},
+		filepath.Join(a, "nn/varstore.go"):              {"copy(path, p.path)"},
+		filepath.Join(a, "nn/optimizer.go"):             {"[]int64{0}"},
 	}
 	for path, wants := range checks {
 		got, _ := os.ReadFile(path)

@@ -24,7 +24,9 @@ class Settings:
         self.device = "cpu" if self.dry else "cuda"
         self.perturb = float(env.get("GPUCHECK_PERTURB_REL", "0") or 0)
         self.train_flags = env.get("GPUCHECK_TRAIN_FLAGS", "--device cuda" if not self.dry else "").split()
-        self.slice_unit = int(env.get("GPUCHECK_SLICE_UNIT_BYTES", "4"))
+        # bytes per parameter that --max-memory counts: the compute dtype's
+        # (bf16 on CUDA, f32 in the dry run); 0 picks it from the dtype
+        self.slice_unit = int(env.get("GPUCHECK_SLICE_UNIT_BYTES", "0"))
         self.deadline = float(env.get("GPUCHECK_DEADLINE", "0") or 0)
         os.makedirs(self.out, exist_ok=True)
         os.makedirs(self.work, exist_ok=True)

@@ -3,8 +3,8 @@
 // commit, read the model info, and download each file at that commit.
 //
 // Environment: HUBJS_MODULES (node_modules folder holding @huggingface/hub),
-// HUB_URL, HF_TOKEN, REPO ("ns/name"), SRC (folder to upload), OUT (folder
-// the downloads are written to). Prints one JSON object on stdout:
+// HUB_URL, HF_TOKEN, REPO ("ns/name"), REPO_TYPE ("model", the default, or
+// "dataset"), SRC (folder to upload), OUT (folder the downloads are written to). Prints one JSON object on stdout:
 // {commit, info: {name, private, sha, siblings}, files: [{path, size}]}.
 import { readdir, readFile, mkdir, writeFile } from "node:fs/promises";
 import { join, dirname } from "node:path";
@@ -21,7 +21,9 @@ const accessToken = env("HF_TOKEN");
 const name = env("REPO");
 const src = env("SRC");
 const out = env("OUT");
-const repo = { type: "model", name };
+const type = process.env.REPO_TYPE || "model";
+if (type !== "model" && type !== "dataset") throw new Error(`REPO_TYPE ${type}: must be model or dataset`);
+const repo = { type, name };
 
 async function walk(dir, prefix = "") {
 	const files = [];
@@ -42,7 +44,8 @@ for (const p of paths) {
 const res = await hub.uploadFiles({ repo, accessToken, hubUrl, files, commitTitle: "upload from @huggingface/hub" });
 const commit = res.commit.oid;
 
-const info = await hub.modelInfo({ name, accessToken, hubUrl, revision: commit, additionalFields: ["sha", "siblings"] });
+const readInfo = type === "dataset" ? hub.datasetInfo : hub.modelInfo;
+const info = await readInfo({ name, accessToken, hubUrl, revision: commit, additionalFields: ["sha", "siblings"] });
 
 const got = [];
 for (const p of paths) {

@@ -1,4 +1,4 @@
-package eval
+package competition
 
 import (
 	"errors"
@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// CapSample applies the character cap of §6.7: when cap > 0 and text has
+// CapSample applies the character cap of the validator: when cap > 0 and text has
 // more than cap characters (Unicode code points), it is cut at the last space
 // in its first cap characters (the space itself dropped), or hard at cap
 // when there is none. capped reports whether a cut happened; a capped sample
@@ -54,7 +54,7 @@ type TokenizeStats struct {
 	Capped, Invalid, TooLong int
 }
 
-// TokenizeSamples prepares samples for the loss (spec §6.7): each text is
+// TokenizeSamples prepares samples for the loss: each text is
 // capped ([CapSample] with capLen), encoded, and must decode back to the
 // (capped) text exactly, else it becomes nil (+Inf loss); more than maxFails
 // such failures reject the tokenizer ([ErrTokenizerRejected]). An uncapped
@@ -102,8 +102,8 @@ func TokenizeSamples(texts []string, tok SampleTokenizer, eos, maxLen, capLen, m
 // ErrVocabMismatch means samples hold token ids the model has no embedding for.
 var ErrVocabMismatch = errors.New("token id beyond the embedding")
 
-// CheckVocab rejects a model whose embedding has no row for maxID (spec §6.7
-// "vocabulary check", which prevents device index errors).
+// CheckVocab rejects a model whose embedding has no row for maxID (the
+// validator's vocabulary check, which prevents device index errors).
 func CheckVocab(maxID, embeddingRows int) error {
 	if maxID >= embeddingRows {
 		return fmt.Errorf("check vocabulary: max token id %d ≥ %d embedding rows: %w", maxID, embeddingRows, ErrVocabMismatch)

@@ -1,18 +1,11 @@
-package eval
+package competition
 
 import (
-	"context"
 	"errors"
-	"io"
-	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 )
 
 func TestParseCompetitionsHead(t *testing.T) {
@@ -20,7 +13,7 @@ func TestParseCompetitionsHead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := ParseCompetitions(b)
+	cfg, err := Parse(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +64,6 @@ func TestParseCompetitionsRules(t *testing.T) {
 		{name: "default not an object", json: `{"default":1,"c":{` + ok + `}}`, bad: true},
 		{name: "competition not an object rejects the whole file", json: `{"a":{` + ok + `},"b":[1]}`, bad: true},
 		{name: "missing key rejects the whole file", json: `{"a":{` + ok + `},"b":{"reward":1}}`, bad: true},
-		{name: "null required key", json: `{"a":{` + strings.Replace(ok, `"parameters":10`, `"parameters":null`, 1) + `}}`, bad: true},
 		{name: "required keys from default", json: `{"default":{` + ok + `},"a":{},"b":{"reward":0.25}}`, names: "a,b",
 			check: func(t *testing.T, c *Config) {
 				if b, _ := c.Competition("b"); b.Reward != 0.25 || b.Parameters != 10 {
@@ -112,13 +104,6 @@ func TestParseCompetitionsRules(t *testing.T) {
 					t.Error("4096 on the competition-tokenizer path")
 				}
 			}},
-		{name: "reward wrong type", json: `{"a":{` + strings.Replace(ok, `"reward":1`, `"reward":"1"`, 1) + `}}`, bad: true},
-		{name: "model_types not a list", json: `{"a":{` + strings.Replace(ok, `["LlamaForCausalLM"]`, `"Llama"`, 1) + `}}`, bad: true},
-		{name: "negative parameters", json: `{"a":{` + strings.Replace(ok, `"parameters":10`, `"parameters":-1`, 1) + `}}`, bad: true},
-		{name: "fractional model_size", json: `{"a":{` + strings.Replace(ok, `"model_size":1000`, `"model_size":10.5`, 1) + `}}`, bad: true},
-		{name: "group_samples 0", json: `{"a":{"group_samples":0,` + ok + `}}`, bad: true},
-		{name: "bad global in default", json: `{"default":{"use_eval_cache":"yes"},"a":{` + ok + `}}`, bad: true},
-		{name: "discard_winrate above 1", json: `{"default":{"discard_winrate":2},"a":{` + ok + `}}`, bad: true},
 		{name: "cap_sample_len 0 means no cap", json: `{"a":{"cap_sample_len":0,` + ok + `}}`, names: "a",
 			check: func(t *testing.T, c *Config) {
 				if a, _ := c.Competition("a"); a.CharCap(false) != 0 {
@@ -128,7 +113,7 @@ func TestParseCompetitionsRules(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := ParseCompetitions([]byte(tc.json))
+			cfg, err := Parse([]byte(tc.json))
 			if tc.bad {
 				if !errors.Is(err, ErrInvalidConfig) {
 					t.Fatalf("want ErrInvalidConfig, got %v", err)
@@ -148,122 +133,31 @@ func TestParseCompetitionsRules(t *testing.T) {
 	}
 }
 
-func TestUIDVariant(t *testing.T) {
-	tests := []struct {
-		loc  string
-		uid  int
-		want string
-		ok   bool
-	}{
-		{CompetitionsURL, 12, "https://github.com/coldint/sn29/raw/main/competitions-12.json", true},
-		{"/x.json/competitions.json", 3, "/x.json/competitions-3.json", true},
-		{"/etc/comps.yaml", 3, "", false},
-		{"c.json", -1, "", false},
-	}
-	for _, tc := range tests {
-		got, ok := UIDVariant(tc.loc, tc.uid)
-		if got != tc.want || ok != tc.ok {
-			t.Errorf("UIDVariant(%q,%d) = %q %v", tc.loc, tc.uid, got, ok)
-		}
-	}
-}
-
-func TestLoaderKeepsLastGood(t *testing.T) {
-	head, err := os.ReadFile("testdata/competitions_head.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var body atomic.Value
-	body.Store(string(head))
-	var perUID atomic.Value
-	perUID.Store("")
-	hof := `{"5A":[{"block":1,"reward":0.2}]}`
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/competitions.json":
-			w.Write([]byte(body.Load().(string)))
-		case "/competitions-7.json":
-			if s := perUID.Load().(string); s != "" {
-				w.Write([]byte(s))
-				return
-			}
-			http.NotFound(w, r)
-		case "/hall_of_fame.json":
-			w.Write([]byte(hof))
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer srv.Close()
-	now := time.Unix(1_000_000, 0)
-	l := NewLoader(srv.URL+"/competitions.json", srv.URL+"/hall_of_fame.json")
-	l.UID = 7
-	l.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	l.Client = srv.Client()
-	l.Now = func() time.Time { return now }
-	ctx := context.Background()
-	if did, err := l.RefreshIfDue(ctx); !did || err != nil {
-		t.Fatalf("first refresh: %v %v", did, err)
-	}
-	cfg, h := l.Current()
-	if cfg == nil || len(cfg.Competitions) != 2 || len(h["5A"]) != 1 {
-		t.Fatalf("cfg %v hof %v", cfg, h)
-	}
-	// An invalid file is rejected whole; the last good one stays in force.
-	body.Store(`{"c00":{"reward":1}}`)
-	now = now.Add(CfgFetchInterval - time.Second)
-	if did, _ := l.RefreshIfDue(ctx); did {
-		t.Fatal("refreshed before the interval")
-	}
-	now = now.Add(time.Second)
-	if did, err := l.RefreshIfDue(ctx); !did || !errors.Is(err, ErrInvalidConfig) {
-		t.Fatalf("want a rejected refresh, got %v %v", did, err)
-	}
-	if cfg2, _ := l.Current(); cfg2 != cfg {
-		t.Fatal("last good config replaced")
-	}
-	// The per-UID override wins when present.
-	perUID.Store(`{"solo":{"reward":1,"dataset":"fineweb2","model_types":["LlamaForCausalLM"],"model_size":1,"parameters":1}}`)
-	if err := l.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if cfg3, _ := l.Current(); strings.Join(cfg3.Names(), ",") != "solo" {
-		t.Fatalf("per-uid file not used: %v", cfg3.Names())
-	}
-	// A file path works too.
-	p := filepath.Join(t.TempDir(), "competitions.json")
-	if err := os.WriteFile(p, head, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fl := NewLoader(p, "")
-	fl.Logger = l.Logger
-	if err := fl.Refresh(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if c, _ := fl.Current(); len(c.Competitions) != 2 {
-		t.Fatal("file loader")
-	}
-	// Cancelled context: error, nothing replaced.
-	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	if err := l.Refresh(cctx); err == nil {
-		t.Fatal("cancelled refresh succeeded")
-	}
-}
-
 func FuzzCompetitions(f *testing.F) {
 	head, _ := os.ReadFile("testdata/competitions_head.json")
 	f.Add(head)
 	f.Add([]byte(`{"default":{"reward":1},"a":{},"_x":1}`))
 	f.Add([]byte(`[]`))
 	f.Add([]byte(`{"a":{"reward":1e400}}`))
+	golden, _ := filepath.Glob("testdata/config/*.json")
+	for _, g := range golden {
+		if b, err := os.ReadFile(g); err == nil {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		cfg, err := ParseCompetitions(b)
+		cfg, err := Parse(b)
 		if err != nil {
 			if !errors.Is(err, ErrInvalidConfig) {
 				t.Fatalf("error without ErrInvalidConfig: %v", err)
 			}
 			return
+		}
+		// The same file gives the same warnings (they are logged on every
+		// refresh and must not flap).
+		again, _ := Parse(b)
+		if strings.Join(again.Warnings, "\n") != strings.Join(cfg.Warnings, "\n") {
+			t.Fatalf("warnings differ between two parses:\n%v\n%v", cfg.Warnings, again.Warnings)
 		}
 		for _, c := range cfg.Competitions {
 			if c.Name == "" || c.Name[0] == '_' || c.Name == "default" {

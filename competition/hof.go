@@ -1,4 +1,4 @@
-package eval
+package competition
 
 import (
 	"encoding/json"
@@ -9,7 +9,7 @@ import (
 	"github.com/coldint/coldint/chain"
 )
 
-// HoFEntry is one hall-of-fame award (spec §5).
+// HoFEntry is one hall-of-fame award.
 type HoFEntry struct {
 	Block  uint64  `json:"block"`
 	Reward float64 `json:"reward"`
@@ -38,18 +38,18 @@ func ParseHallOfFame(data []byte) (HallOfFame, error) {
 			return nil, fmt.Errorf("parse hall of fame: hotkey %q: want a list of entries: %w", hk, ErrInvalidConfig)
 		}
 		for i, e := range entries {
-			d := &fieldDecoder{m: e}
-			block, okB := d.integer("block", 0, math.MaxInt64/2)
-			reward, okR := d.number("reward", 0, math.MaxFloat64)
-			if d.err == nil && (!okB || !okR) {
-				d.fail("block/reward", "required")
+			d := &Fields{M: e}
+			block, okB := d.Integer("block", 0, math.MaxInt64/2)
+			reward, okR := d.Number("reward", 0, math.MaxFloat64)
+			if d.Err() == nil && (!okB || !okR) {
+				d.Fail("block/reward", "required")
 			}
-			if d.err != nil {
-				return nil, fmt.Errorf("parse hall of fame: hotkey %q entry %d: %w", hk, i, d.err)
+			if d.Err() != nil {
+				return nil, fmt.Errorf("parse hall of fame: hotkey %q entry %d: %w", hk, i, d.Err())
 			}
 			entry := HoFEntry{Block: uint64(block), Reward: reward}
-			entry.Desc, _ = d.str("desc")
-			entry.URL, _ = d.str("url")
+			entry.Desc, _ = d.String("desc")
+			entry.URL, _ = d.String("url")
 			out[hk] = append(out[hk], entry)
 		}
 	}
@@ -57,7 +57,7 @@ func ParseHallOfFame(data []byte) (HallOfFame, error) {
 }
 
 // HoFEntryWeight is the current weight of one award:
-// (reward/200) · 0.995^((currentBlock − entryBlock)/361) (spec §5).
+// (reward/200) · 0.995^((currentBlock − entryBlock)/361).
 //
 // Quirk fix: an entry dated after currentBlock would get a growing factor
 // 0.995^(negative) in the reference; here its age is clamped to 0.
@@ -72,7 +72,7 @@ func HoFEntryWeight(e HoFEntry, currentBlock uint64) float64 {
 // HoFWeights returns the hall-of-fame reward weight of every UID whose hotkey
 // (hotkeys[uid], the current metagraph) is in hof, and their total T. When T
 // exceeds maxFraction every weight is scaled by maxFraction/T and T becomes
-// maxFraction (spec §5). A hotkey that is not in the metagraph earns nothing.
+// maxFraction. A hotkey that is not in the metagraph earns nothing.
 func HoFWeights(hof HallOfFame, hotkeys []string, currentBlock uint64, maxFraction float64) (map[chain.UID]float64, float64) {
 	rw := map[chain.UID]float64{}
 	for uid, hk := range hotkeys {
