@@ -170,21 +170,31 @@ func launchRanks(c *cli.Context, n int) error {
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sig)
 	var first error
+	// signalled: the ranks were told to stop (each checkpoints at its next
+	// step boundary); a rank that then fails because a peer left first is
+	// part of the interruption, not a failure to report, and no rank is
+	// killed while rank 0 writes its checkpoint.
+	signalled := false
 	done := c.Context.Done()
 	for left := n; left > 0; {
 		select {
 		case s := <-sig:
 			slog.Warn("passing the signal on to the ranks", "signal", s.String())
+			signalled = true
 			for _, cmd := range cmds {
 				_ = cmd.Process.Signal(s)
 			}
 		case <-done:
 			done = nil
+			signalled = true
 			for _, cmd := range cmds {
 				_ = cmd.Process.Signal(os.Interrupt)
 			}
 		case e := <-exits:
 			left--
+			if e.err != nil && signalled && first == nil {
+				first = fmt.Errorf("mine train --nproc %d: %w (continue with --resume)", n, context.Canceled)
+			}
 			if e.err != nil && first == nil {
 				first = fmt.Errorf("mine train --nproc %d: rank %d failed: %w", n, e.rank, e.err)
 				slog.Error("a rank failed; stopping the others", "rank", e.rank, "err", e.err)

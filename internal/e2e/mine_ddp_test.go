@@ -247,3 +247,49 @@ func TestMineTrainNprocRankDies(t *testing.T) {
 	}
 	t.Logf("unreachable rendezvous: %s", lastLine(string(msg)))
 }
+
+// TestMineTrainNprocInterruptResume: SIGINT to `mine train --nproc 2` after
+// its first checkpoint stops both ranks (the launcher says interrupted, not
+// that a rank failed); `--nproc 2 --resume` then finishes the run on the
+// loss curve of one uninterrupted process at twice the batch.
+func TestMineTrainNprocInterruptResume(t *testing.T) {
+	corpus := mineCorpus(t)
+	init := tinyLlama(t)
+	bin := coldintBin(t)
+	const steps = 40
+	part := filepath.Join(t.TempDir(), "part")
+	var log bytes.Buffer
+	cmd := exec.Command(bin, append(ddpArgs(init, corpus, part, steps, 2, 4), "--nproc", "2")...)
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(part, train.CheckpointDir, train.StateFile)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint after 5 minutes\n%s", tail(log.String(), 2000))
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	msg := log.String()
+	if err == nil || strings.Contains(msg, "failed") || !strings.Contains(msg, "interrupted") || strings.Contains(msg, "unknown environment variable") {
+		t.Fatalf("interrupted launcher: %v\n%s", err, tail(msg, 2000))
+	}
+	mid := loadState(t, part)
+	if mid.Step >= steps {
+		t.Skipf("the run finished (step %d) before the signal arrived", mid.Step)
+	}
+	resume := exec.Command(bin, append(ddpArgs(init, corpus, part, steps, 2, 4), "--nproc", "2", "--resume")...)
+	if out, err := resume.CombinedOutput(); err != nil {
+		t.Fatalf("resume: %v\n%s", err, tail(string(out), 3000))
+	}
+	one := filepath.Join(t.TempDir(), "one")
+	coldint(t, context.Background(), false, ddpArgs(init, corpus, one, steps, 4, 4)...)
+	sameCurve(t, "2 ranks interrupted at step "+itoa(mid.Step)+" and resumed, against 1 rank", loadState(t, one), loadState(t, part), 1e-4)
+}
