@@ -108,7 +108,7 @@ func (tr *Trainer) ddpReduce(sum float64, n int) (float64, int, error) {
 	counts := tr.toDevice(host)
 	defer drop(counts)
 	if err := g.allReduceSum([]*ts.Tensor{counts}); err != nil {
-		return 0, 0, err
+		return 0, 0, g.peerErr(err)
 	}
 	var vals []float64
 	if tr.dev.CUDA {
@@ -135,7 +135,12 @@ func (tr *Trainer) ddpReduce(sum float64, n int) (float64, int, error) {
 		grads[i] = p.g
 	}
 	if err := g.allReduceMean(grads); err != nil {
-		return 0, 0, err
+		return 0, 0, g.peerErr(err)
 	}
 	return vals[0], total, nil
+}
+
+// peerErr adds to a failed collective what it most likely means.
+func (d *DDP) peerErr(err error) error {
+	return fmt.Errorf("%w (another rank died, stopped or hung; the group waits at most %v)", err, d.opts.Timeout)
 }

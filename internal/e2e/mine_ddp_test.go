@@ -293,3 +293,60 @@ func TestMineTrainNprocInterruptResume(t *testing.T) {
 	coldint(t, context.Background(), false, ddpArgs(init, corpus, one, steps, 4, 4)...)
 	sameCurve(t, "2 ranks interrupted at step "+itoa(mid.Step)+" and resumed, against 1 rank", loadState(t, one), loadState(t, part), 1e-4)
 }
+
+// TestMineTrainDDPStoppedPeerTimesOut: a peer that hangs (SIGSTOP) instead
+// of dying makes the other rank fail after --ddp-timeout, not wait forever.
+func TestMineTrainDDPStoppedPeerTimesOut(t *testing.T) {
+	corpus := mineCorpus(t)
+	init := tinyLlama(t)
+	bin := coldintBin(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	out := filepath.Join(t.TempDir(), "run")
+	ranks := make([]*exec.Cmd, 2)
+	logs := make([]*bytes.Buffer, 2)
+	for r := range ranks {
+		c := exec.Command(bin, append(ddpArgs(init, corpus, out, 400, 2, 4), "--ddp-timeout", "5s")...)
+		c.Env = append(os.Environ(), "MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(port), "RANK="+strconv.Itoa(r), "WORLD_SIZE=2")
+		logs[r] = &bytes.Buffer{}
+		c.Stdout, c.Stderr = logs[r], logs[r]
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ranks[r] = c
+	}
+	defer func() {
+		for _, c := range ranks {
+			_ = c.Process.Kill()
+			_ = c.Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	waited := make(chan error, 1)
+	go func() { waited <- ranks[0].Wait() }()
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(out, train.CheckpointDir, train.StateFile)); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint after 5 minutes\n%s", tail(logs[0].String(), 2000))
+		}
+	}
+	if err := ranks[1].Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	select {
+	case err := <-waited:
+		msg := logs[0].String()
+		if err == nil || !strings.Contains(msg, "all-reduce") {
+			t.Fatalf("rank 0 after its peer stopped: %v\n%s", err, tail(msg, 2000))
+		}
+		t.Logf("rank 0 exited %.1f s after rank 1 stopped: %s", time.Since(stopped).Seconds(), lastLine(msg))
+	case <-time.After(60 * time.Second):
+		t.Fatalf("rank 0 still runs 60 s after its peer stopped (--ddp-timeout 5s)\n%s", tail(logs[0].String(), 2000))
+	}
+}
