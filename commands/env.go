@@ -18,7 +18,7 @@ var knownEnv = map[string]bool{}
 // otherEnv are COLDINT_* variables that set no flag: the engine library's
 // path (read by the model package), the libtorch folder of make build, and
 // the variables the tests and the native build read.
-var otherEnv = []string{"COLDINT_NATIVE", "COLDINT_LIBTORCH", "COLDINT_NATIVE_", "COLDINT_TEST_"}
+var otherEnv = []string{"COLDINT_NATIVE", "COLDINT_LIBTORCH", "COLDINT_NATIVE_", "COLDINT_TEST_", launchedEnv}
 
 // envName turns a flag name such as "wallet.name" into COLDINT_WALLET_NAME.
 func envName(flag string) string {

@@ -149,6 +149,8 @@ func mineTrainFlags() []cli.Flag {
 		&cli.StringFlag{Name: "save-dtype", Usage: "dtype of the final model: bf16, f16 or f32 (default: f32 after --dtype f32, else bf16)", Category: "train"},
 		&cli.IntFlag{Name: "threads", Usage: "libtorch threads (0: all cores)", Category: "train"},
 		&cli.IntFlag{Name: "log-every", Value: 10, Usage: "log a line every N steps when stderr is not a terminal", Category: "train"},
+		&cli.IntFlag{Name: "nproc", Usage: "train with N data-parallel ranks (processes) on this machine; without it, a run started by torchrun (WORLD_SIZE, RANK, MASTER_ADDR, MASTER_PORT, LOCAL_RANK) joins its group", Category: "train"},
+		&cli.DurationFlag{Name: "ddp-timeout", Value: 10 * time.Minute, Usage: "data-parallel runs: how long a rank waits for the others (rendezvous and every collective)", Category: "train"},
 		&cli.StringFlag{Name: "competition", Usage: "competition name (c00 ...)", Category: "competition"},
 		&cli.StringFlag{Name: "competitions", Value: eval.CompetitionsURL, Usage: "competitions.json URL or file", Category: "competition"},
 	}
@@ -233,6 +235,16 @@ func parseDType(s string) (safetensors.DType, error) {
 
 func runMineTrain(c *cli.Context) (string, error) {
 	ctx := c.Context
+	if n := c.Int("nproc"); n != 0 && os.Getenv(launchedEnv) == "" {
+		return "", launchRanks(c, n)
+	}
+	rk, dist, err := readRankEnv()
+	if err != nil {
+		return "", usageErrorf("mine train: %v", err)
+	}
+	if dist {
+		slog.SetDefault(slog.Default().With("rank", rk.Rank))
+	}
 	out := c.String("out")
 	if out == "" {
 		return "", usageErrorf("mine train: --out is required")
@@ -244,6 +256,10 @@ func runMineTrain(c *cli.Context) (string, error) {
 	dev, err := model.ResolveDevice(c.String("device"))
 	if err != nil {
 		return "", fmt.Errorf("mine train: %w", err)
+	}
+	threads := c.Int("threads")
+	if dist {
+		dev, threads = rankDevice(dev, c.String("device"), rk), rankThreads(threads, rk)
 	}
 	cfg := train.Config{
 		Steps: c.Int("steps"), Batch: c.Int("batch"), Accum: c.Int("accum"), LR: c.Float64("lr"), MinLRRatio: c.Float64("min-lr-ratio"),
@@ -316,7 +332,7 @@ func runMineTrain(c *cli.Context) (string, error) {
 	if c.Int("threads") < 0 {
 		return "", usageErrorf("parse --threads %d: must be >= 0", c.Int("threads"))
 	}
-	eng, err := model.NewEngineWith(model.EngineOptions{Threads: c.Int("threads"), Device: dev})
+	eng, err := model.NewEngineWith(model.EngineOptions{Threads: threads, Device: dev})
 	if err != nil {
 		return "", err
 	}
@@ -326,12 +342,23 @@ func runMineTrain(c *cli.Context) (string, error) {
 		return "", err
 	}
 	defer tr.Close()
+	if dist {
+		g, err := joinRun(ctx, eng, tr, rk, c.Duration("ddp-timeout"))
+		if err != nil {
+			return "", err
+		}
+		defer g.Close()
+		cfg.Group = g
+	}
 	slog.Info("training", "device", tr.Device().String(), "dtype", string(tr.DType()), "grad_checkpointing", topts.GradCheckpointing)
 	if rows := tr.Config().VocabSize; tok.MaxID() >= rows {
 		slog.Warn("the tokenizer has ids beyond the embedding rows; such documents fail", "max_id", tok.MaxID(), "vocab_size", rows)
 	}
 	stdio := ioFrom(c)
-	bar := newProgress(stdio, int64(cfg.Steps), "training", false)
+	var bar *progress
+	if rk.Rank == 0 {
+		bar = newProgress(stdio, int64(cfg.Steps), "training", false)
+	}
 	if st != nil {
 		bar.Set(int64(st.Step))
 	}
@@ -340,7 +367,7 @@ func runMineTrain(c *cli.Context) (string, error) {
 		Step: func(s train.StepInfo) {
 			bar.Set(int64(s.Step))
 			bar.Describe(fmt.Sprintf("loss %.4f lr %.2e %.0f tok/s", s.Loss, s.LR, s.TokensPS))
-			if bar == nil && (s.Step%logEvery == 0 || s.Step == s.Total) {
+			if bar == nil && rk.Rank == 0 && (s.Step%logEvery == 0 || s.Step == s.Total) {
 				slog.Info("step", "step", s.Step, "of", s.Total, "loss", round4(s.Loss), "lr", s.LR, "grad_norm", round4(s.GradNorm), "tokens_per_s", math.Round(s.TokensPS))
 			}
 		},
@@ -356,6 +383,9 @@ func runMineTrain(c *cli.Context) (string, error) {
 			return "", fmt.Errorf("%w (continue with --resume --out %s)", err, out)
 		}
 		return "", err
+	}
+	if rk.Rank != 0 {
+		return "", nil
 	}
 	dst := filepath.Join(out, "model")
 	if err := os.RemoveAll(dst); err != nil {

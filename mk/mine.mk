@@ -14,3 +14,10 @@ setup-mine: setup-engine setup-data ## the miner's test dependencies (PyTorch re
 bench-mine: setup-engine ## training tokens/s of coldint vs PyTorch (~110M LLaMA, f32, AdamW, same batch/seq/threads)
 	go build -o $(BUILD)/bin/minebench ./tools/minebench
 	$(BUILD)/bin/minebench -threads $(OMP_NUM_THREADS) -dir $(MINE_BENCH_DIR)
+
+.PHONY: bench-mine-ddp
+BENCH += bench-mine-ddp
+
+bench-mine-ddp: setup-engine ## data-parallel training: 2 ranks × 1 thread vs 1 process × 2 threads (tokens/s ratio, all-reduce share of the step)
+	go build -o $(BUILD)/bin/minebench ./tools/minebench
+	$(BUILD)/bin/minebench -ddp 2 -batch 1 -seq 256 -steps 3 -dir $(MINE_BENCH_DIR)

@@ -7,7 +7,7 @@
 # folder with include/ and lib/; default: Debian's, through the generated
 # .build/libtorch-debian). gotch's source is never committed.
 
-TORCH_APT_PKGS := libtorch-dev libopenblas0-openmp python3-torch
+TORCH_APT_PKGS := libtorch-dev libgloo-dev libopenblas0-openmp python3-torch
 GOTCH_MOD := github.com/sugarme/gotch
 GOTCH_VERSION := v0.9.1
 GOTCH_DIR := $(BUILD)/gotch

@@ -101,6 +101,8 @@ type Trainer struct {
 	closed      bool
 	// releaseCache ends this trainer's allocator cache lease (nil: none).
 	releaseCache func()
+	// ddp is the data-parallel group (nil: this process trains alone).
+	ddp *ddpState
 }
 
 var _ train.Model = (*Trainer)(nil)
@@ -383,6 +385,12 @@ func (tr *Trainer) TrainStep(ctx context.Context, micro []train.Batch, p train.O
 			return ErrClosed
 		}
 		sum, n := tr.backward(micro)
+		if tr.ddp != nil {
+			var err error
+			if sum, n, err = tr.ddpReduce(sum, n); err != nil {
+				return err
+			}
+		}
 		st.Tokens = n
 		st.Loss = sum / float64(max(n, 1))
 		st.GradNorm = tr.gradNorm()

@@ -14,7 +14,7 @@ extern "C" {
 // COLDINT_NATIVE_ABI numbers the C interface of the library: raise it with
 // every change to a declaration in this header (or to gotch's), so that a
 // binary refuses a library built from other sources.
-#define COLDINT_NATIVE_ABI 1
+#define COLDINT_NATIVE_ABI 2
 
 // coldint_native_abi returns the COLDINT_NATIVE_ABI the library was built with.
 int coldint_native_abi(void);

@@ -65,6 +65,9 @@ type Config struct {
 	// Out is the run folder; checkpoints go to Out/checkpoint. Empty: no
 	// checkpoints.
 	Out string `json:"-"`
+	// Group makes the run one rank of a data-parallel group (nil: alone);
+	// see [Group]. Batch is then the rows of each rank.
+	Group Group `json:"-"`
 }
 
 // AutoWarmup as Config.Warmup asks for a warmup of WarmupShare of the steps.
@@ -151,6 +154,9 @@ type State struct {
 	Tokens  int64     `json:"tokens"`
 	Seed    uint64    `json:"seed"`
 	Data    DataState `json:"data"`
+	// World is the number of data-parallel ranks of the last run (0: one);
+	// every step drew World × Batch rows per micro-batch.
+	World int `json:"world,omitempty"`
 	// DataConfig is the data shape the position in Data refers to.
 	DataConfig DataConfig  `json:"data_config"`
 	Config     Config      `json:"config"`
@@ -198,16 +204,24 @@ func Run(ctx context.Context, m Model, d *Data, cfg Config, st *State, hooks Hoo
 			st.DataConfig.SeqLen, st.DataConfig.Pack, st.DataConfig.EvalDocs, dc.SeqLen, dc.Pack, dc.EvalDocs)
 	}
 	st.DataConfig = dc
+	rank, world := rankOf(cfg.Group)
+	if err := agreeOnState(ctx, cfg.Group, st, cfg); err != nil {
+		return st, err
+	}
 	st.Config = cfg
-	evalBatches, err := d.EvalBatches(ctx, cfg.Batch)
-	if err != nil {
-		return nil, err
+	st.World = world
+	var evalBatches []Batch
+	var err error
+	if rank == 0 {
+		if evalBatches, err = d.EvalBatches(ctx, cfg.Batch); err != nil {
+			return nil, err
+		}
 	}
 	sched := cfg.Schedule()
 	start := time.Now()
 	lastCkpt := st.Step
 	save := func() error {
-		if cfg.Out == "" || lastCkpt == st.Step && st.Step != 0 && checkpointExists(cfg.Out) {
+		if rank != 0 || cfg.Out == "" || lastCkpt == st.Step && st.Step != 0 && checkpointExists(cfg.Out) {
 			return nil
 		}
 		dir, err := SaveCheckpoint(context.WithoutCancel(ctx), cfg.Out, m, st)
@@ -241,7 +255,7 @@ func Run(ctx context.Context, m Model, d *Data, cfg Config, st *State, hooks Hoo
 		}
 		return nil
 	}
-	if st.Step == 0 && len(st.Evals) == 0 {
+	if st.Step == 0 && len(st.Evals) == 0 && rank == 0 {
 		if err := evaluate(); err != nil {
 			return st, fmt.Errorf("evaluate: %w", err)
 		}
@@ -260,13 +274,14 @@ func Run(ctx context.Context, m Model, d *Data, cfg Config, st *State, hooks Hoo
 		micro := make([]Batch, cfg.Accum)
 		next := st.Data
 		for i := range micro {
-			micro[i], next, err = d.Next(ctx, next, cfg.Batch)
+			micro[i], next, err = d.Next(ctx, next, cfg.Batch*world)
 			if err != nil {
 				if ctx.Err() != nil {
 					return interrupted(ctx.Err())
 				}
 				return st, err
 			}
+			micro[i] = micro[i].RowsOf(rank*cfg.Batch, (rank+1)*cfg.Batch)
 		}
 		step := st.Step + 1
 		p := OptimParams{Step: step, LR: sched.At(step), WeightDecay: cfg.WeightDecay, Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps, Clip: cfg.Clip}
@@ -300,7 +315,7 @@ func Run(ctx context.Context, m Model, d *Data, cfg Config, st *State, hooks Hoo
 			}
 		}
 	}
-	if n := len(st.Evals); n == 0 || st.Evals[n-1].Step != st.Step {
+	if n := len(st.Evals); rank == 0 && (n == 0 || st.Evals[n-1].Step != st.Step) {
 		if err := evaluate(); err != nil {
 			return st, fmt.Errorf("evaluate at step %d: %w", st.Step, err)
 		}

@@ -7,7 +7,10 @@
 // move the result).
 //
 // Usage: go run ./tools/minebench [-threads N] [-batch 1] [-seq 256] [-steps 4] [-dir .build/bench/mine]
-// [-device cpu|cuda|cuda:N] [-dtype f32|bf16|auto] [-grad-checkpointing]
+// [-device cpu|cuda|cuda:N] [-dtype f32|bf16|auto] [-grad-checkpointing] [-ddp N]
+//
+// -ddp N compares N data-parallel ranks of one thread each with one process
+// of N threads on N times the batch (see ddp.go); `make bench-mine-ddp`.
 //
 // -device (default cpu) is where both sides train: coldint's engine and
 // the PyTorch peer (its tensors moved there; on CUDA its optimizer is
@@ -42,6 +45,13 @@ import (
 )
 
 func main() {
+	if spec := os.Getenv(rankJobEnv); spec != "" {
+		if err := runRankJob(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "minebench rank:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "minebench:", err)
 		os.Exit(1)
@@ -59,6 +69,7 @@ func run() error {
 	devFlag := flag.String("device", "cpu", "cpu, cuda or cuda:N for both sides")
 	dtFlag := flag.String("dtype", "f32", "compute dtype: f32, bf16 or auto")
 	recompute := flag.Bool("grad-checkpointing", false, "coldint recomputes activations in the backward pass")
+	ddpRanks := flag.Int("ddp", 0, "compare N data-parallel ranks × 1 thread with 1 process × N threads (CPU, f32; -batch rows per rank)")
 	flag.Parse()
 	dev, err := model.ResolveDevice(*devFlag)
 	if err != nil {
@@ -78,6 +89,9 @@ func run() error {
 		return err
 	}
 	cfg := spec.Config()
+	if *ddpRanks > 0 {
+		return runDDPBench(mdir, *ddpRanks, *batch, *seq, *steps, cfg.VocabSize)
+	}
 	fmt.Printf("mine bench: LLaMA %.0fM params (%d layers, hidden %d, vocab %d, tied), batch %d × seq %d, %d threads, %s %s + AdamW (f32 masters)%s\n",
 		float64(cfg.ParamCount())/1e6, cfg.NumHiddenLayers, cfg.HiddenSize, cfg.VocabSize, *batch, *seq, *threads, dev, cdt,
 		map[bool]string{true: ", activation checkpointing (coldint only)"}[*recompute])
@@ -96,18 +110,7 @@ func run() error {
 	p := train.OptimParams{LR: 1e-4, WeightDecay: 0.1, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, Clip: 1}
 	var walls, cpus []time.Duration
 	for i := 0; i <= *steps; i++ {
-		b := train.Batch{Rows: B, SeqLen: T, IDs: make([]int32, B*T), Labels: make([]int32, B*T)}
-		for r := 0; r < B; r++ {
-			ids := synth.RandomIDs(uint64(100*i+r), T, cfg.VocabSize)
-			copy(b.IDs[r*T:], ids)
-			for t := 0; t < T; t++ {
-				if t+1 < T {
-					b.Labels[r*T+t] = ids[t+1]
-				} else {
-					b.Labels[r*T+t] = train.IgnoreLabel
-				}
-			}
-		}
+		b := randomBatch(uint64(100*i), B, T, cfg.VocabSize)
 		p.Step = i + 1
 		start, c0 := time.Now(), cpuTime()
 		if _, err := tr.TrainStep(ctx, []train.Batch{b}, p); err != nil {
@@ -150,6 +153,24 @@ func run() error {
 	fmt.Printf("pytorch:  %8.1f tokens/s wall  %8.2f tokens per CPU-second  (load %s)\n", ref, refCPU, benchenv.LoadAvg())
 	fmt.Printf("ratio coldint/pytorch = %.2fx wall, %.2fx per CPU-second (median of %d steps each; goal >= 1.2x)\n", ours/ref, oursCPU/refCPU, *steps)
 	return nil
+}
+
+// randomBatch is B rows of T random ids (row r drawn from seed+r) with
+// next-token labels.
+func randomBatch(seed uint64, B, T, vocab int) train.Batch {
+	b := train.Batch{Rows: B, SeqLen: T, IDs: make([]int32, B*T), Labels: make([]int32, B*T)}
+	for r := 0; r < B; r++ {
+		ids := synth.RandomIDs(seed+uint64(r), T, vocab)
+		copy(b.IDs[r*T:], ids)
+		for t := 0; t < T; t++ {
+			if t+1 < T {
+				b.Labels[r*T+t] = ids[t+1]
+			} else {
+				b.Labels[r*T+t] = train.IgnoreLabel
+			}
+		}
+	}
+	return b
 }
 
 func seconds(d []time.Duration) []float64 {

@@ -1,0 +1,57 @@
+package commands
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestReadRankEnv reads the torchrun variables: a world of one is no group,
+// a complete set is one rank, and a missing or bad variable is an error
+// naming it.
+func TestReadRankEnv(t *testing.T) {
+	full := map[string]string{"WORLD_SIZE": "4", "RANK": "3", "MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500", "LOCAL_RANK": "1", "LOCAL_WORLD_SIZE": "2"}
+	with := func(k, v string) map[string]string {
+		m := map[string]string{}
+		for a, b := range full {
+			m[a] = b
+		}
+		m[k] = v
+		return m
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		ok   bool
+		want string // error text, "" for none
+	}{
+		{"unset", map[string]string{}, false, ""},
+		{"world 1", map[string]string{"WORLD_SIZE": "1"}, false, ""},
+		{"full", full, true, ""},
+		{"agent store", with("TORCHELASTIC_USE_AGENT_STORE", "True"), true, ""},
+		{"no rank", with("RANK", ""), false, "read RANK: unset"},
+		{"rank outside", with("RANK", "4"), false, "outside WORLD_SIZE 4"},
+		{"bad port", with("MASTER_PORT", "x"), false, `read MASTER_PORT "x"`},
+		{"no addr", with("MASTER_ADDR", ""), false, "read MASTER_ADDR: unset"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, k := range []string{"WORLD_SIZE", "RANK", "MASTER_ADDR", "MASTER_PORT", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "TORCHELASTIC_USE_AGENT_STORE"} {
+				t.Setenv(k, tc.env[k])
+			}
+			r, ok, err := readRankEnv()
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("error %v, want %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil || ok != tc.ok {
+				t.Fatalf("ok %v, err %v; want ok %v", ok, err, tc.ok)
+			}
+			if ok && (r.Rank != 3 || r.World != 4 || r.LocalRank != 1 || r.LocalWorld != 2 || r.Port != 29500 || r.Addr != "10.0.0.1" ||
+				r.AgentStore != (tc.name == "agent store")) {
+				t.Fatalf("read %+v", r)
+			}
+		})
+	}
+}

@@ -1,0 +1,146 @@
+package model
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+)
+
+// Data-parallel training: every rank computes the gradients of its own rows,
+// then the gradients are averaged over the ranks (one all-reduce per 25 MB
+// bucket) before the gradient norm, clipping and AdamW, so every rank applies
+// the same update to the same weights. The engine's backward pass returns
+// all gradients at once (like torch.autograd.grad), so the all-reduce starts
+// after it rather than overlapping it.
+
+// ddpState is a trainer's data-parallel group and what it has measured.
+type ddpState struct {
+	g *DDP
+	// reduce is the time spent in the all-reduces of the gradients and
+	// token counts since the group was set.
+	reduce time.Duration
+}
+
+// UseDDP makes the trainer one rank of the group g. It fails unless every
+// rank has the same model (configuration, compute dtype, parameter shapes),
+// then copies rank 0's weights and AdamW moments into every rank. From then
+// on every TrainStep averages the gradients over the ranks, weighting each
+// rank by its scored tokens, so the step equals one process training on all
+// the ranks' rows; the loss and token count it reports are the group's.
+func (tr *Trainer) UseDDP(ctx context.Context, g *DDP) error {
+	digest, err := tr.configDigest()
+	if err != nil {
+		return err
+	}
+	err = tr.e.Do(ctx, func() error {
+		if tr.closed {
+			return ErrClosed
+		}
+		if err := g.agree("model config", digest); err != nil {
+			return err
+		}
+		var list []*ts.Tensor
+		for _, p := range tr.params {
+			p.ensureMoments()
+			list = append(list, p.t, p.m, p.v)
+		}
+		if err := g.broadcast(list, 0); err != nil {
+			return err
+		}
+		tr.refreshCompute()
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("start data-parallel training: %w", err)
+	}
+	tr.ddp = &ddpState{g: g}
+	return nil
+}
+
+// ReduceTime is the time the trainer has spent in data-parallel all-reduces
+// (zero without a group).
+func (tr *Trainer) ReduceTime() time.Duration {
+	if tr.ddp == nil {
+		return 0
+	}
+	return tr.ddp.reduce
+}
+
+// configDigest names the model's shape: its configuration, compute dtype and
+// parameter shapes.
+func (tr *Trainer) configDigest() (string, error) {
+	type shape struct {
+		Name  string  `json:"name"`
+		Shape []int64 `json:"shape"`
+	}
+	var shapes []shape
+	for _, p := range tr.params {
+		shapes = append(shapes, shape{p.name, p.shape()})
+	}
+	data, err := json.Marshal(struct {
+		Config any     `json:"config"`
+		DType  DType   `json:"dtype"`
+		Params []shape `json:"params"`
+	}{tr.cfg, tr.dtype, shapes})
+	if err != nil {
+		return "", fmt.Errorf("digest model config: %w", err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8]), nil
+}
+
+// ddpReduce (engine goroutine) turns this rank's loss sum, scored tokens and
+// gradients into the group's: the sums and counts are added over the ranks,
+// and the gradients (each the mean over this rank's tokens) are weighted by
+// the rank's share of the tokens and averaged. A parameter without a gradient
+// takes zeros, so that every rank reduces the same tensors.
+func (tr *Trainer) ddpReduce(sum float64, n int) (float64, int, error) {
+	t0 := time.Now()
+	defer func() { tr.ddp.reduce += time.Since(t0) }()
+	g := tr.ddp.g
+	host := must(ts.OfSlice([]float64{sum, float64(n)}))
+	counts := tr.toDevice(host)
+	defer drop(counts)
+	if err := g.allReduceSum([]*ts.Tensor{counts}); err != nil {
+		return 0, 0, g.peerErr(err)
+	}
+	var vals []float64
+	if tr.dev.CUDA {
+		h := must(counts.To(gotch.CPU, false))
+		vals = h.Float64Values()
+		drop(h)
+	} else {
+		vals = counts.Float64Values()
+	}
+	total := int(vals[1])
+	if total == 0 {
+		return vals[0], 0, nil
+	}
+	share := float64(n) * float64(g.World()) / float64(total)
+	grads := make([]*ts.Tensor, len(tr.params))
+	for i, p := range tr.params {
+		if p.g == nil {
+			p.g = must(p.t.ZerosLike(false))
+		} else if share != 1 {
+			s := ts.FloatScalar(share)
+			inPlace(p.g, func() error { return p.g.MulScalar_(s) })
+			s.Drop()
+		}
+		grads[i] = p.g
+	}
+	if err := g.allReduceMean(grads); err != nil {
+		return 0, 0, g.peerErr(err)
+	}
+	return vals[0], total, nil
+}
+
+// peerErr adds to a failed collective what it most likely means.
+func (d *DDP) peerErr(err error) error {
+	return fmt.Errorf("%w (another rank died, stopped or hung; the group waits at most %v)", err, d.opts.Timeout)
+}

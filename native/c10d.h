@@ -1,0 +1,53 @@
+// Data-parallel collectives over libtorch's c10d (the Go side is
+// model/ddp.go): a TCPStore rendezvous hosted by rank 0, a Gloo process group
+// for CPU tensors and, in a CUDA build of the library, an NCCL one for CUDA
+// tensors. Tensor handles are gotch's C tensors (torch::Tensor *). Every
+// function that can fail returns 0 on success and -1 with *err set to a
+// malloc'd message.
+#ifndef COLDINT_C10D_H
+#define COLDINT_C10D_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// coldint_c10d_new joins the group of world ranks: rank 0 hosts the TCPStore
+// on addr:port (unless agent_store: a launcher such as torchrun hosts it),
+// the others connect to it; everyone waits at most timeout_ms for the others
+// (and for every later collective). cuda selects NCCL (only in a CUDA build)
+// over Gloo. It stores the group in *out.
+int coldint_c10d_new(const char *addr, int port, int rank, int world, int64_t timeout_ms, int cuda,
+                     int agent_store, void **out, char **err);
+
+// coldint_c10d_allreduce_mean replaces every tensor by the mean over the
+// ranks of that tensor, in buckets of at most bucket_bytes (tensors of one
+// bucket are flattened into one buffer for one collective).
+int coldint_c10d_allreduce_mean(void *pg, void **tensors, int n, int64_t bucket_bytes, char **err);
+
+// coldint_c10d_allreduce_sum replaces every tensor by its sum over the ranks,
+// one collective per tensor (for small tensors such as counters).
+int coldint_c10d_allreduce_sum(void *pg, void **tensors, int n, char **err);
+
+// coldint_c10d_broadcast copies root's tensors into every rank's (same
+// shapes and dtypes), in buckets of at most bucket_bytes.
+int coldint_c10d_broadcast(void *pg, void **tensors, int n, int root, int64_t bucket_bytes, char **err);
+
+// coldint_c10d_barrier waits until every rank has reached it.
+int coldint_c10d_barrier(void *pg, char **err);
+
+// coldint_c10d_agree publishes this rank's digest of the thing named what
+// (for example "model config") through the store and compares it with every
+// other rank's; a mismatch is an error naming the first rank whose digest
+// differs. Every rank calls it with the same what, once per what.
+int coldint_c10d_agree(void *pg, const char *what, const char *digest, char **err);
+
+// coldint_c10d_free leaves the group and frees it.
+void coldint_c10d_free(void *pg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
