@@ -49,7 +49,7 @@ func listPackages(t *testing.T, env []string, patterns ...string) []goPackage {
 
 func rel(p string) string { return strings.TrimPrefix(strings.TrimPrefix(p, modulePath), "/") }
 
-// TestImportRules enforces the layering of shared/design/architecture.md §7.2.
+// TestImportRules enforces the layering of docs/README.md#package-layering.
 func TestImportRules(t *testing.T) {
 	pkgs := listPackages(t, nil, "./...")
 	rules := []struct {

@@ -172,8 +172,8 @@ func parseEvalLine(line []byte, jsonl bool) (evalLine, error) {
 }
 
 // tokenizeEvalTexts turns text samples into token ids with the model's own
-// tokenizer exactly as a validator does on the free-tokenizer path (spec
-// §6.7, no character cap): default special tokens, EOS appended, and a sample
+// tokenizer exactly as a validator does on the free-tokenizer path
+// (docs/scoring.md#tokenisation, no character cap): default special tokens, EOS appended, and a sample
 // whose ids do not decode back to its exact text is invalid (ok=false, loss
 // +Inf).
 func tokenizeEvalTexts(ctx context.Context, modelDir string, texts []string) (ids [][]int32, ok []bool, err error) {

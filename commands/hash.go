@@ -22,7 +22,7 @@ type hashOutput struct {
 	Files   []modelhash.Entry `json:"files"`
 }
 
-// hashCommand prints the §3 model hash of a directory.
+// hashCommand prints the model hash (docs/hashing.md#model-hash) of a directory.
 func hashCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "hash",

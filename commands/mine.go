@@ -33,7 +33,7 @@ import (
 )
 
 // mineCommand is `coldint mine`: train, pre-check and publish a model
-// (spec §8), or each step alone.
+// (docs/mining.md), or each step alone.
 func mineCommand() *cli.Command {
 	all := append(append(append(mineTrainFlags(), minePrecheckFlags(false)...), minePublishFlags(false)...), mineChainFlags()...)
 	all = append(all, hubClientFlags()...)
@@ -686,7 +686,7 @@ func printPrecheck(c *cli.Context, r precheckResult) error {
 }
 
 // precheckLosses tokenizes texts as the validator would for this model and
-// returns its summed losses (spec §6.7).
+// returns its summed losses (docs/scoring.md#per-sample-loss).
 func precheckLosses(c *cli.Context, eng *model.Engine, comp *eval.Competition, dir string, texts []string) ([]float64, error) {
 	rows, choice, err := precheck.Samples(c.Context, comp, dir, texts, competitionTokenizer(c))
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// validateCommand is `coldint validate`: the subnet-29 validator (spec §6).
+// validateCommand is `coldint validate`: the subnet-29 validator (docs/validator.md#overview).
 func validateCommand() *cli.Command {
 	flags := []cli.Flag{
 		networkFlag(),
@@ -150,7 +150,7 @@ func runValidate(c *cli.Context) error {
 			if !ok {
 				return fmt.Errorf("validate: hotkey %s is not registered on subnet %d: %w", hk.AccountID(), netuid, chain.ErrNotRegistered)
 			}
-			opts.Loader.UID = int(nr.UID) // per-UID competitions override (spec §4.1)
+			opts.Loader.UID = int(nr.UID) // per-UID competitions override (docs/validator.md#competitionsjson)
 		}
 	}
 	var bar *progress

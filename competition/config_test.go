@@ -32,7 +32,7 @@ func TestParseCompetitionsHead(t *testing.T) {
 	if !c00.AllowsSliced("SlicedLlamaForCausalLM") || c00.AllowsSliced("SlicedPhi3ForCausalLM") {
 		t.Error("sliced needs the exact class")
 	}
-	// The default section reaches the globals; the rest keep §1 values.
+	// The default section reaches the globals; the rest keep docs/validator.md#constants-and-defaults values.
 	want := BuiltinDefaults()
 	want.RowsPerPage = 50
 	if cfg.Defaults != want {
@@ -46,7 +46,7 @@ func TestParseCompetitionsHead(t *testing.T) {
 	}
 }
 
-// TestParseCompetitionsRules covers the §4.1 validation rules.
+// TestParseCompetitionsRules covers the validation rules (docs/validator.md#competitionsjson).
 func TestParseCompetitionsRules(t *testing.T) {
 	const ok = `"reward":1,"dataset":"fineweb2","model_types":["LlamaForCausalLM"],"model_size":1000,"parameters":10`
 	tests := []struct {

@@ -17,10 +17,10 @@ func TestHoFEntryWeightSpec(t *testing.T) {
 		current uint64
 		want    float64
 	}{
-		// §14: reward 0.2 at delta 0 → 0.001; at delta 361 blocks → 0.000995.
+		// docs/validator.md#hall-of-fame: reward 0.2 at delta 0 → 0.001; at delta 361 blocks → 0.000995.
 		{"reward 0.2, delta 0", HoFEntry{Block: 1000, Reward: 0.2}, 1000, 0.001},
 		{"reward 0.2, delta 361", HoFEntry{Block: 1000, Reward: 0.2}, 1361, 0.000995},
-		// §5: Emission control starts at 1e9/200 = 5e6.
+		// docs/validator.md#hall-of-fame: Emission control starts at 1e9/200 = 5e6.
 		{"emission control initial", HoFEntry{Block: 5020713, Reward: 1e9}, 5020713, 5e6},
 		{"future entry clamped (quirk fix)", HoFEntry{Block: 2000, Reward: 0.2}, 1000, 0.001},
 	}
@@ -31,7 +31,7 @@ func TestHoFEntryWeightSpec(t *testing.T) {
 			}
 		})
 	}
-	// §5: the Emission control entry stays above weight 1.0 for about 3077 epochs.
+	// docs/validator.md#hall-of-fame: the Emission control entry stays above weight 1.0 for about 3077 epochs.
 	e := HoFEntry{Block: 5020713, Reward: 1e9}
 	if w := HoFEntryWeight(e, 5020713+3077*361); w <= 1 {
 		t.Errorf("at 3077 epochs weight %v, want > 1", w)
@@ -41,7 +41,7 @@ func TestHoFEntryWeightSpec(t *testing.T) {
 	}
 }
 
-// headHoF is the hall of fame at sn29 HEAD as §5 describes it.
+// headHoF is the hall of fame at sn29 HEAD as docs/validator.md#hall-of-fame describes it.
 func headHoF() HallOfFame {
 	return HallOfFame{
 		"5HotkeyUidZero":    {{Block: 3382073, Reward: 0.2, Desc: "UID-0 claim"}},
@@ -80,7 +80,7 @@ func TestHoFWeightsCap(t *testing.T) {
 			}
 		})
 	}
-	// §5 at HEAD: Emission control dominates, so it takes ≈ REWARDS_MAX_FRACTION.
+	// docs/validator.md#hall-of-fame at HEAD: Emission control dominates, so it takes ≈ REWARDS_MAX_FRACTION.
 	rw, total := HoFWeights(headHoF(), hotkeys, 5020713, 0.4)
 	if total != 0.4 || math.Abs(rw[3]-0.4) > 1e-12 || rw[0] <= 0 || rw[2] <= 0 || rw[0]+rw[2] > 1e-9 {
 		t.Errorf("HEAD HoF: total %v, emission control %v", total, rw[3])

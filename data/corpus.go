@@ -20,7 +20,7 @@ import (
 	"strings"
 )
 
-// CorpusSource is one public-domain text from a Debian package (hub.md §3).
+// CorpusSource is one public-domain text from a Debian package (docs/hub.md#text-corpus).
 type CorpusSource struct {
 	// Name is the short name used in --sources, record ids and the manifest.
 	Name string `json:"name"`

@@ -1,6 +1,6 @@
 // Package data provides the text documents that models are validated and
 // trained on, as random pages of rows in the way the coldint validator reads
-// FineWeb-edu-score-2 (spec coldint.md §7, hub.md §5.8).
+// FineWeb-edu-score-2 (docs/hub.md#datasets-server, docs/hub.md#datasets-server).
 //
 // A [Source] has splits (one per dataset config, like the CommonCrawl dumps of
 // FineWeb) with a row count each, and returns pages of rows by offset and
@@ -15,7 +15,7 @@
 // deterministically for a seed, and [Fetch] loads them, skipping pages that
 // fail.
 //
-// [CapSample] and [WithEOS] prepare a document for scoring (§6.7), and
+// [CapSample] and [WithEOS] prepare a document for scoring (docs/scoring.md#per-sample-loss), and
 // [BuildCorpus] writes a public-domain corpus from Debian text packages.
 //
 // For training on web-scale text, [OpenStream] reads the string column of

@@ -2,7 +2,7 @@ package data
 
 import "unicode/utf8"
 
-// CapSample applies the validator's cap_sample_len (§6.7): when capChars > 0
+// CapSample applies the validator's cap_sample_len (docs/scoring.md#tokenisation): when capChars > 0
 // and text has more than capChars characters (Unicode code points), it is cut
 // at the last space within its first capChars characters (the space itself is
 // dropped), or hard at capChars when that prefix has no space. It returns the
@@ -29,7 +29,7 @@ func CapSample(text string, capChars int) (string, bool) {
 }
 
 // WithEOS returns ids with eos appended unless the sample was capped: a
-// capped sample gets no EOS, an uncapped one does (§6.7). ids is not modified.
+// capped sample gets no EOS, an uncapped one does (docs/scoring.md#tokenisation). ids is not modified.
 func WithEOS(ids []int, capped bool, eos int) []int {
 	out := make([]int, len(ids), len(ids)+1)
 	copy(out, ids)

@@ -8,7 +8,7 @@ import (
 )
 
 // Handler serves src as a datasets-server subset for dataset: GET /size and
-// GET /rows with the JSON shapes of hub.md §5.8, so validators of a private
+// GET /rows with the JSON shapes of docs/hub.md#datasets-server, so validators of a private
 // competition can read a local corpus through [Server] (point
 // $HF_DATASETS_SERVER at it). /rows takes offset (default 0) and length
 // (default and maximum 100); bad parameters answer 422 with cause_exception

@@ -30,7 +30,7 @@ const (
 	maxBody = 64 << 20
 )
 
-// Server reads a dataset from a Hugging Face datasets-server (hub.md §5.8).
+// Server reads a dataset from a Hugging Face datasets-server (docs/hub.md#datasets-server).
 // The zero value is not usable; call [NewServer].
 type Server struct {
 	// BaseURL of the server, without a trailing slash.

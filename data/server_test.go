@@ -15,8 +15,8 @@ import (
 	"time"
 )
 
-// fakeServer speaks the datasets-server /size and /rows JSON shapes (hub.md
-// §5.8) over generated documents, with injectable faults.
+// fakeServer speaks the datasets-server /size and /rows JSON shapes
+// (docs/hub.md#datasets-server) over generated documents, with injectable faults.
 type fakeServer struct {
 	dataset string
 	configs []Split // includes a "default" config, as the real answer does

@@ -64,7 +64,7 @@ type FirstSeen struct {
 	Hotkey string            `json:"hotkey"`
 }
 
-// Cache is the eval cache / sample DB (spec §6.8): a loss matrix over model
+// Cache is the eval cache / sample DB (docs/validator.md#the-eval-cache): a loss matrix over model
 // content (unsalted directory hash) × sample, NaN meaning unknown. It is a
 // plain data structure; callers serialise access.
 type Cache struct {
@@ -79,7 +79,7 @@ type Cache struct {
 	// LastExtend is when samples were last added.
 	LastExtend time.Time
 	// FirstSeen maps a model index to its first server. (The reference turns
-	// these int keys into strings through JSON, §12; here they are ints in
+	// these int keys into strings through JSON, docs/validator.md#fixed-quirks; here they are ints in
 	// memory and decimal strings on disk, consistently.)
 	FirstSeen map[int]FirstSeen
 }
@@ -124,7 +124,7 @@ func (c *Cache) ExtendCount(now time.Time, d Defaults) int {
 }
 
 // PageTries is the most dataset pages update_sampleset fetches to gather n
-// new samples: max(3, 2·n/rowsPerPage) (spec §6.8).
+// new samples: max(3, 2·n/rowsPerPage) (docs/validator.md#the-eval-cache).
 func PageTries(n, rowsPerPage int) int {
 	if rowsPerPage < 1 {
 		rowsPerPage = 1
@@ -162,12 +162,12 @@ func (c *Cache) Extend(samples []Sample, now time.Time, maxSamples int) {
 	}
 }
 
-// PickSamples chooses the columns to evaluate for the given model rows (spec
-// §6.8 pick_samples): the sample indices are randomly permuted, sorted
+// PickSamples chooses the columns to evaluate for the given model rows
+// (docs/validator.md#the-eval-cache pick_samples): the sample indices are randomly permuted, sorted
 // ascending by how many of the rows are unknown (NaN) there, and the last n
 // are returned (the most unknown samples).
 //
-// Quirk fix (§12 "argsort ties are unstable"): a stable sort over the random
+// Quirk fix (docs/validator.md#fixed-quirks "argsort ties are unstable"): a stable sort over the random
 // permutation, so ties are random but reproducible from rng.
 func (c *Cache) PickSamples(rows []int, n int, rng *rand.Rand) []int {
 	perm := rng.Perm(len(c.Samples))
@@ -198,8 +198,8 @@ type RowPlan struct {
 	Check []int
 }
 
-// Plan decides what to compute for model row on the picked columns (spec
-// §6.8 "per model"): the unknown entries; also the +Inf entries if more than
+// Plan decides what to compute for model row on the picked columns
+// (docs/validator.md#the-eval-cache "per model"): the unknown entries; also the +Inf entries if more than
 // half the picked row is +Inf; and, when more values are cached than are to
 // be computed, min(⌊0.02·n_cached⌋, 10) cached entries (the first in picked
 // order) as a spot check.
@@ -288,7 +288,7 @@ func (c *Cache) Merge(row int, picked []int, plan RowPlan, computed map[int]floa
 
 // ObserveFirstSeen records that hotkey serves model row idx under a
 // commitment at block, and reports whether it is a copy: another hotkey first
-// served the same content (spec §6.8 copy detection). The lowest block wins.
+// served the same content (docs/validator.md#the-eval-cache copy detection). The lowest block wins.
 //
 // Quirk fix: on equal blocks the reference lets the later caller win, so two
 // equal-block servers flip each step depending on visit order; here the
@@ -309,7 +309,7 @@ func (c *Cache) ObserveFirstSeen(idx int, block chain.BlockNumber, hotkey string
 // (or format): the caller starts clean.
 var ErrIncompatibleState = errors.New("incompatible state version")
 
-// CompatibleVersion is the §6.14 version rule: state written by stored is
+// CompatibleVersion is the version rule (docs/validator.md#state): state written by stored is
 // loaded by current only when major.minor match (stored/100 == current/100).
 func CompatibleVersion(stored, current int) bool { return stored/100 == current/100 }
 

@@ -260,7 +260,7 @@ func TestCacheSaveLoad(t *testing.T) {
 		t.Fatalf("after crash: %v", err)
 	}
 
-	// §6.14 version rule: 1017 loads 1016 state; 1100 does not.
+	// docs/validator.md#state version rule: 1017 loads 1016 state; 1100 does not.
 	var f map[string]any
 	json.Unmarshal(b, &f)
 	for _, tc := range []struct {

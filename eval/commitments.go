@@ -9,7 +9,7 @@ import (
 )
 
 // ModelMetadata is a parsed commitment: the model id and the block in which it
-// was last set (spec §2.2, state key hk_metadata).
+// was last set (docs/chain.md#commitments, state key hk_metadata).
 type ModelMetadata struct {
 	ID    chain.ModelID     `json:"id"`
 	Block chain.BlockNumber `json:"block"`
@@ -26,7 +26,7 @@ func ParseCommitment(c chain.Commitment) (*ModelMetadata, error) {
 }
 
 // Changed reports whether m differs from known: a nil known, another id or
-// another block (a re-commit of the same id moves the block) (spec §2.2).
+// another block (a re-commit of the same id moves the block) (docs/chain.md#commitments).
 func (m *ModelMetadata) Changed(known *ModelMetadata) bool {
 	if m == nil || known == nil {
 		return m != known
@@ -35,7 +35,7 @@ func (m *ModelMetadata) Changed(known *ModelMetadata) bool {
 }
 
 // DiscardKey is the discarded_commitments key of a hotkey's model:
-// "<hotkey>/<ns>/<name>|<full commit>" (spec §2.1).
+// "<hotkey>/<ns>/<name>|<full commit>" (docs/hashing.md#commitment-format).
 func DiscardKey(hotkey string, id chain.ModelID) string { return hotkey + "/" + id.FullLabel() }
 
 // CommitmentQuery is the chain read of one UID's commitment.
@@ -64,7 +64,7 @@ type DedupResult struct {
 }
 
 // DedupCommitments parses and deduplicates a chain update's commitments
-// (spec §6.3): an unparseable commitment drops the UID; among commitments with
+// (docs/validator.md#commitments-and-dedup): an unparseable commitment drops the UID; among commitments with
 // the same full label "ns/name|commit" only those with the lowest block are
 // kept (equal blocks: all of them); a kept commitment whose discard key is in
 // discarded is dropped when discardWinrate > 0, unless the UID is a top miner,
@@ -135,7 +135,7 @@ func DedupCommitments(qs []CommitmentQuery, prev map[string]*ModelMetadata, disc
 }
 
 // ResetRetryOnHotkeyChange forgets uid_last_retried_ts of every UID whose
-// hotkey changed between two metagraphs (spec §6.3.4), so a new miner in an
+// hotkey changed between two metagraphs (docs/validator.md#commitments-and-dedup), so a new miner in an
 // old slot is visited at once.
 //
 // Quirk fix: the reference only compares UIDs below the old metagraph's
@@ -154,7 +154,7 @@ func ResetRetryOnHotkeyChange(oldHotkeys, newHotkeys []string, lastRetried map[c
 }
 
 // TopValidators returns up to n UIDs with a validator permit, by stake
-// descending (ties: lower UID first) (spec §6.2).
+// descending (ties: lower UID first) (docs/validator.md#metagraph-and-top-miners).
 func TopValidators(neurons []chain.Neuron, n int) []chain.UID {
 	var vs []chain.Neuron
 	for _, nr := range neurons {
@@ -178,7 +178,7 @@ func TopValidators(neurons []chain.Neuron, n int) []chain.UID {
 	return out
 }
 
-// TopMiners returns the "top" miners of a metagraph (spec §6.2): among the 10
+// TopMiners returns the "top" miners of a metagraph (docs/validator.md#metagraph-and-top-miners): among the 10
 // highest-stake validators with a permit, skipping any whose last weight
 // update is more than [MaxValidatorAgeBlocks] old, every UID given more than
 // [TopMinerFraction] of that validator's positive weight sum. weights maps a

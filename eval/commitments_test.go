@@ -88,7 +88,7 @@ func TestResetRetryOnHotkeyChange(t *testing.T) {
 	}
 }
 
-// TestTopValidatorsAndMiners uses the §11 test_utils numbers.
+// TestTopValidatorsAndMiners uses the test (docs/validator.md#metagraph-and-top-miners)_utils numbers.
 func TestTopValidatorsAndMiners(t *testing.T) {
 	stakes := []uint64{0, 1, 2, 300, 4, 5, 600, 7, 8, 9}
 	permits := map[int]bool{3: true, 6: true, 8: true, 9: true}

@@ -6,7 +6,7 @@ import (
 	"github.com/coldint/coldint/competition"
 )
 
-// Constants of the reference validator (spec §1). Values are those of v1.0.16;
+// Constants of the reference validator (docs/validator.md#constants-and-defaults). Values are those of v1.0.16;
 // v1.0.17 differences are noted.
 const (
 	// SpecVersion is the state version of v1.0.16 (1000·major + 100·minor + patch).
@@ -68,7 +68,7 @@ const (
 	CompetitionsURL = "https://github.com/coldint/sn29/raw/main/competitions.json"
 )
 
-// Durations of the reference validator (spec §1).
+// Durations of the reference validator (docs/validator.md#constants-and-defaults).
 const (
 	CfgFetchInterval        = 900 * time.Second
 	ChainUpdateInterval     = 960 * time.Second

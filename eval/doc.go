@@ -1,11 +1,11 @@
 // Package eval is the coldint validator (subnet 29, reference behaviour
-// v1.0.16, see ../shared/spec/coldint.md §4–§6): fetching the competitions
-// config and hall of fame, commitment dedup (§6.3), visit scheduling (§6.4),
-// model sync with the hash check and the admission rules (§6.5, sync.go), the eval cache
-// / sample DB with copy detection (§6.8), scoring from per-sample losses to
-// weights (§6.9–§6.11), weight setting with commit-reveal (§6.12), the step
-// report and its step JSON (§6.13, stepjson.go), state persistence (§6.14)
-// and disk cleanup (§6.15).
+// v1.0.16, see docs/validator.md): fetching the competitions
+// config and hall of fame, commitment dedup (docs/validator.md#commitments-and-dedup), visit scheduling (docs/validator.md#visiting-uids),
+// model sync with the hash check and the admission rules (docs/validator.md#syncing-a-model, sync.go), the eval cache
+// / sample DB with copy detection (docs/validator.md#the-eval-cache), scoring from per-sample losses to
+// weights (docs/scoring.md#grouping-samples), weight setting with commit-reveal (docs/validator.md#setting-weights), the step
+// report and its step JSON (docs/validator.md#step-json, stepjson.go), state persistence (docs/validator.md#state)
+// and disk cleanup (docs/validator.md#disk-policy).
 //
 // [Validator] ties these together over interfaces: a chain.Reader and
 // chain.WeightSetter, an hf.Hub, a data.Source and a [Scorer]. The package
@@ -21,6 +21,6 @@
 // the miner and the surgeon also use; eval keeps its former names for them
 // as aliases (competitions.go).
 //
-// The quirks listed in spec §12 are fixed rather than copied; each fix is
+// The quirks listed in docs/validator.md#fixed-quirks are fixed rather than copied; each fix is
 // documented where it is made, with a comment starting "Quirk fix".
 package eval

@@ -18,7 +18,7 @@ import (
 )
 
 // ScoreInput is the input of `coldint score`: one competition's losses and
-// parameters. Absent parameters take the §1 defaults (advantage 0.004/0.995,
+// parameters. Absent parameters take the defaults (docs/validator.md#constants-and-defaults) (advantage 0.004/0.995,
 // skew 1.2, group_samples 1).
 type ScoreInput struct {
 	CurrentBlock     chain.BlockNumber `json:"current_block"`

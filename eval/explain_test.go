@@ -67,7 +67,7 @@ func golden(t *testing.T, path string, got []byte) {
 	}
 }
 
-// TestExplainWorkedExample checks the §6.10.7 numbers through the score
+// TestExplainWorkedExample checks the numbers through (docs/scoring.md#worked-example) the score
 // input path, independently of the golden files.
 func TestExplainWorkedExample(t *testing.T) {
 	b, _ := os.ReadFile("testdata/score/worked_example.input.json")

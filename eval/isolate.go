@@ -21,7 +21,7 @@ import (
 )
 
 // EvalJob is one model's evaluation: the samples whose summed loss the
-// engine computes (spec §6.7 "Loss"). A nil sample is invalid (+Inf).
+// engine computes (docs/scoring.md#per-sample-loss "Loss"). A nil sample is invalid (+Inf).
 type EvalJob struct {
 	// Dir is the model directory (config.json and safetensors).
 	Dir string `json:"dir"`
@@ -55,7 +55,7 @@ type Scorer interface {
 	Score(ctx context.Context, job *EvalJob, progress func(done, total int)) ([]float64, error)
 }
 
-// RandomScorer is `--device random` (spec §6.7): the loss of a sample of L
+// RandomScorer is `--device random` (docs/scoring.md#per-sample-loss): the loss of a sample of L
 // tokens is (U(0,1)+0.5)·L, invalid samples +Inf. The uniform draw is seeded
 // by the model directory and the sample's ids, so a recomputation gives the
 // same value and cache spot checks pass.
@@ -150,8 +150,8 @@ type WorkerMessage struct {
 	Final bool `json:"final,omitempty"`
 }
 
-// SubprocessScorer evaluates every model in a fresh child process (spec
-// §6.1: a crash, hang or NaN in one model cannot stop the validator). The
+// SubprocessScorer evaluates every model in a fresh child process
+// (docs/validator.md#the-loop: a crash, hang or NaN in one model cannot stop the validator). The
 // child reads the [EvalJob] as JSON on stdin and writes [WorkerMessage]
 // lines on stdout, the last one Final. A child that exits without a final
 // message, or runs past Timeout, fails the model with [ErrModelIssue].
@@ -249,8 +249,8 @@ func (s *SubprocessScorer) Score(ctx context.Context, job *EvalJob, progress fun
 	return losses, nil
 }
 
-// CheckLosses rejects a loss vector holding NaN for a valid sample (spec
-// §12: NaN must never count; a model whose forward pass yields NaN, e.g. from
+// CheckLosses rejects a loss vector holding NaN for a valid sample
+// (docs/validator.md#fixed-quirks: NaN must never count; a model whose forward pass yields NaN, e.g. from
 // non-finite weights, is a model issue).
 func CheckLosses(job *EvalJob, losses []float64) error {
 	var bad []string

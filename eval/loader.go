@@ -73,7 +73,7 @@ func Fetch(ctx context.Context, client *http.Client, loc string) ([]byte, error)
 }
 
 // UIDVariant returns the per-UID override location of a competitions file:
-// "competitions.json" → "competitions-<uid>.json" (spec §4.1). ok is false
+// "competitions.json" → "competitions-<uid>.json" (docs/validator.md#competitionsjson). ok is false
 // when loc does not end in ".json" or uid is negative.
 //
 // Quirk fix: the reference does str.replace(".json", "-<uid>.json"), which
@@ -87,7 +87,7 @@ func UIDVariant(loc string, uid int) (string, bool) {
 }
 
 // Loader fetches competitions.json and hall_of_fame.json, keeping the last
-// good copy of each (spec §4.1, §5). It is safe for concurrent use.
+// good copy of each (docs/validator.md#competitionsjson, docs/validator.md#hall-of-fame). It is safe for concurrent use.
 type Loader struct {
 	// CompetitionsLoc and HallOfFameLoc are URLs or file paths; an empty
 	// location is not fetched.
@@ -113,7 +113,7 @@ type Loader struct {
 	lastFetch time.Time
 }
 
-// NewLoader returns a loader for the two locations with the §1 interval and
+// NewLoader returns a loader for the two locations with the interval and (docs/validator.md#constants-and-defaults)
 // no UID.
 func NewLoader(competitionsLoc, hallOfFameLoc string) *Loader {
 	return &Loader{CompetitionsLoc: competitionsLoc, HallOfFameLoc: hallOfFameLoc, UID: -1, Interval: CfgFetchInterval}

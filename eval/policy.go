@@ -13,12 +13,12 @@ import (
 )
 
 // PhaseDeadline is the shared download deadline of the three visiting phases
-// of a chain update that started at start (spec §6.4: one budget of
+// of a chain update that started at start (docs/validator.md#visiting-uids: one budget of
 // [TTLDownloadModels]).
 func PhaseDeadline(start time.Time) time.Time { return start.Add(TTLDownloadModels) }
 
 // CompetitionDeadline is the soft deadline of one competition's evaluation in
-// a step started at start with n competitions: start + 7200 s / n (spec §6.6).
+// a step started at start with n competitions: start + 7200 s / n (docs/validator.md#a-step).
 func CompetitionDeadline(start time.Time, n int) time.Time {
 	if n < 1 {
 		n = 1
@@ -26,24 +26,24 @@ func CompetitionDeadline(start time.Time, n int) time.Time {
 	return start.Add(TTLRunStep / time.Duration(n))
 }
 
-// WeightSetDue reports whether weights may be set now (spec §6.12): at least
+// WeightSetDue reports whether weights may be set now (docs/validator.md#setting-weights): at least
 // interval since the last success (initialised to the start-up time, so a
 // restart does not set early) and a weight sum of at least [WeightSetMinSum].
 func WeightSetDue(lastSuccess, now time.Time, interval time.Duration, w []float64) bool {
 	return now.Sub(lastSuccess) >= interval && ShouldSetWeights(w)
 }
 
-// GB is the disk-policy gigabyte (spec §6.15).
+// GB is the disk-policy gigabyte (docs/validator.md#disk-policy).
 const GB = 1_000_000_000
 
-// Disk policy constants (spec §1, §6.15).
+// Disk policy constants (docs/validator.md#constants-and-defaults, docs/validator.md#disk-policy).
 const (
 	LimitMinFreeGB          = 30
 	DefaultMinFreeGB        = 120
 	DownloadMinFreeMarginGB = 5
 )
 
-// BytesToDelete is the cleanup target of the disk policy (spec §6.15).
+// BytesToDelete is the cleanup target of the disk policy (docs/validator.md#disk-policy).
 // storeSizeGB > 0 is a size limit: when inUse ≥ limit, delete inUse − limit.
 // storeSizeGB ≤ 0 keeps |storeSizeGB| GB free (values in (−30, 0] are
 // clamped to −30): when free ≤ that, delete the difference. Computed in bytes
@@ -68,7 +68,7 @@ func BytesToDelete(inUse, free int64, storeSizeGB float64) int64 {
 }
 
 // CanDownload reports whether a model of up to modelSize bytes may be
-// downloaded with free bytes available: free ≥ modelSize + 5 GB (spec §6.5).
+// downloaded with free bytes available: free ≥ modelSize + 5 GB (docs/validator.md#syncing-a-model).
 func CanDownload(free, modelSize int64) bool {
 	return free >= modelSize+DownloadMinFreeMarginGB*GB
 }
@@ -77,7 +77,7 @@ func CanDownload(free, modelSize int64) bool {
 // future, so its advantage factor is 1 and it never wins on age.
 const BenchmarkBlock = 1 << 31
 
-// Benchmark is one entry of benchmark.json (spec §6.6): a local model
+// Benchmark is one entry of benchmark.json (docs/validator.md#a-step): a local model
 // injected under a real UID with priority [PrioInject], loaded from Path,
 // with no hash or size check. Use only offline or without setting weights.
 type Benchmark struct {

@@ -9,7 +9,7 @@ import (
 	"github.com/coldint/coldint/chain"
 )
 
-// Visit priorities (spec §6.4). A random [0,1) jitter is added to each when a
+// Visit priorities (docs/validator.md#visiting-uids). A random [0,1) jitter is added to each when a
 // UID enters pending.
 const (
 	PrioPool     = 100.0
@@ -19,7 +19,7 @@ const (
 	PrioRevisit  = 20.0
 )
 
-// SyncResult is the outcome code of syncing one model (spec §6.5).
+// SyncResult is the outcome code of syncing one model (docs/validator.md#syncing-a-model).
 type SyncResult int
 
 // Sync result codes, with the reference's values.
@@ -54,7 +54,7 @@ func (r SyncResult) String() string {
 // retry interval is due.
 func (r SyncResult) Retry() bool { return r == SyncError || r == SyncDownloadFailed }
 
-// CompState is a competition's scheduling state (spec §6.14 cstate).
+// CompState is a competition's scheduling state (docs/validator.md#state cstate).
 type CompState struct {
 	// Pool are the UIDs kept between steps.
 	Pool []chain.UID `json:"uids_pool"`
@@ -94,7 +94,7 @@ func ActiveUIDs(cs map[string]*CompState) []chain.UID {
 	return sortedUIDs(set)
 }
 
-// AddOrRemoveUID applies a visit outcome (spec §6.4 visit steps 2 and 6):
+// AddOrRemoveUID applies a visit outcome (docs/validator.md#visiting-uids visit steps 2 and 6):
 // with competition "" (no metadata) uid is removed from every competition;
 // otherwise it is added to that competition's pending with prio (unless it is
 // already pooled or pending there) and removed from all the others. A
@@ -133,7 +133,7 @@ type Selection struct {
 	Pending map[chain.UID]float64
 }
 
-// SelectUIDs picks a competition's UIDs for a step (spec §6.7 "Selection"):
+// SelectUIDs picks a competition's UIDs for a step (docs/validator.md#selecting-models "Selection"):
 // candidates are pending (with their priorities) and the pool (priority
 // [PrioPool]), sorted by descending (priority, uid); known (nil: all) filters
 // out UIDs without a model index in cache mode; the first poolSize+pendSize
@@ -182,7 +182,7 @@ func SelectUIDs(c *CompState, poolSize, pendSize int, known func(chain.UID) bool
 }
 
 // RevisitWindow returns the UIDs to revisit at time now and the new value of
-// the stored "last" pointer (spec §6.4 phase 3, force_eval_until_uid_last).
+// the stored "last" pointer (docs/validator.md#visiting-uids phase 3, force_eval_until_uid_last).
 // With frac = (unix_now mod 172800)/172800 and until = ⌊frac·256⌋, the range
 // runs from last (initially (until−10) mod 256; pass last < 0 for "unset") up
 // to until, exclusive, wrapping modulo 256, and only its last 10 UIDs are
@@ -211,7 +211,7 @@ func RevisitWindow(now time.Time, last int) (uids []int, until int) {
 	return uids, until
 }
 
-// Phase is one of the three visiting phases of a chain update (spec §6.4).
+// Phase is one of the three visiting phases of a chain update (docs/validator.md#visiting-uids).
 type Phase struct {
 	Name string
 	// UIDs to visit, in order.
@@ -230,7 +230,7 @@ type Phase struct {
 // returned for the caller to store. All phases share one download deadline,
 // [PhaseDeadline].
 //
-// Quirk fix (§6.4, §12): the reference overwrites the recorded metadata of
+// Quirk fix (docs/validator.md#visiting-uids, docs/validator.md#fixed-quirks): the reference overwrites the recorded metadata of
 // every active (pooled or pending) UID with the fresh commitment before
 // visiting and leaves active UIDs out of the new phase, so a pooled miner's
 // new commitment is only picked up by a revisit. Here the caller does not
@@ -278,11 +278,11 @@ const (
 	VisitSkip VisitAction = iota
 	// VisitRemove records "no metadata" and removes the UID from every competition.
 	VisitRemove
-	// VisitSync records the retry time and syncs the model (spec §6.5).
+	// VisitSync records the retry time and syncs the model (docs/validator.md#syncing-a-model).
 	VisitSync
 )
 
-// DecideVisit is the pure part of visiting one UID (spec §6.4 "A visit"):
+// DecideVisit is the pure part of visiting one UID (docs/validator.md#visiting-uids "A visit"):
 // skip a UID beyond the metagraph; no metadata → remove; an unchanged
 // commitment is skipped when retryInterval is 0 or the last try (lastRetry,
 // zero if never) is less than retryInterval ago; otherwise sync.

@@ -17,7 +17,7 @@ func seq(from, to int) []int {
 	return out
 }
 
-// TestRevisitWindow checks the §6.4 numbers: a 172800 s (48 h) period split
+// TestRevisitWindow checks the numbers (docs/validator.md#visiting-uids): a 172800 s (48 h) period split
 // over 256 UIDs (675 s each), a first window of 10 UIDs ending before until,
 // at most 10 UIDs per call, wrap-around modulo 256.
 func TestRevisitWindow(t *testing.T) {

@@ -26,17 +26,17 @@ type WinParams struct {
 }
 
 // ErrNoResults means no model of a competition had results: the competition
-// keeps its previous weights and reports 0 evaluations (spec §6.11).
+// keeps its previous weights and reports 0 evaluations (docs/scoring.md#from-win-rates-to-weights).
 var ErrNoResults = errors.New("no results to score")
 
 // CleanLosses returns a copy of losses with every NaN and −Inf replaced by
 // +Inf.
 //
-// Quirk fix (§6.10.6, §12 "a NaN incumbent wins"): in the reference, a NaN
+// Quirk fix (docs/scoring.md#win-rate, docs/validator.md#fixed-quirks "a NaN incumbent wins"): in the reference, a NaN
 // held by the incumbent is unbeatable and argmin picks the first NaN when
 // samples are not grouped. Here NaN (a failed sample) is +Inf whatever g is.
 // −Inf cannot come from a cross-entropy sum; it is treated as a failure too,
-// so that no non-finite value ever counts as a win (§12, 2024-07-30).
+// so that no non-finite value ever counts as a win (docs/validator.md#fixed-quirks, 2024-07-30).
 func CleanLosses(losses []float64) []float64 {
 	out := make([]float64, len(losses))
 	for i, v := range losses {
@@ -49,7 +49,7 @@ func CleanLosses(losses []float64) []float64 {
 }
 
 // GroupSamples turns per-sample loss vectors (one per UID, all the same
-// length) into per-group sums (spec §6.9): NaN→+Inf; every column where all
+// length) into per-group sums (docs/scoring.md#grouping-samples): NaN→+Inf; every column where all
 // UIDs are +Inf is set to 0; the vectors are truncated to n − (n mod g)
 // columns and one random permutation (from rng) is applied to all alike; then
 // each run of g columns is summed (any +Inf makes the group +Inf).
@@ -108,7 +108,7 @@ func GroupSamples(losses [][]float64, g int, rng *rand.Rand) ([][]float64, error
 }
 
 // AdvantageFactor is the time-advantage factor of a model committed at block
-// (spec §6.10.2): with e = (current − block)/361 epochs, 1 if e < 0 (a block
+// (docs/scoring.md#time-advantage): with e = (current − block)/361 epochs, 1 if e < 0 (a block
 // in the future, e.g. an injected benchmark at 2^31) or infinite, else
 // 1 − initial·decay^e.
 func AdvantageFactor(current, block chain.BlockNumber, initial, decay float64) float64 {
@@ -150,7 +150,7 @@ type PairStats struct {
 }
 
 // ComputeWins applies the sequential-incumbent win rule with time advantage
-// (spec §6.10). Models without results (nil Losses) are dropped; the rest are
+// (docs/scoring.md#win-rate). Models without results (nil Losses) are dropped; the rest are
 // sorted by commit block, oldest first. For each sample the oldest model is
 // the incumbent with best = loss·f; each later model whose raw loss is below
 // best takes over with best = its loss·its f; the last incumbent gets the
@@ -258,7 +258,7 @@ func ComputeWins(models []ModelLosses, p WinParams) (*WinResult, error) {
 	return r, nil
 }
 
-// SkewWeights turns win rates into a competition's weights (spec §6.11.1):
+// SkewWeights turns win rates into a competition's weights (docs/scoring.md#from-win-rates-to-weights):
 // w = rate^k, normalised to sum 1, or all zero when the sum is 0. UIDs listed
 // in uids but absent from winRate (no results) get 0.
 func SkewWeights(winRate map[chain.UID]float64, k float64, uids ...chain.UID) map[chain.UID]float64 {
@@ -309,8 +309,8 @@ type ScoreResult struct {
 	Weights map[chain.UID]float64
 }
 
-// ScoreCompetition groups the samples (§6.9, rng is used when g > 1), computes
-// wins (§6.10) and skews them into weights (§6.11.1).
+// ScoreCompetition groups the samples (docs/scoring.md#grouping-samples, rng is used when g > 1), computes
+// wins (docs/scoring.md#win-rate) and skews them into weights (docs/scoring.md#from-win-rates-to-weights).
 func ScoreCompetition(models []ModelLosses, p ScoreParams, rng *rand.Rand) (*ScoreResult, error) {
 	vecs := make([][]float64, len(models))
 	for i, m := range models {

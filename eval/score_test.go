@@ -13,7 +13,7 @@ var inf = math.Inf(1)
 
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
 
-// The §6.10.7 worked example: advantage 0.004/0.995, blocks 1000/1361/1722,
+// The docs/scoring.md#worked-example worked example: advantage 0.004/0.995, blocks 1000/1361/1722,
 // current block 1722.
 var workedExample = []ModelLosses{
 	{UID: 1, Block: 1000, Losses: []float64{100, 200, 300, 400}},
@@ -75,7 +75,7 @@ func TestComputeWinsWorkedExample(t *testing.T) {
 }
 
 func TestSkewWeightsSpec(t *testing.T) {
-	// §6.10.7: with skew 2 the weights are [1/6, 2/3, 1/6] for rates [0.25, 0.5, 0.25].
+	// docs/scoring.md#worked-example: with skew 2 the weights are [1/6, 2/3, 1/6] for rates [0.25, 0.5, 0.25].
 	w := SkewWeights(map[chain.UID]float64{1: 0.25, 2: 0.5, 3: 0.25}, 2, 4)
 	want := map[chain.UID]float64{1: 1.0 / 6, 2: 2.0 / 3, 3: 1.0 / 6, 4: 0}
 	for u, v := range want {

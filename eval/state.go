@@ -14,8 +14,8 @@ import (
 // ValidatorStateFile is the validator state's file name inside <model_dir>/vali-state.
 const ValidatorStateFile = "validator_state.json"
 
-// ValidatorState is the persisted validator state (spec §6.14). The running
-// EMA weight vector is deliberately not part of it (§6.11.4).
+// ValidatorState is the persisted validator state (docs/validator.md#state). The running
+// EMA weight vector is deliberately not part of it (docs/scoring.md#combining-competitions).
 type ValidatorState struct {
 	Version int `json:"version"`
 	// Competitions is the last good competitions.json as fetched; it is parsed
@@ -46,7 +46,7 @@ type ValidatorState struct {
 	PendingReveal *PendingReveal `json:"pending_reveal,omitempty"`
 }
 
-// PendingReveal is a weight row committed with commit-reveal (spec §6.12),
+// PendingReveal is a weight row committed with commit-reveal (docs/validator.md#setting-weights),
 // kept until it is revealed.
 type PendingReveal struct {
 	UIDs       []chain.UID       `json:"uids"`

@@ -43,7 +43,7 @@ func TestValidatorStateRoundTrip(t *testing.T) {
 	if err != nil || len(cfg.Competitions) != 2 {
 		t.Fatalf("config: %v", err)
 	}
-	// §6.14: loaded only when major.minor is unchanged.
+	// docs/validator.md#state: loaded only when major.minor is unchanged.
 	for _, tc := range []struct {
 		body string
 		ok   bool

@@ -25,7 +25,7 @@ type CompetitionStep struct {
 // StepOutcome is what [ScoreStep] did to a competition.
 type StepOutcome struct {
 	// Result is nil when no model had results: the competition then keeps
-	// its previous weights and reports 0 evaluations (spec §6.11.1).
+	// its previous weights and reports 0 evaluations (docs/scoring.md#from-win-rates-to-weights).
 	Result *ScoreResult
 	// Evaluated counts the models with results.
 	Evaluated int
@@ -33,8 +33,8 @@ type StepOutcome struct {
 	Pool PoolUpdate
 }
 
-// ScoreStep scores one competition's step and updates its state (spec
-// §6.9–§6.11.3): grouping, wins, skewed weights into state.Weights, the new
+// ScoreStep scores one competition's step and updates its state
+// (docs/scoring.md#grouping-samples): grouping, wins, skewed weights into state.Weights, the new
 // pool into state.Pool. The caller turns Pool.Discard into
 // discarded_commitments keys ([DiscardKey]) and deletes dropped models when
 // the disk policy needs space.

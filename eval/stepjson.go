@@ -16,7 +16,7 @@ import (
 	"github.com/coldint/coldint/chain"
 )
 
-// The step JSON of `--save-step-json` (spec §6.13) has the key set of the
+// The step JSON of `--save-step-json` (docs/validator.md#step-json) has the key set of the
 // reference validator's log_step:
 //
 //	{timestamp, block, uids, competitions, uid_data, competition_info, pages, step_time}
@@ -160,7 +160,7 @@ func (g Geometry) MarshalJSON() ([]byte, error) {
 	return json.Marshal(plain(g))
 }
 
-// WinCell is one cell of the informative win matrix (spec §6.10.5) as the
+// WinCell is one cell of the informative win matrix (docs/scoring.md#win-matrix) as the
 // reference logs it: model a (the row's uid) against model UID over the
 // scored samples (groups when group_samples > 1).
 type WinCell struct {

@@ -14,7 +14,7 @@ import (
 	"github.com/coldint/coldint/chain"
 )
 
-// stepKeys are the keys spec §6.13 lists for the step JSON, per level.
+// stepKeys are the keys docs/validator.md#step-json lists for the step JSON, per level.
 var (
 	stepTopKeys = []string{"timestamp", "block", "uids", "competitions", "uid_data", "competition_info", "pages", "step_time"}
 	stepUIDKeys = []string{"uid", "geometry", "competition", "label", "block", "losses", "n_samples", "n_inf", "avg_sample_len",
@@ -87,7 +87,7 @@ func sortedKeysOf(m map[string]any) []string {
 	return out
 }
 
-// TestStepJSONShape checks that a StepReport marshals to the §6.13 key set at
+// TestStepJSONShape checks that a StepReport marshals to the key set (docs/validator.md#step-json) at
 // every level, with uid_data and win_matrix_row keyed by decimal uid, and
 // compares the bytes with testdata/step/report.golden.json (rewrite it with
 // `go test ./eval -run StepJSONShape -update`).

@@ -15,7 +15,7 @@ import (
 	"github.com/coldint/coldint/hf/modelhash"
 )
 
-// SyncOutcome is what syncing one model (spec §6.5) found.
+// SyncOutcome is what syncing one model (docs/validator.md#syncing-a-model) found.
 type SyncOutcome struct {
 	Result SyncResult
 	// Reason explains a result other than success.
@@ -45,7 +45,7 @@ func SnapshotDir(modelDir string, repo hf.RepoID, commit string) string {
 	return hfcache.OpenModel(modelDir, repo).SnapshotDir(commit)
 }
 
-// syncModel downloads and verifies one model (spec §6.5).
+// syncModel downloads and verifies one model (docs/validator.md#syncing-a-model).
 func (v *Validator) syncModel(ctx context.Context, hotkey string, meta *ModelMetadata, cfg *Config) SyncOutcome {
 	if meta == nil || cfg == nil {
 		return syncFail(SyncError, "no metadata or no competitions")

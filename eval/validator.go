@@ -61,7 +61,7 @@ type Options struct {
 	HoFOnly bool
 	// IgnoreHash skips the salted-hash comparison (testing only).
 	IgnoreHash bool
-	// StoreSizeGB is the disk policy (spec §6.15; default −120).
+	// StoreSizeGB is the disk policy (docs/validator.md#disk-policy; default −120).
 	StoreSizeGB float64
 	// NoClean disables model cleanup.
 	NoClean bool
@@ -69,7 +69,7 @@ type Options struct {
 	DownloadMargin int64
 	// BenchmarkFile is benchmark.json ("" : none).
 	BenchmarkFile string
-	// SaveStepJSON, when set, receives each step's JSON (spec §6.13).
+	// SaveStepJSON, when set, receives each step's JSON (docs/validator.md#step-json).
 	SaveStepJSON string
 	// Seed seeds the validator's randomness (0: random).
 	Seed uint64
@@ -100,7 +100,7 @@ type Options struct {
 	Tokenizer func(ctx context.Context, id string) (*tokenizer.Tokenizer, error)
 }
 
-// Validator runs the evaluation loop of spec §6 over the interfaces in
+// Validator runs the evaluation loop of docs/validator.md#overview over the interfaces in
 // [Options]. It is not safe for concurrent use: call Step from one goroutine.
 type Validator struct {
 	// mu guards everything below. Stages hold it while they read or change

@@ -12,7 +12,7 @@ import (
 	"github.com/coldint/coldint/internal/atomicfile"
 )
 
-// ---- disk management (§6.15) ----
+// ---- disk management (docs/validator.md#disk-policy) ----
 
 // cleanModels deletes model snapshots that no active UID references when
 // the disk policy needs space; only folders untouched for 300 s go, only

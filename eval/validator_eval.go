@@ -17,7 +17,7 @@ type evalInput struct {
 	picked []int
 }
 
-// evaluate runs §6.6 steps 2–4: model indices, samples, per-competition
+// evaluate runs docs/validator.md#a-step steps 2–4: model indices, samples, per-competition
 // losses and scoring. It returns the number of models with results. The
 // caller holds v.mu; hashing and forward passes run without it.
 func (v *Validator) evaluate(ctx context.Context, cfg *Config, rep *StepReport) (int, error) {
@@ -40,7 +40,7 @@ func (v *Validator) evaluate(ctx context.Context, cfg *Config, rep *StepReport) 
 }
 
 // indexModels gives every active model its eval-cache row, dropping copies
-// (§6.6.2, §6.8).
+// (docs/validator.md#a-step, docs/validator.md#the-eval-cache).
 func (v *Validator) indexModels(ctx context.Context, cfg *Config) map[chain.UID]int {
 	index := map[chain.UID]int{}
 	for _, u := range ActiveUIDs(v.state.CState) {
@@ -96,7 +96,7 @@ func (v *Validator) discard(keys ...string) {
 	v.state.DiscardedCommitments = sortedKeys(set)
 }
 
-// pickSamples chooses the pass's samples (§6.6.3): from the sample DB,
+// pickSamples chooses the pass's samples (docs/validator.md#a-step): from the sample DB,
 // extended when due, or freshly fetched without the eval cache.
 func (v *Validator) pickSamples(ctx context.Context, in *evalInput, rep *StepReport) error {
 	t0 := v.now()
@@ -190,7 +190,7 @@ func (v *Validator) evalCompetition(ctx context.Context, comp Competition, nComp
 }
 
 // logCompTokens tokenizes the samples with the competition tokenizer, whose
-// sample lengths are logged whether or not a model needs them (spec §6.13
+// sample lengths are logged whether or not a model needs them (docs/validator.md#step-json
 // competition_info); the models using that tokenizer share this
 // tokenization.
 func (v *Validator) logCompTokens(ctx context.Context, comp *Competition, texts []string, toks map[string]*tokenized, rep *StepReport) {
@@ -253,7 +253,7 @@ func (v *Validator) evalPicked(ctx context.Context, u chain.UID, comp *Competiti
 	return ur, l
 }
 
-// score runs the competition's scoring and pool update (§6.9–6.11) and
+// score runs the competition's scoring and pool update (docs/scoring.md#grouping-samples) and
 // fills the reports' win statistics.
 func (v *Validator) score(cs *CompState, step *CompetitionStep, urs map[chain.UID]*UIDReport, d Defaults) error {
 	t1 := v.now()

@@ -12,7 +12,7 @@ import (
 )
 
 // evalModel computes a model's loss vector over the picked samples, using
-// and updating the cache (spec §6.7 "Loss", §6.8 "per model"); index is
+// and updating the cache (docs/scoring.md#per-sample-loss "Loss", docs/validator.md#the-eval-cache "per model"); index is
 // nil without the eval cache.
 func (v *Validator) evalModel(ctx context.Context, m *uidModel, comp *Competition, index map[chain.UID]int, picked []int, texts []string, toks map[string]*tokenized, ur *UIDReport) ([]float64, error) {
 	row, cached := index[m.UID]
@@ -66,7 +66,7 @@ func (v *Validator) evalModel(ctx context.Context, m *uidModel, comp *Competitio
 }
 
 // modelTokens tokenizes the samples with the tokenizer the model uses
-// (§6.7): its own when allowed and usable, else the competition's, checked
+// (docs/scoring.md#tokenisation): its own when allowed and usable, else the competition's, checked
 // against the model's embedding rows.
 func (v *Validator) modelTokens(ctx context.Context, m *uidModel, comp *Competition, texts []string, toks map[string]*tokenized) (*tokenized, error) {
 	t0 := v.now()
@@ -153,7 +153,7 @@ func (v *Validator) forward(ctx context.Context, m *uidModel, comp *Competition,
 }
 
 // memoryBudget is the engine budget for m: sliced evaluation only for the
-// exact Sliced* class listed in model_types (spec §4.2); any other model
+// exact Sliced* class listed in model_types (docs/validator.md#competition-keys); any other model
 // must fit the budget whole.
 func (v *Validator) memoryBudget(m *uidModel, comp *Competition) (int64, error) {
 	maxMem := v.opts.MaxMemory
@@ -219,7 +219,7 @@ func tokenizerKey(ctx context.Context, dir string) string {
 }
 
 // knownRows returns the token rows of the samples with the tokenizer m
-// would use (spec §6.7) when that tokenization already ran in this
+// would use (docs/scoring.md#tokenisation) when that tokenization already ran in this
 // competition's step, else nil. It never tokenizes: it serves the models
 // whose losses all came from the cache.
 func (v *Validator) knownRows(ctx context.Context, m *uidModel, comp *Competition, toks map[string]*tokenized) [][]int {

@@ -9,10 +9,10 @@ import (
 	"github.com/coldint/coldint/hf/modeldir"
 )
 
-// ---- the step (§6.6) ----
+// ---- the step (docs/validator.md#a-step) ----
 
 // UIDReport is one evaluated UID of a step: the reference's uid_data[uid]
-// entry (spec §6.13) plus our additions (hotkey, n_parameters,
+// entry (docs/validator.md#step-json) plus our additions (hotkey, n_parameters,
 // forward_samples, cached_samples, status).
 //
 // Statistics follow the reference (naninf_count/mean/std): n_samples counts
@@ -62,7 +62,7 @@ type UIDReport struct {
 }
 
 // StepReport is what one step did: the live table, --json and
-// --save-step-json. Its JSON holds the reference's step JSON (spec §6.13:
+// --save-step-json. Its JSON holds the reference's step JSON (docs/validator.md#step-json:
 // timestamp, block, uids, competitions, uid_data, competition_info, pages,
 // step_time) plus our additions; see [UIDReports] and the notes at the top of
 // stepjson.go for the encoding, and [StepReport.UnmarshalJSON] for the older
@@ -126,7 +126,7 @@ func pageNames(pages []PageRef) []string {
 	return out
 }
 
-// fillStats fills a model's loss statistics (spec §6.13) from its full loss
+// fillStats fills a model's loss statistics (docs/validator.md#step-json) from its full loss
 // vector and the token rows of its samples (nil when unknown: every loss
 // came from the cache and its tokenizer did not run this step).
 func fillStats(ur *UIDReport, full []float64, rows [][]int) {

@@ -8,8 +8,8 @@ import (
 	"github.com/coldint/coldint/chain"
 )
 
-// Step runs one synchronous pass over the stages (spec §6.1 loop body,
-// §6.6): config and chain updates when due (with the downloads), cleanup,
+// Step runs one synchronous pass over the stages (docs/validator.md#the-loop loop body,
+// docs/validator.md#a-step): config and chain updates when due (with the downloads), cleanup,
 // benchmarks, samples, per-competition evaluation and scoring, the weight
 // vector, state saves, due reveals and weight setting. [Validator.Run] runs
 // the same stages concurrently.
@@ -116,7 +116,7 @@ func (v *Validator) evalPass(ctx context.Context, cfg *Config) (*StepReport, int
 }
 
 // updateWeights folds the competitions' and hall of fame's weights into the
-// running vector (spec §6.11.4).
+// running vector (docs/scoring.md#combining-competitions).
 func (v *Validator) updateWeights(cfg *Config, rep *StepReport, maxFrac float64) {
 	t0 := v.now()
 	rw, total := HoFWeights(v.state.HallOfFame, v.hotkeys, uint64(v.mg.Block), maxFrac)

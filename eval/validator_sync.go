@@ -10,7 +10,7 @@ import (
 	"github.com/coldint/coldint/chain"
 )
 
-// ---- chain update (§6.2–6.4) ----
+// ---- chain update (docs/validator.md#metagraph-and-top-miners) ----
 
 func (v *Validator) chainDue() bool {
 	return v.mg == nil || v.opts.ChainInterval < 0 || v.now().Sub(v.lastChain) >= v.opts.ChainInterval
@@ -99,7 +99,7 @@ func (v *Validator) applyMetagraph(mg *chain.Metagraph, last map[chain.UID]time.
 	return hotkeys
 }
 
-// dedup turns the commitments into per-hotkey metadata (spec §6.3) and
+// dedup turns the commitments into per-hotkey metadata (docs/validator.md#commitments-and-dedup) and
 // returns it with the top miners.
 func (v *Validator) dedup(cv *chainView, hotkeys []string, cfg *Config) (DedupResult, []chain.UID) {
 	byHK := map[string]*chain.Commitment{}
@@ -133,7 +133,7 @@ func (v *Validator) dedup(cv *chainView, hotkeys []string, cfg *Config) (DedupRe
 	return dd, top
 }
 
-// visitAll plans the visit phases (spec §6.4) and syncs or removes UIDs
+// visitAll plans the visit phases (docs/validator.md#visiting-uids) and syncs or removes UIDs
 // until the download budget is spent.
 func (v *Validator) visitAll(ctx context.Context, cfg *Config, hotkeys []string, top []chain.UID, dd DedupResult, last map[chain.UID]time.Time) error {
 	revLast := -1
@@ -259,7 +259,7 @@ func (v *Validator) resolve(ctx context.Context, uid chain.UID, cfg *Config) *ui
 	return m
 }
 
-// ---- benchmarks (§6.6.1) ----
+// ---- benchmarks (docs/validator.md#a-step) ----
 
 func (v *Validator) injectBenchmarks(cfg *Config) {
 	if v.opts.BenchmarkFile == "" {

@@ -592,7 +592,7 @@ func mustMarshal(t *testing.T, v any) []byte {
 	return b
 }
 
-// checkStepJSON checks the spec §6.13 fields of a step of the c00 test
+// checkStepJSON checks the fields of (docs/validator.md#step-json) a step of the c00 test
 // competition against the report's own losses and the models on disk: one
 // competition_info length per sample, avg_sample_len their mean, the
 // geometry of the model, loss statistics, win_total = win_rate·n summing to

@@ -9,7 +9,7 @@ import (
 	"github.com/coldint/coldint/tokenizer"
 )
 
-// ---- samples (§6.7, §6.8) ----
+// ---- samples (docs/scoring.md#tokenisation, docs/validator.md#the-eval-cache) ----
 
 func (v *Validator) fetchSamples(ctx context.Context, n, rowsPerPage int) ([]Sample, error) {
 	if v.opts.Source == nil {

@@ -13,7 +13,7 @@ import (
 )
 
 // WeightsVersionKey is the version_key sent with set_weights: the spec
-// version of the behaviour implemented (1016 for v1.0.16, spec §1).
+// version of the behaviour implemented (1016 for v1.0.16, docs/validator.md#constants-and-defaults).
 const WeightsVersionKey = SpecVersion
 
 // revealMaxAge is how long (in blocks) a commit is retried when the chain's
@@ -81,7 +81,7 @@ func (v *Validator) variantFor(p chain.WeightParams, ok bool) weightVariant {
 }
 
 // weightsStage reveals the commits due and, when set is true and the
-// interval has passed, puts the running weight vector on chain (spec §6.12):
+// interval has passed, puts the running weight vector on chain (docs/validator.md#setting-weights):
 // at least WeightInterval since the last success (initialised to start-up),
 // a sum of at least 1e-5, u16 max-upscaled, version key, the chain's rate
 // limit respected, up to 3 attempts. The caller holds v.mu; chain calls run

@@ -8,7 +8,7 @@ import (
 )
 
 // PoolCandidate is one UID evaluated in a competition this step, as the pool
-// update sees it (spec §6.11.2–3).
+// update sees it (docs/scoring.md#pool-and-discards).
 type PoolCandidate struct {
 	UID        chain.UID
 	Block      chain.BlockNumber
@@ -33,7 +33,7 @@ type PoolUpdate struct {
 }
 
 // UpdatePool keeps the poolSize candidates with the highest win rate and
-// drops the rest, marking low performers for discard (spec §6.11.2–3).
+// drops the rest, marking low performers for discard (docs/scoring.md#pool-and-discards).
 //
 // Quirk fix: the reference breaks win-rate ties arbitrarily; here ties go to
 // the older commitment, then to the lower UID, so every validator keeps the
@@ -69,7 +69,7 @@ type CompetitionWeights struct {
 	Weights map[chain.UID]float64
 }
 
-// CombineWeights builds the step's weight vector of n UIDs (spec §6.11.4):
+// CombineWeights builds the step's weight vector of n UIDs (docs/scoring.md#combining-competitions):
 // new[uid] = Σ_c (1 − T)·reward_c·w_c[uid], plus the hall-of-fame weights rw,
 // divided by its sum (left all-zero when the sum is 0). UIDs ≥ n are ignored.
 // Competitions absent from state are simply not passed: the normalisation
@@ -104,7 +104,7 @@ func CombineWeights(comps []CompetitionWeights, rw map[chain.UID]float64, hofTot
 	return out
 }
 
-// EMA folds the step's vector into the running weights (spec §6.11.4): if
+// EMA folds the step's vector into the running weights (docs/scoring.md#combining-competitions): if
 // prev is nil or all zero the result is next; otherwise
 // alpha·prev + (1−alpha)·next (alpha = [WeightAlpha] = 0.5). NaN becomes 0.
 // The running vector is not persisted: after a restart it starts over.
@@ -130,7 +130,7 @@ func EMA(prev, next []float64, alpha float64) []float64 {
 }
 
 // ShouldSetWeights reports whether the weight vector is worth setting: its
-// sum must reach [WeightSetMinSum] (spec §6.12).
+// sum must reach [WeightSetMinSum] (docs/validator.md#setting-weights).
 func ShouldSetWeights(w []float64) bool {
 	var s float64
 	for _, v := range w {

@@ -8,8 +8,8 @@ import (
 )
 
 func TestCombineWeightsSpec(t *testing.T) {
-	// §6.11 with the HEAD config: c00 and c01 each reward 0.5. c00 holds the
-	// §6.10 worked example scored with skew 2 (rates 0.5/0.25/0.25 →
+	// docs/scoring.md#from-win-rates-to-weights with the HEAD config: c00 and c01 each reward 0.5. c00 holds the
+	// docs/scoring.md#win-rate worked example scored with skew 2 (rates 0.5/0.25/0.25 →
 	// 2/3, 1/6, 1/6); c01 has a single winner, uid 5. The Emission control
 	// HoF entry (uid 9) is capped at T = 0.4.
 	r, err := ComputeWins(workedExample, workedParams)

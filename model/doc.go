@@ -13,7 +13,7 @@
 // upcast to float32). Evaluation runs without autograd; results come back
 // through explicit copies to CPU tensors.
 //
-// The loss of a sample is coldint's "sum loss" (spec §6.7): the sum over all
+// The loss of a sample is coldint's "sum loss" (docs/scoring.md#per-sample-loss): the sum over all
 // predicted positions of the cross-entropy of the float32 logits, the first
 // token unscored, +Inf for an invalid sample or one that runs out of memory.
 // Models larger than a memory budget (by default a share of the device's

@@ -5,7 +5,7 @@ package model
 //     OS thread, train their own MLP with AdamW and read the loss with
 //     Float64Values while another goroutine forces garbage collections. Stock
 //     gotch v0.9.1 frees tensors from GC finalizers while cgo calls still use
-//     them (SIGSEGV in at_copy_data, libtorch.md §6); the patch's
+//     them (SIGSEGV in at_copy_data, docs/engine.md#the-gotch-patch); the patch's
 //     runtime.KeepAlive calls fix that. A crash kills the test binary.
 //   - TestGotchStressRSS: thousands of forward/backward steps with explicit
 //     drops; resident memory after warm-up and at the end must not grow by

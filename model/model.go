@@ -17,11 +17,11 @@ import (
 )
 
 // ErrVocab is wrapped when a sample holds a token id outside the model's
-// embedding rows (spec §6.7: the model is ineligible, not the sample).
+// embedding rows (docs/scoring.md#vocabulary-check: the model is ineligible, not the sample).
 var ErrVocab = errors.New("token id outside the model vocabulary")
 
 // Sample is one evaluation sample: a token sequence, or an invalid sample
-// (one that failed tokenization, spec §6.7), whose loss is +Inf.
+// (one that failed tokenization, docs/scoring.md#tokenisation), whose loss is +Inf.
 type Sample struct {
 	Ids   []int32
 	Valid bool
@@ -222,7 +222,7 @@ func (m *Model) CheckVocab(samples []Sample) error {
 	return nil
 }
 
-// Losses returns the summed loss of every sample (spec §6.7): the sum over
+// Losses returns the summed loss of every sample (docs/scoring.md#per-sample-loss): the sum over
 // positions 1..L-1 of the cross-entropy of float32 logits, +Inf for a sample
 // that is invalid or empty, 0 for a single token. A libtorch failure on one
 // sample gives +Inf for it (logged). onProgress, when not nil, is called on

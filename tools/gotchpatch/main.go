@@ -38,7 +38,7 @@
 //     functions; without it the GC may finalize (free) a tensor while a cgo
 //     call still uses it.
 //  7. removes the 100 KB Go "bigStruct" ballast that newTensor attaches to every
-//     tensor (coldint drops tensors explicitly, see libtorch.md §8 rule 3).
+//     tensor (coldint drops tensors explicitly, see docs/engine.md#rules-for-libtorch-code, rule 3).
 package main
 
 import (
