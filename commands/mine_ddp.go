@@ -39,10 +39,12 @@ type rankEnv struct {
 
 // readRankEnv reads MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE, LOCAL_RANK,
 // LOCAL_WORLD_SIZE and TORCHELASTIC_USE_AGENT_STORE. ok is false when
-// WORLD_SIZE is unset or 1.
+// WORLD_SIZE is unset, or 1 without a MASTER_ADDR: a one-process group is
+// formed only where a launcher asked for one (torchrun --nproc-per-node 1,
+// mine train --nproc 1), as PyTorch does, which also runs NCCL on one GPU.
 func readRankEnv() (r rankEnv, ok bool, err error) {
 	ws := os.Getenv("WORLD_SIZE")
-	if ws == "" || ws == "1" {
+	if ws == "" || ws == "1" && os.Getenv("MASTER_ADDR") == "" {
 		return r, false, nil
 	}
 	num := func(name string, def int) (int, error) {

@@ -26,6 +26,7 @@ func TestReadRankEnv(t *testing.T) {
 	}{
 		{"unset", map[string]string{}, false, ""},
 		{"world 1", map[string]string{"WORLD_SIZE": "1"}, false, ""},
+		{"world 1 from a launcher", map[string]string{"WORLD_SIZE": "1", "RANK": "0", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}, true, ""},
 		{"full", full, true, ""},
 		{"agent store", with("TORCHELASTIC_USE_AGENT_STORE", "True"), true, ""},
 		{"no rank", with("RANK", ""), false, "read RANK: unset"},
@@ -47,6 +48,12 @@ func TestReadRankEnv(t *testing.T) {
 			}
 			if err != nil || ok != tc.ok {
 				t.Fatalf("ok %v, err %v; want ok %v", ok, err, tc.ok)
+			}
+			if tc.name == "world 1 from a launcher" {
+				if r.World != 1 || r.Rank != 0 || r.Addr != "127.0.0.1" {
+					t.Fatalf("read %+v", r)
+				}
+				return
 			}
 			if ok && (r.Rank != 3 || r.World != 4 || r.LocalRank != 1 || r.LocalWorld != 2 || r.Port != 29500 || r.Addr != "10.0.0.1" ||
 				r.AgentStore != (tc.name == "agent store")) {

@@ -164,30 +164,36 @@ def evalbench():
            "<= %g" % BF16_MARK, "coldint vs %s in %s, first bench sample" % (impls[0], dtype))
 
 
-def _train_coldint(mdir, corpus, seq, steps, timeout):
+def _train_coldint(mdir, corpus, seq, steps, timeout, extra=()):
     """Runs coldint mine train, reads its JSON step logs and kills it once the
     last step is logged (its final checkpoint and save are not timed), or
     after timeout seconds. Returns [tokens_per_s per step]."""
+    return _train_log(mdir, corpus, seq, steps, timeout, extra)[0]
+
+
+def _train_log(mdir, corpus, seq, steps, timeout, extra=()):
+    """_train_coldint's run: ([tokens_per_s per step], [loss per step])."""
     s = settings()
     run = s.path("train-run")
     shutil.rmtree(run, ignore_errors=True)
     args = [s.coldint, "--log-format", "json", "--log-level", "info", "mine", "train", "--init", mdir,
             "--data", corpus, "--out", run, "--steps", str(steps), "--batch", "1", "--accum", "1",
             "--seq-len", str(seq), "--warmup", "1", "--eval-docs", "2", "--eval-rows", "1", "--eval-every", "0",
-            "--checkpoint-every", "0", "--log-every", "1", "--lr", "1e-4", "--clip", "1"] + s.train_flags
+            "--checkpoint-every", "0", "--log-every", "1", "--lr", "1e-4", "--clip", "1"] + s.train_flags + list(extra)
     log("run:", " ".join(args))
     p = subprocess.Popen(args, env=coldint_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                          start_new_session=True)
     kill = lambda: p.poll() is None and os.killpg(p.pid, signal.SIGKILL)  # noqa: E731
     watchdog = threading.Timer(timeout, kill)
     watchdog.start()
-    rates, tail = {}, []
+    rates, losses, tail = {}, {}, []
     try:
         for ln in p.stderr:
             tail = (tail + [ln.rstrip()])[-20:]
             rec = _json_or_none(ln)
             if rec and rec.get("msg") == "step" and "tokens_per_s" in rec:
                 rates[int(rec["step"])] = float(rec["tokens_per_s"])
+                losses[int(rec["step"])] = float(rec.get("loss", "nan"))
                 if int(rec["step"]) >= steps:
                     break
     finally:
@@ -198,7 +204,7 @@ def _train_coldint(mdir, corpus, seq, steps, timeout):
     if len(rates) < steps:
         raise RuntimeError("coldint mine train logged %d of %d steps: %s" % (len(rates), steps, tail[-1] if tail else ""))
     shutil.rmtree(run, ignore_errors=True)
-    return [rates[k] for k in sorted(rates)]
+    return [rates[k] for k in sorted(rates)], [losses[k] for k in sorted(losses)]
 
 
 def _json_or_none(ln):
@@ -223,9 +229,32 @@ def trainbench():
     det = dict(coldint_step_rates=rates, ref=ref, flags=s.train_flags)
     if s.dry:
         record("4-train-vs-pytorch", "SKIP", value, ">= 1.0x", "dry run: CPU timings of a tiny model are not the measure", **det)
+        ddp_one_rank()
         return
     record("4-train-vs-pytorch", "PASS" if ratio >= 1.0 else "FAIL", value, ">= 1.0x",
            "1.1B, batch 1 x seq %d, AdamW; pytorch: f32 master, autocast bf16, fused AdamW, sdpa" % seq, **det)
+    ddp_one_rank()
+
+
+def ddp_one_rank():
+    """The data-parallel trainer at world size 1 (mine train --nproc 1: NCCL on
+    the GPU, gloo in the dry run) against the same run without a process
+    group: the all-reduce of one rank is the identity, so the step losses must
+    match."""
+    s = settings()
+    if time_left() < 90:
+        record("4-train-ddp-1rank", "SKIP", "-", "same losses", "not enough time left")
+        return
+    b = _bench()
+    seq = min(b["seq"], 256)
+    mdir, corpus = s.path("bench-1b"), s.path("corpus.jsonl")
+    _, plain = _train_log(mdir, corpus, seq, 3, timeout=60)
+    _, ddp = _train_log(mdir, corpus, seq, 3, timeout=60, extra=("--nproc", "1"))
+    worst = max(rel_err(a, b) for a, b in zip(ddp, plain))
+    backend = "gloo (dry run)" if s.dry else "NCCL"
+    record("4-train-ddp-1rank", "PASS" if len(ddp) == len(plain) == 3 and worst <= 1e-3 else "FAIL",
+           "worst rel loss diff %s over 3 steps" % fmt(worst), "<= 1e-3 (losses logged to 4 decimals)",
+           "mine train --nproc 1 through %s vs no process group" % backend, plain=plain, ddp=ddp)
 
 
 def _slice_count(stderr):

@@ -171,6 +171,7 @@ func TestDryRun(t *testing.T) {
 		{"3-eval-long-loss", "PASS", "rel err"},
 		{"3-eval-vs-sdpa", "SKIP", "dry run"},
 		{"4-train-vs-pytorch", "SKIP", "tok/s"},
+		{"4-train-ddp-1rank", "PASS", "worst rel loss diff"},
 		{"5-sliced-7b", "PASS", "4 slices"},
 		{"6-too-large", "SKIP", "needs a GPU"},
 		{"6-oom-sample", "SKIP", "needs a GPU"},
