@@ -64,6 +64,11 @@ func (ec engineChoice) loadOptions(maxMemory int64) model.LoadOptions {
 	return model.LoadOptions{MaxMemory: maxMemory, DType: ec.DType}
 }
 
+// maxMemoryFlag is --max-memory of every command that evaluates.
+func maxMemoryFlag() cli.Flag {
+	return &cli.StringFlag{Name: "max-memory", Usage: "weight memory budget (bytes, or with K/M/G/KiB/MiB/GiB) counted in the compute dtype; larger models are evaluated in layer slices (" + maxMemoryHelp + "; 0 or unlimited: no budget)"}
+}
+
 // parseMaxMemory reads --max-memory: "" is the device's default (0), "0",
 // "none" or "unlimited" is no budget (model.NoBudget), else a byte count.
 func parseMaxMemory(s string) (int64, error) {

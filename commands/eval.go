@@ -41,7 +41,7 @@ func evalCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "model", Required: true, Usage: "model directory (config.json + safetensors)"},
 			&cli.StringFlag{Name: "data", Required: true, Usage: "samples: .jsonl with \"ids\" (or \"text\") per line, or .txt"},
-			&cli.StringFlag{Name: "max-memory", Usage: "weight memory budget (bytes, or with K/M/G/KiB/MiB/GiB) counted in the compute dtype; larger models are evaluated in layer slices (" + maxMemoryHelp + "; 0 or unlimited: no budget)"},
+			maxMemoryFlag(),
 			deviceFlag(),
 			dtypeFlag(),
 			&cli.IntFlag{Name: "threads", Usage: "libtorch threads (default: all CPUs)"},

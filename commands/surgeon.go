@@ -12,6 +12,7 @@ import (
 	"github.com/coldint/coldint/eval"
 	"github.com/coldint/coldint/hf/modeldir"
 	"github.com/coldint/coldint/hf/safetensors"
+	"github.com/coldint/coldint/model"
 	"github.com/coldint/coldint/surgeon"
 	"github.com/coldint/coldint/tokenizer"
 )
@@ -106,7 +107,7 @@ func surgeonCommand() *cli.Command {
 			},
 			{
 				Name: "slice-info", Usage: "show how sliced evaluation would split the model under a memory budget",
-				ArgsUsage: "DIR", Flags: []cli.Flag{&cli.StringFlag{Name: "max-memory", Required: true, Usage: "weight memory budget (bytes, or with K/M/G/KiB/MiB/GiB) counted in the compute dtype"}, deviceFlag(), dtypeFlag()},
+				ArgsUsage: "DIR", Flags: []cli.Flag{maxMemoryFlag(), deviceFlag(), dtypeFlag()},
 				Action: func(c *cli.Context) error {
 					dir, err := oneArg(c, "surgeon slice-info")
 					if err != nil {
@@ -117,13 +118,18 @@ func surgeonCommand() *cli.Command {
 					if err != nil {
 						return err
 					}
+					budget, err := parseMaxMemory(c.String("max-memory"))
+					if err != nil {
+						return usageErrorf("surgeon slice-info: --max-memory: %v", err)
+					}
 					info, err := modeldir.Inspect(dir)
 					if err != nil {
 						return err
 					}
-					budget, err := parseBytes(c.String("max-memory"))
-					if err != nil {
-						return usageErrorf("surgeon slice-info: --max-memory: %v", err)
+					if budget == 0 { // the device's default, as eval would use
+						if budget, err = model.DefaultBudget(ec.Device); err != nil {
+							return fmt.Errorf("surgeon slice-info: %w", err)
+						}
 					}
 					size := info.Params * ec.DType.Bytes()
 					plan := surgeon.SlicePlan(info.Layers, size, budget)

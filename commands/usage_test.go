@@ -95,3 +95,21 @@ func TestInterruptedLine(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxMemoryOneSpelling: validate takes --max-memory with units as eval
+// and surgeon slice-info do; the old --max-memory-mb still parses.
+func TestMaxMemoryOneSpelling(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"validate", "--max-memory", "lots"}, "--max-memory"},
+		{[]string{"validate", "--max-memory-mb", "-5"}, "--max-memory-mb -5"},
+		{[]string{"surgeon", "slice-info", "--max-memory", "lots", "m"}, "--max-memory"},
+	} {
+		_, stderr, code := runCLI(t, tc.args...)
+		if code != ExitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, %q", tc.args, code, stderr)
+		}
+	}
+}

@@ -28,7 +28,8 @@ func validateCommand() *cli.Command {
 		&cli.StringFlag{Name: "model-dir", Value: "~/.coldint/validator", Usage: "folder of downloaded models, laid out as a Hugging Face cache (it may be ~/.cache/huggingface/hub to share models with other tools), and the validator state (vali-state/)"},
 		validateDeviceFlag(),
 		dtypeFlag(),
-		&cli.Int64Flag{Name: "max-memory-mb", Usage: "resident-weight budget of the engine in MiB, counted in the compute dtype; larger models are evaluated in layer slices (0: " + maxMemoryHelp + "; -1: no budget)"},
+		maxMemoryFlag(),
+		&cli.Int64Flag{Name: "max-memory-mb", Hidden: true, Usage: "the budget in MiB, as earlier versions spelled it (-1: no budget); --max-memory takes precedence"},
 		&cli.IntFlag{Name: "threads", Usage: "engine threads (0: all cores)"},
 		&cli.DurationFlag{Name: "eval-timeout", Value: eval.TTLModelEval, Usage: "hard time limit of one model's evaluation subprocess"},
 		&cli.IntFlag{Name: "max-steps", Aliases: []string{"steps"}, Usage: "stop after this many evaluation passes (0: run forever)"},
@@ -71,11 +72,16 @@ func runValidate(c *cli.Context) error {
 	}
 	device := c.String("device")
 	var ec engineChoice
-	budget := c.Int64("max-memory-mb")
-	if budget < -1 {
-		return usageErrorf("parse --max-memory-mb %d: want a size in MiB, 0 (the device's default) or -1 (no budget)", budget)
+	budget, err := parseMaxMemory(c.String("max-memory"))
+	if err != nil {
+		return usageErrorf("validate: --max-memory: %v", err)
 	}
-	budget <<= 20
+	if mb := c.Int64("max-memory-mb"); !c.IsSet("max-memory") && mb != 0 {
+		if mb < -1 {
+			return usageErrorf("parse --max-memory-mb %d: want a size in MiB, 0 (the device's default) or -1 (no budget)", mb)
+		}
+		budget = max(mb<<20, model.NoBudget)
+	}
 	if device != "random" {
 		var err error
 		if ec, err = resolveEngine(c, "validate"); err != nil {
