@@ -88,30 +88,8 @@ func TestMineTrainDDP(t *testing.T) {
 	sameCurve(t, "2 ranks × batch 2 against 1 rank × batch 4", ref, got, 1e-4)
 
 	// Two ranks as torchrun starts them; rank 1 dies after the first checkpoint.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	part := filepath.Join(t.TempDir(), "part")
-	ranks := make([]*exec.Cmd, 2)
-	logs := make([]*bytes.Buffer, 2)
-	for r := range ranks {
-		c := exec.Command(bin, append(ddpArgs(init, corpus, part, 400, 2, 4), "--ddp-timeout", "5m")...)
-		c.Env = append(os.Environ(), "MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(port), "RANK="+strconv.Itoa(r), "WORLD_SIZE=2")
-		logs[r] = &bytes.Buffer{}
-		c.Stdout, c.Stderr = logs[r], logs[r]
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		ranks[r] = c
-	}
-	defer func() {
-		for _, c := range ranks {
-			_ = c.Process.Kill()
-		}
-	}()
+	ranks, logs := startRanks(t, bin, append(ddpArgs(init, corpus, part, 400, 2, 4), "--ddp-timeout", "5m"))
 	waited := make(chan error, 1)
 	go func() { waited <- ranks[0].Wait() }()
 	deadline := time.Now().Add(5 * time.Minute)
@@ -228,12 +206,7 @@ func TestMineTrainNprocRankDies(t *testing.T) {
 	}
 	t.Logf("launcher: %s", lastLine(log.String()))
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	port := freePort(t)
 	lone := filepath.Join(t.TempDir(), "lone")
 	c := exec.Command(bin, append(ddpArgs(init, corpus, lone, 4, 2, 4), "--ddp-timeout", "3s")...)
 	c.Env = append(os.Environ(), "MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(port), "RANK=1", "WORLD_SIZE=2")
@@ -300,31 +273,8 @@ func TestMineTrainDDPStoppedPeerTimesOut(t *testing.T) {
 	corpus := mineCorpus(t)
 	init := tinyLlama(t)
 	bin := coldintBin(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	out := filepath.Join(t.TempDir(), "run")
-	ranks := make([]*exec.Cmd, 2)
-	logs := make([]*bytes.Buffer, 2)
-	for r := range ranks {
-		c := exec.Command(bin, append(ddpArgs(init, corpus, out, 400, 2, 4), "--ddp-timeout", "5s")...)
-		c.Env = append(os.Environ(), "MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(port), "RANK="+strconv.Itoa(r), "WORLD_SIZE=2")
-		logs[r] = &bytes.Buffer{}
-		c.Stdout, c.Stderr = logs[r], logs[r]
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		ranks[r] = c
-	}
-	defer func() {
-		for _, c := range ranks {
-			_ = c.Process.Kill()
-			_ = c.Process.Signal(syscall.SIGCONT)
-		}
-	}()
+	ranks, logs := startRanks(t, bin, append(ddpArgs(init, corpus, out, 400, 2, 4), "--ddp-timeout", "5s"))
 	waited := make(chan error, 1)
 	go func() { waited <- ranks[0].Wait() }()
 	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(10 * time.Millisecond) {
@@ -349,4 +299,40 @@ func TestMineTrainDDPStoppedPeerTimesOut(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("rank 0 still runs 60 s after its peer stopped (--ddp-timeout 5s)\n%s", tail(logs[0].String(), 2000))
 	}
+}
+
+// freePort returns a TCP port on 127.0.0.1 that nothing listens on.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startRanks starts two ranks of coldint with args as torchrun would (the
+// rendezvous variables set by hand), each with its own output buffer; the
+// ranks are killed (and resumed first, if stopped) when the test ends.
+func startRanks(t *testing.T, bin string, args []string) ([]*exec.Cmd, []*bytes.Buffer) {
+	t.Helper()
+	port := freePort(t)
+	ranks := make([]*exec.Cmd, 2)
+	logs := make([]*bytes.Buffer, 2)
+	for r := range ranks {
+		c := exec.Command(bin, args...)
+		c.Env = append(os.Environ(), "MASTER_ADDR=127.0.0.1", "MASTER_PORT="+strconv.Itoa(port), "RANK="+strconv.Itoa(r), "WORLD_SIZE=2")
+		logs[r] = &bytes.Buffer{}
+		c.Stdout, c.Stderr = logs[r], logs[r]
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ranks[r] = c
+		t.Cleanup(func() {
+			_ = c.Process.Kill()
+			_ = c.Process.Signal(syscall.SIGCONT)
+		})
+	}
+	return ranks, logs
 }
