@@ -134,19 +134,7 @@ func TestRunHashCommitRevealChopsticks(t *testing.T) {
 	waitBlocked(t, g)
 	k, vec := reps.len(), v.Weights()
 
-	var first, second eval.PendingReveal
-	waitFor(t, "two commits queued", func() bool {
-		n := 0
-		v.Inspect(func(s *eval.ValidatorState) {
-			if n = len(s.PendingReveals); n >= 2 {
-				first, second = s.PendingReveals[0], s.PendingReveals[1]
-			}
-		})
-		return n >= 2
-	})
-	if first.RevealEpoch == 0 || second.Block <= first.Block {
-		t.Fatalf("queued commits %+v then %+v", first, second)
-	}
+	first, _ := waitTwoCommits(t, v)
 	if w, err := c.Weights(context.Background(), e.netuid, e.valUID); err != nil || len(w) != 0 {
 		t.Fatalf("weights on chain before any reveal: %v, %v", w, err)
 	}

@@ -286,19 +286,7 @@ func TestRunHashCommitReveal(t *testing.T) {
 	waitBlocked(t, g)
 	k, vec := reps.len(), v.Weights()
 
-	var first, second eval.PendingReveal
-	waitFor(t, "two commits queued", func() bool {
-		n := 0
-		v.Inspect(func(s *eval.ValidatorState) {
-			if n = len(s.PendingReveals); n >= 2 {
-				first, second = s.PendingReveals[0], s.PendingReveals[1]
-			}
-		})
-		return n >= 2
-	})
-	if first.RevealEpoch == 0 || second.Block <= first.Block {
-		t.Fatalf("queued commits %+v then %+v", first, second)
-	}
+	first, _ := waitTwoCommits(t, v)
 	ctx := context.Background()
 	// Into the first commit's reveal epoch (epoch(b) = (b+netuid+1)/(tempo+1)).
 	startBlock := first.RevealEpoch*10 - uint64(vNetuid) - 1
@@ -316,4 +304,24 @@ func TestRunHashCommitReveal(t *testing.T) {
 	}
 	wantChainWeights(t, e.reader, e.valUID, want)
 	noReport(t, reps, k, "after the reveal")
+}
+
+// waitTwoCommits waits until the validator holds two queued weight commits,
+// the first with its reveal epoch and the second from a later block, and
+// returns them.
+func waitTwoCommits(t *testing.T, v *eval.Validator) (first, second eval.PendingReveal) {
+	t.Helper()
+	waitFor(t, "two commits queued", func() bool {
+		n := 0
+		v.Inspect(func(s *eval.ValidatorState) {
+			if n = len(s.PendingReveals); n >= 2 {
+				first, second = s.PendingReveals[0], s.PendingReveals[1]
+			}
+		})
+		return n >= 2
+	})
+	if first.RevealEpoch == 0 || second.Block <= first.Block {
+		t.Fatalf("queued commits %+v then %+v", first, second)
+	}
+	return first, second
 }
