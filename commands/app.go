@@ -35,7 +35,7 @@ func (s IO) ErrIsTTY() bool {
 }
 
 // commandList returns every top-level command. Each command lives in its own file.
-func commandList() []*cli.Command {
+func commandList(f *Factory) []*cli.Command {
 	return []*cli.Command{
 		modelCommand(),
 		surgeonCommand(),
@@ -45,9 +45,9 @@ func commandList() []*cli.Command {
 		chainCommand(),
 		hubCommand(),
 		walletCommand(),
-		scoreCommand(),
+		newScoreCmd(f, nil),
 		tokenizeCommand(),
-		validateCommand(),
+		newValidateCmd(f, nil),
 		evalWorkerCommand(),
 		mineCommand(),
 		serveCommand(),
@@ -61,6 +61,7 @@ func commandList() []*cli.Command {
 
 // NewApp builds the coldint CLI application writing to the given streams.
 func NewApp(stdio IO) *cli.App {
+	f := newFactory(stdio)
 	app := &cli.App{
 		Name:                 "coldint",
 		Usage:                "collaborative LLM pretraining competition (Bittensor subnet 29 style): mine, validate, surgeon",
@@ -76,10 +77,11 @@ func NewApp(stdio IO) *cli.App {
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json", Category: "logging"},
 			configFlag(),
 		},
-		Commands: commandList(),
+		Commands: commandList(f),
 		Before: func(c *cli.Context) error {
 			return setupLogging(c, stdio)
 		},
+		After: func(*cli.Context) error { return f.Close() },
 	}
 	app.Metadata = map[string]any{"io": stdio}
 	installUsage(app)

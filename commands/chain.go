@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,24 +28,10 @@ const (
 )
 
 // networkFlag is the shared --network flag.
-func networkFlag() cli.Flag {
-	return &cli.StringFlag{
-		Name:     "network",
-		Value:    "local",
-		Category: "chain",
-		Usage: "chain to use: local (the devchain of coldint chain serve at " + devchain.DefaultURL +
-			"), local+http://HOST:PORT, file:PATH (a devchain file opened in process), finney, test, or a ws://, wss://, http:// or https:// subtensor node",
-	}
-}
+func networkFlag() cli.Flag { return networkFlagTo(new(string)) }
 
 // walletFlags are the shared --wallet.* flags, defaulting like btcli.
-func walletFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "wallet.name", Value: "default", Category: "wallet", Usage: "wallet name (a folder under --wallet.path)"},
-		&cli.StringFlag{Name: "wallet.hotkey", Value: "default", Category: "wallet", Usage: "hotkey name (a file under <wallet>/hotkeys)"},
-		&cli.StringFlag{Name: "wallet.path", Value: "~/.bittensor/wallets", Category: "wallet", Usage: "folder of the bittensor wallets"},
-	}
-}
+func walletFlags() []cli.Flag { return new(Factory).walletFlags() }
 
 // walletFrom returns the wallet named by the --wallet.* flags.
 func walletFrom(c *cli.Context) keys.Wallet {
@@ -118,12 +105,15 @@ func networkKind(network string) (kind, target string, err error) {
 
 // openChain opens the backend named by --network.
 func openChain(c *cli.Context) (*chainConn, error) {
-	network := c.String("network")
+	return openNetwork(c.Context, c.String("network"))
+}
+
+// openNetwork opens the backend a --network value names.
+func openNetwork(ctx context.Context, network string) (*chainConn, error) {
 	kind, target, err := networkKind(network)
 	if err != nil {
 		return nil, err
 	}
-	ctx := c.Context
 	switch kind {
 	case "devchain-url":
 		cl, err := devchain.Dial(ctx, target)

@@ -49,13 +49,7 @@ file written by "huggingface-cli login" ($HF_HOME/token); it is never printed.`,
 	}
 }
 
-func hubClientFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "hub-endpoint", Aliases: []string{"endpoint"}, Usage: "hub base URL (default: HF_ENDPOINT or https://huggingface.co)", Category: "hub"},
-		&cli.StringFlag{Name: "hub-dir", Aliases: []string{"dir"}, Usage: "use the local directory hub at this folder instead of a server", Category: "hub"},
-		&cli.IntFlag{Name: "hub-parallel", Aliases: []string{"parallel"}, Value: 4, Usage: "files transferred at once", Category: "hub"},
-	}
-}
+func hubClientFlags() []cli.Flag { return new(Factory).hubFlags() }
 
 // openHub returns the backend chosen by --hub-dir / --hub-endpoint.
 func openHub(c *cli.Context) (hf.Hub, error) {
