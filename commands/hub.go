@@ -43,13 +43,6 @@ type hubRepoArgs struct {
 	Args        []string
 }
 
-// fill copies what the flags' destinations cannot hold: the arguments and
-// whether --repo-type was given.
-func (r *hubRepoArgs) fill(c *cli.Context) {
-	r.Args = c.Args().Slice()
-	r.RepoTypeSet = c.IsSet("repo-type")
-}
-
 // hubRepoFlags are the client flags of the hub commands that name a repo.
 func hubRepoFlags(r *hubRepoArgs) []cli.Flag {
 	return append(r.F.hubFlags(),
@@ -114,7 +107,10 @@ func newHubInfoCmd(f *Factory, runF func(context.Context, *hubInfoOptions) error
 			&cli.StringFlag{Name: "revision", Value: "main", Usage: "branch or commit", Destination: &o.Revision},
 			jsonFlagTo(&o.JSON),
 		),
-		Action: func(c *cli.Context) error { o.fill(c); return runF(c.Context, o) },
+		Action: func(c *cli.Context) error {
+			o.Args, o.RepoTypeSet = c.Args().Slice(), c.IsSet("repo-type")
+			return runF(c.Context, o)
+		},
 	}
 }
 
@@ -171,7 +167,10 @@ func newHubCreateCmd(f *Factory, runF func(context.Context, *hubCreateOptions) e
 			&cli.BoolFlag{Name: "public", Usage: "create the repo public", Destination: &o.Public},
 			&cli.BoolFlag{Name: "exist-ok", Usage: "succeed if the repo already exists", Destination: &o.ExistOK},
 		),
-		Action: func(c *cli.Context) error { o.fill(c); return runF(c.Context, o) },
+		Action: func(c *cli.Context) error {
+			o.Args, o.RepoTypeSet = c.Args().Slice(), c.IsSet("repo-type")
+			return runF(c.Context, o)
+		},
 	}
 }
 
@@ -205,7 +204,10 @@ func newHubVisibilityCmd(f *Factory, runF func(context.Context, *hubVisibilityOp
 		Usage:     "make a repo public or private",
 		ArgsUsage: "REPO public|private",
 		Flags:     hubRepoFlags(&o.hubRepoArgs),
-		Action:    func(c *cli.Context) error { o.fill(c); return runF(c.Context, o) },
+		Action: func(c *cli.Context) error {
+			o.Args, o.RepoTypeSet = c.Args().Slice(), c.IsSet("repo-type")
+			return runF(c.Context, o)
+		},
 	}
 }
 

@@ -42,7 +42,7 @@ func newHubDownloadCmd(f *Factory, runF func(context.Context, *hubDownloadOption
 			&cli.BoolFlag{Name: "json", Usage: "print JSON {snapshot, commit, files}", Destination: &o.JSON},
 		),
 		Action: func(c *cli.Context) error {
-			o.fill(c)
+			o.Args, o.RepoTypeSet = c.Args().Slice(), c.IsSet("repo-type")
 			o.FilesSet = c.IsSet("file")
 			return runF(c.Context, o)
 		},

@@ -43,7 +43,10 @@ func newHubUploadCmd(f *Factory, runF func(context.Context, *hubUploadOptions) e
 			&cli.BoolFlag{Name: "public", Usage: "with --create: create the repo public", Destination: &o.Public},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON {commit, files, bytes}", Destination: &o.JSON},
 		),
-		Action: func(c *cli.Context) error { o.fill(c); return runF(c.Context, o) },
+		Action: func(c *cli.Context) error {
+			o.Args, o.RepoTypeSet = c.Args().Slice(), c.IsSet("repo-type")
+			return runF(c.Context, o)
+		},
 	}
 }
 
