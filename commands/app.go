@@ -37,8 +37,8 @@ func (s IO) ErrIsTTY() bool {
 // commandList returns every top-level command. Each command lives in its own file.
 func commandList(f *Factory) []*cli.Command {
 	return []*cli.Command{
-		modelCommand(),
-		surgeonCommand(),
+		newModelCmd(f),
+		newSurgeonCmd(f),
 		hashCommand(),
 		evalCommand(),
 		newDataCmd(f),

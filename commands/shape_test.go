@@ -27,7 +27,7 @@ const maxActionLines = 15
 var unconverted = map[string]bool{
 	"chain.go": true, "demo.go": true, "device.go": true, "evalworker.go": true,
 	"generate.go": true, "hash.go": true, "hub_legacy.go": true, "mine.go": true, "mine_ddp.go": true,
-	"model.go": true, "serve.go": true, "surgeon.go": true, "tokenize.go": true, "wallet.go": true,
+	"serve.go": true, "tokenize.go": true, "wallet.go": true,
 }
 
 // TestCommandShape: commands take the cli/cli shape. A command's work runs
