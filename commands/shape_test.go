@@ -25,9 +25,12 @@ const maxActionLines = 15
 // unconverted lists the files whose commands do not yet have the
 // Options + run(ctx, opts) shape. It only shrinks.
 var unconverted = map[string]bool{
-	"chain.go": true, "data.go": true, "demo.go": true, "device.go": true, "evalworker.go": true,
+	"data.go": true, "demo.go": true, "device.go": true, "evalworker.go": true,
 	"generate.go": true, "hash.go": true, "hub.go": true, "mine.go": true, "mine_ddp.go": true,
-	"model.go": true, "serve.go": true, "surgeon.go": true, "tokenize.go": true, "wallet.go": true,
+	"model.go": true, "serve.go": true, "surgeon.go": true, "tokenize.go": true,
+	// legacy.go holds the old *cli.Context helpers (walletFrom, loadHotkey,
+	// openChain, withChain) that unconverted files still use.
+	"legacy.go": true,
 }
 
 // TestCommandShape: commands take the cli/cli shape. A command's work runs
