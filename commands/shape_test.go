@@ -26,8 +26,8 @@ const maxActionLines = 15
 // Options + run(ctx, opts) shape. It only shrinks.
 var unconverted = map[string]bool{
 	"data.go": true, "demo.go": true, "device.go": true, "evalworker.go": true,
-	"generate.go": true, "hash.go": true, "hub.go": true, "mine.go": true, "mine_ddp.go": true,
-	"model.go": true, "serve.go": true, "surgeon.go": true, "tokenize.go": true,
+	"generate.go": true, "hub.go": true, "mine.go": true, "mine_ddp.go": true,
+	"model.go": true, "serve.go": true, "surgeon.go": true,
 	// legacy.go holds the old *cli.Context helpers (walletFrom, loadHotkey,
 	// openChain, withChain) that unconverted files still use.
 	"legacy.go": true,
