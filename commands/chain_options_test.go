@@ -83,25 +83,33 @@ func TestChainOptions(t *testing.T) {
 				sameFields(t, []any{f.Chain.Network, got.(*chainInfoOptions).JSON}, []any{"file:/c.log", true})
 			}},
 		{name: "metagraph env", env: map[string]string{"COLDINT_NETUID": "7", "COLDINT_NETWORK": "test"}, args: []string{"--json"},
-			cmd: func(f *Factory, got *any) *cli.Command { return newChainMetagraphCmd(f, captured[chainMetagraphOptions](got)) },
+			cmd: func(f *Factory, got *any) *cli.Command {
+				return newChainMetagraphCmd(f, captured[chainMetagraphOptions](got))
+			},
 			check: func(t *testing.T, f *Factory, got any) {
 				o := got.(*chainMetagraphOptions)
 				sameFields(t, []any{f.Chain.Network, o.Netuid, o.JSON}, []any{"test", uint(7), true})
 			}},
 		{name: "commitments", args: []string{"--netuid", "3"},
-			cmd: func(f *Factory, got *any) *cli.Command { return newChainCommitmentsCmd(f, captured[chainCommitmentsOptions](got)) },
+			cmd: func(f *Factory, got *any) *cli.Command {
+				return newChainCommitmentsCmd(f, captured[chainCommitmentsOptions](got))
+			},
 			check: func(t *testing.T, f *Factory, got any) {
 				o := got.(*chainCommitmentsOptions)
 				sameFields(t, []any{f.Chain.Network, o.Netuid, o.JSON}, []any{"local", uint(3), false})
 			}},
 		{name: "commit", args: append([]string{"--netuid", "1", "--data", "ns:m:c:h:c00"}, wallet...),
-			cmd: func(f *Factory, got *any) *cli.Command { return newChainCommitCmd(f, captured[chainCommitOptions](got)) },
+			cmd: func(f *Factory, got *any) *cli.Command {
+				return newChainCommitCmd(f, captured[chainCommitOptions](got))
+			},
 			check: func(t *testing.T, f *Factory, got any) {
 				o := got.(*chainCommitOptions)
 				sameFields(t, []any{o.Netuid, o.Commitment, f.Wallet}, []any{uint(1), "ns:m:c:h:c00", WalletFlags{Name: "miner", Hotkey: "h1", Path: "/w"}})
 			}},
 		{name: "set-weights", args: []string{"--netuid", "2", "--uids", "1,2", "--weights", "0.7,0.3", "--version-key", "1017"},
-			cmd: func(f *Factory, got *any) *cli.Command { return newChainSetWeightsCmd(f, captured[chainSetWeightsOptions](got)) },
+			cmd: func(f *Factory, got *any) *cli.Command {
+				return newChainSetWeightsCmd(f, captured[chainSetWeightsOptions](got))
+			},
 			check: func(t *testing.T, f *Factory, got any) {
 				o := got.(*chainSetWeightsOptions)
 				sameFields(t, []any{o.Netuid, o.UIDs, o.Weights, o.VersionKey, f.Wallet.Name}, []any{uint(2), "1,2", "0.7,0.3", uint64(1017), "default"})
@@ -124,48 +132,64 @@ func TestChainOptions(t *testing.T) {
 					[]any{"~/.coldint/devchain.log", "127.0.0.1:9944", devchain.DefaultBlockTime, uint(0), d, nil})
 			}},
 		{name: "create-subnet", args: []string{"--network", "file:/c.log", "--tempo", "10", "--commit-reveal"},
-			cmd: func(f *Factory, got *any) *cli.Command { return newChainCreateSubnetCmd(f, captured[chainCreateSubnetOptions](got)) },
+			cmd: func(f *Factory, got *any) *cli.Command {
+				return newChainCreateSubnetCmd(f, captured[chainCreateSubnetOptions](got))
+			},
 			check: func(t *testing.T, f *Factory, got any) {
 				o := got.(*chainCreateSubnetOptions)
 				sameFields(t, []any{f.Chain.Network, o.Netuid, o.Subnet.Tempo, o.Subnet.CommitReveal, o.Subnet.MaxUIDs},
 					[]any{"file:/c.log", uint(0), uint(10), true, uint(devchain.DefaultSubnetParams().MaxUIDs)})
 			}},
 		{name: "register", args: append([]string{"--netuid", "1", "--coldkey", "5Cold"}, wallet...),
-			cmd: func(f *Factory, got *any) *cli.Command { return newChainRegisterCmd(f, captured[chainRegisterOptions](got)) },
+			cmd: func(f *Factory, got *any) *cli.Command {
+				return newChainRegisterCmd(f, captured[chainRegisterOptions](got))
+			},
 			check: func(t *testing.T, f *Factory, got any) {
 				o := got.(*chainRegisterOptions)
 				sameFields(t, []any{o.Netuid, o.Coldkey, f.WalletKeys().HotkeyFile()}, []any{uint(1), "5Cold", "/w/miner/hotkeys/h1"})
 			}},
 		{name: "set-stake", args: []string{"--netuid", "1", "--tao", "1000.5"},
-			cmd: func(f *Factory, got *any) *cli.Command { return newChainSetStakeCmd(f, captured[chainSetStakeOptions](got)) },
+			cmd: func(f *Factory, got *any) *cli.Command {
+				return newChainSetStakeCmd(f, captured[chainSetStakeOptions](got))
+			},
 			check: func(t *testing.T, f *Factory, got any) {
 				o := got.(*chainSetStakeOptions)
 				sameFields(t, []any{o.Netuid, o.TAO}, []any{uint(1), 1000.5})
 			}},
 		{name: "advance", args: []string{"--blocks", "100"},
-			cmd: func(f *Factory, got *any) *cli.Command { return newChainAdvanceCmd(f, captured[chainAdvanceOptions](got)) },
+			cmd: func(f *Factory, got *any) *cli.Command {
+				return newChainAdvanceCmd(f, captured[chainAdvanceOptions](got))
+			},
 			check: func(t *testing.T, f *Factory, got any) {
 				sameFields(t, []any{got.(*chainAdvanceOptions).Blocks}, []any{uint64(100)})
 			}},
 		{name: "advance default",
-			cmd: func(f *Factory, got *any) *cli.Command { return newChainAdvanceCmd(f, captured[chainAdvanceOptions](got)) },
+			cmd: func(f *Factory, got *any) *cli.Command {
+				return newChainAdvanceCmd(f, captured[chainAdvanceOptions](got))
+			},
 			check: func(t *testing.T, f *Factory, got any) {
 				sameFields(t, []any{got.(*chainAdvanceOptions).Blocks}, []any{uint64(1)})
 			}},
 		{name: "new-hotkey", args: append([]string{"--uri", "//Alice"}, wallet...),
-			cmd: func(f *Factory, got *any) *cli.Command { return newWalletNewHotkeyCmd(f, captured[walletNewHotkeyOptions](got)) },
+			cmd: func(f *Factory, got *any) *cli.Command {
+				return newWalletNewHotkeyCmd(f, captured[walletNewHotkeyOptions](got))
+			},
 			check: func(t *testing.T, f *Factory, got any) {
 				o := got.(*walletNewHotkeyOptions)
 				sameFields(t, []any{o.URI, o.URISet, o.Overwrite, f.Wallet.Hotkey}, []any{"//Alice", true, false, "h1"})
 			}},
 		{name: "new-hotkey empty uri", args: []string{"--uri", ""},
-			cmd: func(f *Factory, got *any) *cli.Command { return newWalletNewHotkeyCmd(f, captured[walletNewHotkeyOptions](got)) },
+			cmd: func(f *Factory, got *any) *cli.Command {
+				return newWalletNewHotkeyCmd(f, captured[walletNewHotkeyOptions](got))
+			},
 			check: func(t *testing.T, f *Factory, got any) {
 				o := got.(*walletNewHotkeyOptions)
 				sameFields(t, []any{o.URI, o.URISet}, []any{"", true})
 			}},
 		{name: "new-hotkey generated", args: []string{"--overwrite"},
-			cmd: func(f *Factory, got *any) *cli.Command { return newWalletNewHotkeyCmd(f, captured[walletNewHotkeyOptions](got)) },
+			cmd: func(f *Factory, got *any) *cli.Command {
+				return newWalletNewHotkeyCmd(f, captured[walletNewHotkeyOptions](got))
+			},
 			check: func(t *testing.T, f *Factory, got any) {
 				o := got.(*walletNewHotkeyOptions)
 				sameFields(t, []any{o.URISet, o.Overwrite, f.Wallet}, []any{false, true, WalletFlags{Name: "default", Hotkey: "default", Path: "~/.bittensor/wallets"}})
