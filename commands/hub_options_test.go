@@ -31,14 +31,14 @@ func optionsOf[O any](t *testing.T, newCmd func(*Factory, func(context.Context, 
 	return got, f
 }
 
-// optionsCase is one command line and the Options fields it must fill.
-type optionsCase struct {
+// fieldsCase is one command line and the Options fields it must fill.
+type fieldsCase struct {
 	name string
 	got  func(t *testing.T) []any
 	want []any
 }
 
-func checkOptions(t *testing.T, cases []optionsCase) {
+func checkOptions(t *testing.T, cases []fieldsCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -53,7 +53,7 @@ func checkOptions(t *testing.T, cases []optionsCase) {
 // Options (aliases and environment variables included).
 func TestHubDataOptions(t *testing.T) {
 	t.Setenv("COLDINT_HUB_PARALLEL", "7")
-	checkOptions(t, []optionsCase{
+	checkOptions(t, []fieldsCase{
 		{"hub serve", func(t *testing.T) []any {
 			o, _ := optionsOf(t, newHubServeCmd, "--root", "/r", "--addr", "h:1", "--token", "a", "--token", "n:b", "--public-url", "http://x", "--chunk-size", "5")
 			return []any{o.Root, o.Addr, o.Tokens.Value(), o.PublicURL, o.ChunkSize}

@@ -25,9 +25,9 @@ const maxActionLines = 15
 // unconverted lists the files whose commands do not yet have the
 // Options + run(ctx, opts) shape. It only shrinks.
 var unconverted = map[string]bool{
-	"chain.go": true, "demo.go": true, "device.go": true,
-	"generate.go": true, "hash.go": true, "hub_legacy.go": true, "mine.go": true, "mine_ddp.go": true,
-	"serve.go": true, "tokenize.go": true, "wallet.go": true,
+	"device.go": true, "mine.go": true, "mine_ddp.go": true,
+	// the old *cli.Context helpers that unconverted files still use
+	"chain_legacy.go": true, "hub_legacy.go": true,
 }
 
 // TestCommandShape: commands take the cli/cli shape. A command's work runs

@@ -7,7 +7,7 @@ import "testing"
 // environment variables included).
 func TestModelSurgeonEvalOptions(t *testing.T) {
 	t.Setenv("COLDINT_TEST_HANG_IF", "slow")
-	checkOptions(t, []optionsCase{
+	checkOptions(t, []fieldsCase{
 		{"model init", func(t *testing.T) []any {
 			o, _ := optionsOf(t, newModelInitCmd, "--arch", "phi3", "--layers", "3", "--hidden", "96", "--heads", "6", "--kv-heads", "2",
 				"--intermediate", "128", "--vocab", "77", "--vocab-from", "tok", "--tie", "--seed", "5", "--dtype", "f32",
