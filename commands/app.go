@@ -49,7 +49,7 @@ func commandList(f *Factory) []*cli.Command {
 		tokenizeCommand(),
 		newValidateCmd(f, nil),
 		evalWorkerCommand(),
-		mineCommand(),
+		newMineCmd(f, nil),
 		serveCommand(),
 		generateCommand(),
 		demoCommand(),

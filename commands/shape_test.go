@@ -26,7 +26,7 @@ const maxActionLines = 15
 // Options + run(ctx, opts) shape. It only shrinks.
 var unconverted = map[string]bool{
 	"chain.go": true, "data.go": true, "demo.go": true, "device.go": true, "evalworker.go": true,
-	"generate.go": true, "hash.go": true, "hub.go": true, "mine.go": true, "mine_ddp.go": true,
+	"generate.go": true, "hash.go": true, "hub.go": true,
 	"model.go": true, "serve.go": true, "surgeon.go": true, "tokenize.go": true, "wallet.go": true,
 }
 
