@@ -140,19 +140,44 @@ func (o *mineTrainOptions) run(ctx context.Context) (string, error) {
 	var bar *progress
 	if r.Rank() == 0 {
 		bar = newProgress(o.F.IO, int64(mo.Config.Steps), "training", false)
+		if st := r.Resumed(); st != nil {
+			bar.Set(int64(st.Step))
+		}
 	}
-	bar.Set(int64(r.StartStep()))
 	res, err := r.Train(ctx, trainHooks(bar, r.Rank(), o.LogEvery))
 	bar.Finish()
 	if err != nil || res == nil {
 		return "", err
 	}
+	sum := newTrainSummary(res)
 	if o.JSON {
-		return res.Model, writeJSON(o.F.IO.Out, res)
+		return res.Model, writeJSON(o.F.IO.Out, sum)
 	}
 	_, err = fmt.Fprintf(o.F.IO.Out, "trained %d steps (%d tokens): held-out loss %.4f → %.4f; model in %s\n",
-		res.Steps, res.Tokens, res.EvalLossStart, res.EvalLossEnd, res.Model)
+		sum.Steps, sum.Tokens, sum.EvalLossStart, sum.EvalLossEnd, sum.Model)
 	return res.Model, err
+}
+
+// trainSummary is the result of `mine train --json`.
+type trainSummary struct {
+	EvalLossEnd   float64 `json:"eval_loss_end"`
+	EvalLossStart float64 `json:"eval_loss_start"`
+	Model         string  `json:"model"`
+	Steps         int     `json:"steps"`
+	Tokens        int64   `json:"tokens"`
+	TrainLossEnd  float64 `json:"train_loss_end"`
+}
+
+func newTrainSummary(res *miner.TrainResult) trainSummary {
+	f := res.Final
+	s := trainSummary{Model: res.Model, Steps: f.Step, Tokens: f.Tokens}
+	if n := len(f.Evals); n > 0 {
+		s.EvalLossStart, s.EvalLossEnd = f.Evals[0].Loss, f.Evals[n-1].Loss
+	}
+	if n := len(f.Curve); n > 0 {
+		s.TrainLossEnd = f.Curve[n-1].Loss
+	}
+	return s
 }
 
 // minerOptions checks the flags and turns them into the run's options.
@@ -183,8 +208,8 @@ func (o *mineTrainOptions) minerOptions() (miner.TrainOptions, error) {
 	if len(o.Data.Value()) == 0 {
 		return mo, usageErrorf("mine train: --data is required")
 	}
-	mo.Data = o.Data.Value()
-	mo.DataConfig = train.DataConfig{SeqLen: o.SeqLen, Pack: !o.NoPack, Seed: o.DataSeed, EvalDocs: o.EvalDocs, EvalRows: o.EvalRows}
+	mo.Data = miner.TrainData{Files: o.Data.Value(),
+		Config: train.DataConfig{SeqLen: o.SeqLen, Pack: !o.NoPack, Seed: o.DataSeed, EvalDocs: o.EvalDocs, EvalRows: o.EvalRows}}
 	if err := o.start(&mo); err != nil {
 		return mo, err
 	}

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/coldint/coldint/data"
 	"github.com/coldint/coldint/hf/modeldir"
 	"github.com/coldint/coldint/hf/safetensors"
 	"github.com/coldint/coldint/model"
@@ -36,11 +35,8 @@ type TrainOptions struct {
 	// Tokenizer is the tokenizer folder ("": the start model's); when
 	// given, it is copied into the final model.
 	Tokenizer string
-	// Data are the training texts: files or folders (data.ReadLocalTexts).
-	Data []string
-	// DataConfig shapes the rows; its EvalDocs is an upper bound (at most
-	// a tenth of the documents are held out) and its PadID is set here.
-	DataConfig train.DataConfig
+	// Data is the training text and the shape of its rows.
+	Data TrainData
 	// Device is where the trainer computes; DeviceIndexGiven says the GPU
 	// index was named (else each rank takes the GPU of its local rank).
 	Device           model.Device
@@ -66,14 +62,13 @@ type Run struct {
 	group *model.DDP
 }
 
-// TrainResult is what a finished run reports (on rank 0).
+// TrainResult is what a finished run leaves (on rank 0).
 type TrainResult struct {
-	EvalLossEnd   float64 `json:"eval_loss_end"`
-	EvalLossStart float64 `json:"eval_loss_start"`
-	Model         string  `json:"model"`
-	Steps         int     `json:"steps"`
-	Tokens        int64   `json:"tokens"`
-	TrainLossEnd  float64 `json:"train_loss_end"`
+	// Model is the final model's folder.
+	Model string
+	// Final is the run's state at its end; Started its state when this
+	// process began (nil: a fresh run).
+	Final, Started *train.State
 }
 
 // Prepare sets a run up: it finds the start (downloading the current best
@@ -97,7 +92,7 @@ func Prepare(ctx context.Context, o TrainOptions) (_ *Run, err error) {
 	if r.tok, err = tokenizer.Load(tokDir); err != nil {
 		return nil, fmt.Errorf("mine train: load tokenizer (give --tokenizer?): %w", err)
 	}
-	if r.data, err = r.trainingData(ctx); err != nil {
+	if r.data, err = openTrainData(ctx, o.Data, r.tok); err != nil {
 		return nil, err
 	}
 	if err := r.trainer(ctx, start); err != nil {
@@ -138,27 +133,6 @@ func (r *Run) start(ctx context.Context) (string, error) {
 	return "", errors.New("mine train: no start model")
 }
 
-// trainingData reads the training texts and shapes them into rows.
-func (r *Run) trainingData(ctx context.Context) (*train.Data, error) {
-	eos := r.tok.Roles().EOS
-	texts, err := data.ReadLocalTexts(ctx, r.o.Data)
-	if err != nil {
-		return nil, err
-	}
-	corpus := &train.TextCorpus{Texts: texts, EOS: int32(eos), Encode: EncodeInt32(r.tok)}
-	if eos < 0 {
-		slog.Warn("the tokenizer has no EOS token; packed documents are joined without a separator")
-	}
-	pad := r.tok.Roles().PAD
-	if pad < 0 {
-		pad = max(eos, 0)
-	}
-	dc := r.o.DataConfig
-	dc.EvalDocs = min(dc.EvalDocs, len(texts)/10)
-	dc.PadID = int32(pad)
-	return train.NewData(corpus, dc)
-}
-
 // trainer starts the engine and the trainer on the start model and joins
 // the data-parallel group.
 func (r *Run) trainer(ctx context.Context, start string) error {
@@ -182,12 +156,13 @@ func (r *Run) trainer(ctx context.Context, start string) error {
 	return nil
 }
 
-// StartStep is the step the run starts at (0, or the checkpoint's).
-func (r *Run) StartStep() int {
+// Resumed is a copy of the state the run resumes from (nil: a fresh run).
+func (r *Run) Resumed() *train.State {
 	if r.state == nil {
-		return 0
+		return nil
 	}
-	return r.state.Step
+	st := *r.state
+	return &st
 }
 
 // Rank is this process's rank (0 alone).
@@ -206,6 +181,7 @@ func (r *Run) Train(ctx context.Context, hooks train.Hooks) (*TrainResult, error
 	if r.group != nil {
 		cfg.Group = r.group
 	}
+	started := r.Resumed()
 	final, err := train.Run(ctx, r.tr, r.data, cfg, r.state, hooks)
 	if err != nil {
 		if errors.Is(err, train.ErrInterrupted) {
@@ -228,9 +204,7 @@ func (r *Run) Train(ctx context.Context, hooks train.Hooks) (*TrainResult, error
 			return nil, err
 		}
 	}
-	first, last := final.Evals[0], final.Evals[len(final.Evals)-1]
-	return &TrainResult{Model: dst, Steps: final.Step, Tokens: final.Tokens, EvalLossStart: first.Loss, EvalLossEnd: last.Loss,
-		TrainLossEnd: final.Curve[len(final.Curve)-1].Loss}, nil
+	return &TrainResult{Model: dst, Final: final, Started: started}, nil
 }
 
 // Close releases the group, the trainer and the engine.
