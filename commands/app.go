@@ -49,7 +49,7 @@ func commandList(f *Factory) []*cli.Command {
 		newTokenizeCmd(f, nil),
 		newValidateCmd(f, nil),
 		newEvalWorkerCmd(f, nil),
-		mineCommand(),
+		newMineCmd(f, nil),
 		newServeCmd(f, nil),
 		newGenerateCmd(f, nil),
 		newDemoCmd(f, nil),

@@ -1,8 +1,11 @@
-package commands
+package miner
 
 import (
+	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/coldint/coldint/model"
 )
 
 // TestReadRankEnv reads the torchrun variables: a world of one is no group,
@@ -39,7 +42,7 @@ func TestReadRankEnv(t *testing.T) {
 			for _, k := range []string{"WORLD_SIZE", "RANK", "MASTER_ADDR", "MASTER_PORT", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "TORCHELASTIC_USE_AGENT_STORE"} {
 				t.Setenv(k, tc.env[k])
 			}
-			r, ok, err := readRankEnv()
+			r, ok, err := ReadRankEnv()
 			if tc.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("error %v, want %q", err, tc.want)
@@ -60,5 +63,33 @@ func TestReadRankEnv(t *testing.T) {
 				t.Fatalf("read %+v", r)
 			}
 		})
+	}
+}
+
+// TestRankPlacement: on CUDA without a GPU index each rank takes the GPU of
+// its local rank; a named index and the CPU stay; threads are shared out
+// among the local ranks unless given.
+func TestRankPlacement(t *testing.T) {
+	r := RankEnv{Rank: 3, World: 4, LocalRank: 1, LocalWorld: 2}
+	tests := []struct {
+		name       string
+		dev        model.Device
+		indexGiven bool
+		want       model.Device
+	}{
+		{"cuda", model.Device{CUDA: true}, false, model.Device{CUDA: true, Index: 1}},
+		{"cuda:0 named", model.Device{CUDA: true}, true, model.Device{CUDA: true}},
+		{"cpu", model.Device{}, false, model.Device{}},
+	}
+	for _, tc := range tests {
+		if got := r.Device(tc.dev, tc.indexGiven); got != tc.want {
+			t.Errorf("%s: device %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+	if got := r.Threads(3); got != 3 {
+		t.Errorf("threads given: %d, want 3", got)
+	}
+	if got, want := r.Threads(0), max(1, runtime.NumCPU()/2); got != want {
+		t.Errorf("threads shared: %d, want %d", got, want)
 	}
 }
