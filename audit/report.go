@@ -37,6 +37,9 @@ type Report struct {
 	Agree bool `json:"agree"`
 	// Disputed counts the disputed samples over all models.
 	Disputed int `json:"disputed"`
+	// NotAudited counts the models with published losses that could not
+	// be re-evaluated (gone from the hub, hash differs, …).
+	NotAudited int `json:"not_audited"`
 }
 
 // ChainCheck compares the step root with the validator's commitment.
@@ -106,7 +109,10 @@ func (r *Report) finish() {
 		}
 		for _, m := range c.Models {
 			r.Disputed += len(m.Disputes)
-			if m.Verdict == VerdictDisagree {
+			if m.Verdict == VerdictNotAudited {
+				r.NotAudited++
+			}
+			if m.Verdict == VerdictDisagree || m.Verdict == VerdictNotAudited {
 				r.Agree = false
 			}
 		}
@@ -169,8 +175,12 @@ func (r *Report) WriteText(w io.Writer) {
 		}
 	}
 	verdict := "AGREE: every audited model's published losses are within the tolerance"
-	if !r.Agree {
-		verdict = fmt.Sprintf("DISAGREE: %d disputed samples", r.Disputed)
+	switch {
+	case r.Agree:
+	case r.Disputed == 0 && r.NotAudited > 0 && r.RootError == "" && (r.Chain == nil || r.Chain.OK):
+		verdict = fmt.Sprintf("INCOMPLETE: %d models could not be re-evaluated; the others agree", r.NotAudited)
+	default:
+		verdict = fmt.Sprintf("DISAGREE: %d disputed samples, %d models not re-evaluated", r.Disputed, r.NotAudited)
 	}
 	fmt.Fprintln(w, verdict)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/coldint/coldint/chain/keys"
 	"github.com/coldint/coldint/data"
 	"github.com/coldint/coldint/eval"
+	"github.com/coldint/coldint/evalproof"
 	"github.com/coldint/coldint/hf"
 	"github.com/coldint/coldint/hf/dirhub"
 	"github.com/coldint/coldint/hf/hub"
@@ -118,7 +119,7 @@ type MinerResult struct {
 }
 
 // demo parts replaced by a new run in a folder holding the demo marker.
-var demoParts = []string{"chain", "hub", "corpus", "tokenizer", "wallets", "miners", "validator", "steps", "competitions.json", "demo.json", "README.txt", LogFile, ValidatorConfig}
+var demoParts = []string{"chain", "hub", "corpus", "tokenizer", "wallets", "miners", "validator", "steps", "published", "competitions.json", "demo.json", "README.txt", LogFile, ValidatorConfig}
 
 type runner struct {
 	o     Options
@@ -407,6 +408,8 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	pub := &evalproof.Publisher{Dir: filepath.Join(d, PublishedDir), Committer: node.As(val), Netuid: netuid, Logger: r.log,
+		Info: evalproof.StepInfo{Validator: val.AccountID().String(), Netuid: uint16(netuid), Dataset: "local"}}
 	r.say("the validator scores %d documents per step; each step after the first adds %d fresh ones to its sample DB", EvalSamples, FreshSamples)
 	for s := 1; s <= r.o.Steps; s++ {
 		r.say("validator step %d of %d: sync chain and hub, sample the corpus, evaluate, score, set weights…", s, r.o.Steps)
@@ -418,6 +421,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 		r.reportStep(rep)
+		if err := r.publish(ctx, pub, v, rep); err != nil {
+			return nil, err
+		}
 		res.Steps = s
 		if _, err := node.Advance(ctx, 5); err != nil {
 			return nil, err
