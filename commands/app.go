@@ -53,6 +53,7 @@ func commandList() []*cli.Command {
 		serveCommand(),
 		generateCommand(),
 		demoCommand(),
+		auditCommand(),
 		configCommand(),
 		versionCommand(),
 		engineInfoCommand(),

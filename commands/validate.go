@@ -49,6 +49,7 @@ func validateCommand() *cli.Command {
 		&cli.StringFlag{Name: "save-step-json", Usage: "write each step's report here as JSON, in the reference validator's format (uid_data keyed by uid) plus coldint's fields; inf/nan written as \"inf\"/\"nan\""},
 		&cli.Uint64Flag{Name: "seed", Usage: "seed of the validator's randomness (0: random)"},
 		&cli.BoolFlag{Name: "json", Usage: "write one JSON step report per line to stdout (the --save-step-json form)"},
+		publishFlag(),
 	}
 	flags = append(flags, walletFlags()...)
 	return &cli.Command{
@@ -144,6 +145,7 @@ func runValidate(c *cli.Context) error {
 	if opts.DownloadMargin <= 0 {
 		opts.DownloadMargin = 1
 	}
+	var committer chain.Committer
 	if !c.Bool("offline") && !c.Bool("dont-set-weights") {
 		hk, err := loadHotkey(c)
 		if err != nil {
@@ -151,6 +153,7 @@ func runValidate(c *cli.Context) error {
 		}
 		opts.Hotkey = hk.AccountID()
 		opts.Setter = cc.As(hk)
+		committer = opts.Setter.(chain.Committer)
 		if mg, err := cc.Reader.Metagraph(ctx, opts.Netuid); err == nil {
 			nr, ok := mg.ByHotkey(opts.Hotkey)
 			if !ok {
@@ -175,12 +178,17 @@ func runValidate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	pub, err := stepPublisher(c, h, &opts, committer)
+	if err != nil {
+		return err
+	}
 	enc := json.NewEncoder(stdio.Out)
 	return v.Run(ctx, c.Int("max-steps"), c.Duration("idle-sleep"), func(r *eval.StepReport) {
 		mu.Lock()
 		bar.Finish()
 		bar, barPhase = nil, ""
 		mu.Unlock()
+		publishStep(ctx, pub, v, r)
 		if c.Bool("json") {
 			_ = enc.Encode(r)
 		}

@@ -435,7 +435,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		"network": "file:" + chainPath, "netuid": int(netuid), "competitions": compsPath, "hall-of-fame": "",
 		"hub-dir": hubDir, "data": []string{corpusDir}, "model-dir": valDir, "wallet.path": walletDir, "wallet.name": "validator",
 		"max-steps": 1, "save-step-json": filepath.Join(d, "steps", "step-extra.json"), "weights-interval": "-1s",
-		"idle-sleep": "0s", "download-margin-gb": 0.001,
+		"idle-sleep": "0s", "download-margin-gb": 0.001, "publish": filepath.Join(d, PublishedDir),
 	}); err != nil {
 		return nil, err
 	}
@@ -474,6 +474,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		"hub":         fmt.Sprintf("%s hub serve --root %s", exe, hubDir),
 		"mine":        fmt.Sprintf("%s mine train --init %s --data %s --steps 20 --seq-len 128 --lr 1e-3 --out %s", exe, filepath.Join(d, best), corpusDir, filepath.Join(d, "miners", "more")),
 		"inspect":     fmt.Sprintf("%s model inspect %s", exe, filepath.Join(d, best)),
+		"audit":       fmt.Sprintf("%s audit %s --data %s --hub-dir %s --network file:%s", exe, filepath.Join(d, PublishedDir), corpusDir, hubDir, chainPath),
 		"leaderboard": fmt.Sprintf("curl -s http://127.0.0.1:8080/api/competitions/%s/leaderboard   # while `serve` runs", Competition),
 	}
 	if err := writeJSON(filepath.Join(d, "demo.json"), res); err != nil {
@@ -483,7 +484,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	fmt.Fprintf(r.out, "\nEverything is in %s (README.txt says what is where; %s holds the components' logs). Try next:\n", d, LogFile)
-	for _, k := range []string{"web", "generate", "inspect", "validate"} {
+	for _, k := range []string{"web", "generate", "inspect", "validate", "audit"} {
 		fmt.Fprintf(r.out, "  %s\n", res.Commands[k])
 	}
 	return res, nil
