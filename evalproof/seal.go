@@ -94,6 +94,9 @@ func (c *Competition) check() error {
 		if _, err := ParseHash(s.TextSHA256); err != nil {
 			return fmt.Errorf("sample %d: text_sha256: %w", i, err)
 		}
+		if s.Row < 0 {
+			return fmt.Errorf("sample %d: negative row %d", i, s.Row)
+		}
 	}
 	seen := map[uint16]bool{}
 	for _, m := range c.Models {
