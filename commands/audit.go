@@ -21,7 +21,7 @@ import (
 func auditCommand() *cli.Command {
 	flags := []cli.Flag{
 		&cli.Uint64Flag{Name: "step", Usage: "step number of a publication folder or repo (0: the one latest.json names)"},
-		&cli.StringSliceFlag{Name: "data", Usage: "local text source of the samples of dataset \"local\" (.txt, .jsonl, .jsonl.gz files or folders); other datasets are read from the datasets-server (HF_DATASETS_SERVER sets its URL)", Category: "data"},
+		&cli.StringSliceFlag{Name: "data", Usage: "local text source of the samples (.txt, .jsonl, .jsonl.gz files or folders), as the validator's --data: PATH for every dataset not named, NAME=PATH for the samples of dataset NAME; samples of other datasets are read from the datasets-server (HF_DATASETS_SERVER sets its URL)", Category: "data"},
 		networkFlag(),
 		&cli.UintFlag{Name: "netuid", Usage: "subnet of the validator's commitment (default: the manifest's)", Category: "chain"},
 		&cli.BoolFlag{Name: "check-chain", Usage: "check the step root against the validator's chain commitment (implied by --network)", Category: "chain"},
@@ -108,16 +108,7 @@ func auditOptions(c *cli.Context) (audit.Options, error) {
 	if o.MaxMemory, err = parseMaxMemory(c.String("max-memory")); err != nil {
 		return o, usageErrorf("audit: --max-memory: %v", err)
 	}
-	paths := c.StringSlice("data")
-	o.Texts = func(ctx context.Context, dataset string) (data.Source, error) {
-		if len(paths) > 0 {
-			return data.OpenLocal(ctx, paths, data.LocalOptions{})
-		}
-		if dataset == "local" || strings.TrimSpace(dataset) == "" {
-			return nil, fmt.Errorf("the samples come from the validator's local data: give the same files with --data")
-		}
-		return data.NewServer(dataset), nil
-	}
+	o.Texts = auditTexts(c.StringSlice("data"))
 	if c.String("device") == "random" {
 		o.Scorer = eval.RandomScorer{}
 		return o, nil
@@ -133,4 +124,30 @@ func auditOptions(c *cli.Context) (audit.Options, error) {
 	o.Device, o.DType = ec.Device.String(), string(ec.DType)
 	o.Scorer = &eval.SubprocessScorer{Command: []string{exe, "--log-level", "warn", "eval-worker"}, Timeout: eval.TTLModelEval, Stderr: ioFrom(c).Err}
 	return o, nil
+}
+
+// auditTexts is where the samples' texts come from: --data NAME=PATH for
+// dataset NAME, plain --data paths for any other, else the datasets-server.
+func auditTexts(entries []string) func(ctx context.Context, dataset string) (data.Source, error) {
+	named := map[string][]string{}
+	var plain []string
+	for _, e := range entries {
+		if name, p, ok := strings.Cut(e, "="); ok && name != "" && !strings.ContainsAny(name, "/\\") {
+			named[name] = append(named[name], p)
+		} else {
+			plain = append(plain, e)
+		}
+	}
+	return func(ctx context.Context, dataset string) (data.Source, error) {
+		if paths := named[dataset]; len(paths) > 0 {
+			return data.OpenLocal(ctx, paths, data.LocalOptions{})
+		}
+		if len(plain) > 0 {
+			return data.OpenLocal(ctx, plain, data.LocalOptions{})
+		}
+		if dataset == "local" || strings.TrimSpace(dataset) == "" {
+			return nil, fmt.Errorf("the samples of dataset %q come from the validator's local data: give the same files with --data", dataset)
+		}
+		return data.NewServer(dataset), nil
+	}
 }

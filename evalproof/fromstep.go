@@ -38,27 +38,42 @@ func RefsFromSamples(dataset string, ss []eval.Sample) []SampleRef {
 	return out
 }
 
-// FromStep builds and seals the publication of a validator step. ids gives
-// the model id each hotkey had committed (the validator state's
-// hk_metadata); a model whose recorded commitment block differs from the
-// step's gets no id. A report without samples publishes competitions
-// without samples or losses.
-func FromStep(rep *eval.StepReport, ids map[string]*eval.ModelMetadata, info StepInfo) (*Step, error) {
+// StepRefs names each competition's samples of the report, in loss order.
+// Today every competition of a step scores the same samples, those of
+// rep.Samples; a dataset name comes from info (the validator's source).
+func StepRefs(rep *eval.StepReport, dataset string) map[string][]SampleRef {
+	refs := RefsFromSamples(dataset, rep.Samples)
+	out := map[string][]SampleRef{}
+	for _, name := range rep.Competitions {
+		out[name] = refs
+	}
+	return out
+}
+
+// FromStep builds and seals the publication of a validator step; refs are
+// each competition's samples ([StepRefs]). ids gives the model id each
+// hotkey had committed (the validator state's hk_metadata); a model whose
+// recorded commitment block differs from the step's gets no id. A model
+// whose losses do not match its competition's samples in number is
+// published without losses.
+func FromStep(rep *eval.StepReport, refs map[string][]SampleRef, ids map[string]*eval.ModelMetadata, info StepInfo) (*Step, error) {
 	s := &Step{Manifest: Manifest{Step: info.Step, Block: rep.Block, Timestamp: rep.Timestamp, Validator: info.Validator,
 		Netuid: info.Netuid, Prev: info.Prev, Weights: []UIDWeight{}}}
 	for u, w := range rep.Weights {
 		s.Manifest.Weights = append(s.Manifest.Weights, UIDWeight{UID: uint16(u), Weight: w})
 	}
 	sort.Slice(s.Manifest.Weights, func(a, b int) bool { return s.Manifest.Weights[a].UID < s.Manifest.Weights[b].UID })
-	refs := RefsFromSamples(info.Dataset, rep.Samples)
 	for _, name := range rep.Competitions {
-		c := Competition{Name: name, Samples: refs, Models: []Model{}}
+		c := Competition{Name: name, Samples: refs[name], Models: []Model{}}
+		if c.Samples == nil {
+			c.Samples = []SampleRef{}
+		}
 		if p, ok := rep.CompetitionParams[name]; ok {
 			c.Params, _ = jsonMarshal(p)
 		}
 		for _, ur := range rep.UIDs {
 			if ur.Competition == name {
-				c.Models = append(c.Models, modelOf(&ur, ids, len(refs)))
+				c.Models = append(c.Models, modelOf(&ur, ids, len(c.Samples)))
 			}
 		}
 		s.Competitions = append(s.Competitions, c)

@@ -63,7 +63,7 @@ func (p *Publisher) Publish(ctx context.Context, rep *eval.StepReport, ids map[s
 	if p.prev != nil {
 		info.Step = p.prev.Step + 1
 	}
-	s, err := FromStep(rep, ids, info)
+	s, err := FromStep(rep, StepRefs(rep, info.Dataset), ids, info)
 	if err != nil {
 		return nil, err
 	}
