@@ -29,7 +29,7 @@ func auditCommand() *cli.Command {
 		dtypeFlag(),
 		maxMemoryFlag(),
 		&cli.IntFlag{Name: "threads", Usage: "engine threads (0: all cores)"},
-		&cli.StringFlag{Name: "cache-dir", Value: "~/.coldint/audit", Usage: "where models and tokenizers are downloaded (a Hugging Face cache layout)"},
+		&cli.StringFlag{Name: "download-dir", Value: "~/.coldint/audit", Usage: "where the audit downloads models and tokenizers (a Hugging Face cache layout)"},
 		&cli.Float64Flag{Name: "tolerance", Value: eval.CacheRelTolerance, Usage: "relative loss difference at which a sample is disputed (default: the validator's eval cache tolerance)"},
 		&cli.BoolFlag{Name: "json", Usage: "write the report as JSON to stdout"},
 	}
@@ -104,7 +104,7 @@ func auditOptions(c *cli.Context) (audit.Options, error) {
 	if err != nil {
 		return audit.Options{}, err
 	}
-	o := audit.Options{Hub: h, CacheDir: expandHome(c.String("cache-dir")), Threads: c.Int("threads"), Tolerance: c.Float64("tolerance"), Logger: slog.Default()}
+	o := audit.Options{Hub: h, CacheDir: expandHome(c.String("download-dir")), Threads: c.Int("threads"), Tolerance: c.Float64("tolerance"), Logger: slog.Default()}
 	if o.MaxMemory, err = parseMaxMemory(c.String("max-memory")); err != nil {
 		return o, usageErrorf("audit: --max-memory: %v", err)
 	}

@@ -56,7 +56,7 @@ func TestAuditDemo(t *testing.T) {
 	if !strings.Contains(string(out), line) {
 		t.Fatalf("the demo does not print its audit command %q", line)
 	}
-	args := append(strings.Fields(line)[2:], "--cache-dir", t.TempDir(), "--threads", "2")
+	args := append(strings.Fields(line)[2:], "--download-dir", t.TempDir(), "--threads", "2")
 	stdout, stderr, code := runAudit(t, args...)
 	if code != 0 || !strings.Contains(stdout, "AGREE") || !strings.Contains(stdout, "covers this step") {
 		t.Fatalf("honest demo step (%d):\n%s\n%s", code, stdout, stderr)
