@@ -65,8 +65,25 @@ func TestAuditDemo(t *testing.T) {
 		t.Fatalf("%d models agree, want 2:\n%s", n, stdout)
 	}
 	published := filepath.Join(dir, demorun.PublishedDir)
+	t.Run("validate --publish", func(t *testing.T) { auditValidateStep(t, dir, args) })
 	t.Run("altered loss", func(t *testing.T) { auditAltered(t, published, args) })
 	t.Run("bad input", func(t *testing.T) { auditBadInput(t, published, args) })
+}
+
+// auditValidateStep runs one more validator step with the demo's config
+// (which publishes to the demo's folder): it becomes step 3, whose chain
+// commitment also covers step 1 through the links.
+func auditValidateStep(t *testing.T, dir string, args []string) {
+	out, err := exec.Command(coldintBin(t), "validate", "--config", filepath.Join(dir, demorun.ValidatorConfig), "--threads", "2").CombinedOutput()
+	if err != nil {
+		t.Fatalf("validate: %v\n%s", err, out)
+	}
+	for _, step := range []string{"3", "1"} {
+		stdout, stderr, code := runAudit(t, append(args, "--step", step)...)
+		if code != 0 || !strings.Contains(stdout, "step "+step+" (block") || !strings.Contains(stdout, `:3" (block`) || !strings.Contains(stdout, "AGREE") {
+			t.Fatalf("step %s after validate --publish (%d):\n%s\n%s", step, code, stdout, stderr)
+		}
+	}
 }
 
 // auditAltered changes uid 1's loss on sample 4 of step 2 (roots as
