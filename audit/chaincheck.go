@@ -48,7 +48,7 @@ func checkChain(ctx context.Context, s *evalproof.Step, o Options) *ChainCheck {
 		root, step = m.Prev.Root, m.Prev.Step
 	}
 	if step != s.Manifest.Step {
-		return fail("the commitment names step %d, older than this step %d", step, s.Manifest.Step)
+		return fail("step %d is not committed yet: the validator's commitment names the older step %d (a later commitment covers it through the links)", s.Manifest.Step, step)
 	}
 	if root != evalproof.StepRoot(&s.Manifest).Hex() || root != s.Manifest.Root {
 		return fail("the chain binds step %d to root %s; this step's manifest hashes to %s (its root field says %s)",

@@ -18,17 +18,23 @@ import (
 
 // fakeCommitter records commitments (a fault-free stand-in for the chain,
 // whose own tests cover set_commitment).
-type fakeCommitter struct{ data []string }
+type fakeCommitter struct {
+	data   []string
+	refuse bool
+}
 
 func (f *fakeCommitter) Commit(_ context.Context, _ chain.NetUID, data string) (chain.BlockNumber, error) {
+	if f.refuse {
+		return 0, chain.ErrRateLimited
+	}
 	f.data = append(f.data, data)
 	return chain.BlockNumber(10 * len(f.data)), nil
 }
 
 func testReport() (*eval.StepReport, map[string]*eval.ModelMetadata) {
 	rep := &eval.StepReport{Block: 50, Timestamp: 1e9, Competitions: []string{"c"},
-		Weights:  map[chain.UID]float64{1: 1},
-		Samples:  []eval.Sample{{Page: eval.PageRef{Config: "cfg", Offset: 100, Split: "train"}, Ofs: 2, Text: "hello"}},
+		Weights: map[chain.UID]float64{1: 1},
+		Samples: []eval.Sample{{Page: eval.PageRef{Config: "cfg", Offset: 100, Split: "train"}, Ofs: 2, Text: "hello"}},
 		UIDs: eval.UIDReports{{UID: 1, Competition: "c", Hotkey: "hk1", Block: 7, Status: "ok", WinRate: 1, Weight: 1, Losses: []eval.JSONFloat{2.5}},
 			{UID: 2, Competition: "c", Hotkey: "hk2", Block: 8, Status: "failed: x"}},
 	}
@@ -119,7 +125,14 @@ func TestPublishDirContinues(t *testing.T) {
 			t.Fatalf("step %d: %+v %v", want, out, err)
 		}
 	}
-	src, err := Open(ctx, dir, 0, nil)
+	// A refused commit (rate limit) still publishes the step.
+	p, _ := NewPublisher(dir, nil)
+	p.Committer = &fakeCommitter{refuse: true}
+	out, err := p.Publish(ctx, rep, ids)
+	if err != nil || out.Committed != 0 || !strings.Contains(out.CommitError, "rate") || out.Step.Manifest.Step != 3 {
+		t.Fatalf("refused commit: %+v %v", out, err)
+	}
+	src, err := Open(ctx, dir, 2, nil)
 	if err != nil || src.Step != 2 {
 		t.Fatalf("%+v %v", src, err)
 	}
