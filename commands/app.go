@@ -35,25 +35,25 @@ func (s IO) ErrIsTTY() bool {
 }
 
 // commandList returns every top-level command. Each command lives in its own file.
-func commandList() []*cli.Command {
+func commandList(f *Factory) []*cli.Command {
 	return []*cli.Command{
-		modelCommand(),
-		surgeonCommand(),
-		hashCommand(),
-		evalCommand(),
-		dataCommand(),
-		chainCommand(),
-		hubCommand(),
-		walletCommand(),
-		scoreCommand(),
-		tokenizeCommand(),
-		validateCommand(),
-		evalWorkerCommand(),
+		newModelCmd(f),
+		newSurgeonCmd(f),
+		newHashCmd(f, nil),
+		newEvalCmd(f, nil),
+		newDataCmd(f),
+		newChainCmd(f),
+		newHubCmd(f),
+		newWalletCmd(f),
+		newScoreCmd(f, nil),
+		newTokenizeCmd(f, nil),
+		newValidateCmd(f, nil),
+		newEvalWorkerCmd(f, nil),
 		mineCommand(),
-		serveCommand(),
-		generateCommand(),
-		demoCommand(),
-		auditCommand(),
+		newServeCmd(f, nil),
+		newGenerateCmd(f, nil),
+		newDemoCmd(f, nil),
+		newAuditCmd(f, nil),
 		configCommand(),
 		versionCommand(),
 		engineInfoCommand(),
@@ -62,6 +62,7 @@ func commandList() []*cli.Command {
 
 // NewApp builds the coldint CLI application writing to the given streams.
 func NewApp(stdio IO) *cli.App {
+	f := newFactory(stdio)
 	app := &cli.App{
 		Name:                 "coldint",
 		Usage:                "collaborative LLM pretraining competition (Bittensor subnet 29 style): mine, validate, surgeon",
@@ -77,10 +78,11 @@ func NewApp(stdio IO) *cli.App {
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json", Category: "logging"},
 			configFlag(),
 		},
-		Commands: commandList(),
+		Commands: commandList(f),
 		Before: func(c *cli.Context) error {
 			return setupLogging(c, stdio)
 		},
+		After: func(*cli.Context) error { return f.Close() },
 	}
 	app.Metadata = map[string]any{"io": stdio}
 	installUsage(app)

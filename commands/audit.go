@@ -17,21 +17,28 @@ import (
 	"github.com/coldint/coldint/evalproof"
 )
 
-// auditCommand is `coldint audit STEP`: re-check a validator's published step.
-func auditCommand() *cli.Command {
-	flags := []cli.Flag{
-		&cli.Uint64Flag{Name: "step", Usage: "step number of a publication folder or repo (0: the one latest.json names)"},
-		&cli.StringSliceFlag{Name: "data", Usage: "local text source of the samples (.txt, .jsonl, .jsonl.gz files or folders), as the validator's --data: PATH for every dataset not named, NAME=PATH for the samples of dataset NAME; samples of other datasets are read from the datasets-server (HF_DATASETS_SERVER sets its URL)", Category: "data"},
-		networkFlag(),
-		&cli.UintFlag{Name: "netuid", Usage: "subnet of the validator's commitment (default: the manifest's)", Category: "chain"},
-		&cli.BoolFlag{Name: "check-chain", Usage: "check the step root against the validator's chain commitment (implied by --network)", Category: "chain"},
-		validateDeviceFlag(),
-		dtypeFlag(),
-		maxMemoryFlag(),
-		&cli.IntFlag{Name: "threads", Usage: "engine threads (0: all cores)"},
-		&cli.StringFlag{Name: "download-dir", Value: "~/.coldint/audit", Usage: "where the audit downloads models and tokenizers (a Hugging Face cache layout)"},
-		&cli.Float64Flag{Name: "tolerance", Value: eval.CacheRelTolerance, Usage: "relative loss difference at which a sample is disputed (default: the validator's eval cache tolerance)"},
-		&cli.BoolFlag{Name: "json", Usage: "write the report as JSON to stdout"},
+// auditOptions are the inputs of `coldint audit`.
+type auditOptions struct {
+	F *Factory
+	// Arg is STEP: a step folder, a publication folder or a hub repo.
+	Arg         string
+	Step        uint64
+	Data        cli.StringSlice
+	CheckChain  bool
+	NetuidSet   bool
+	MaxMemory   string
+	Threads     int
+	DownloadDir string
+	Tolerance   float64
+	JSON        bool
+}
+
+// newAuditCmd is `coldint audit STEP`: re-check a validator's published
+// step. runF replaces runAudit in tests.
+func newAuditCmd(f *Factory, runF func(context.Context, *auditOptions) error) *cli.Command {
+	o := &auditOptions{F: f}
+	if runF == nil {
+		runF = runAudit
 	}
 	return &cli.Command{
 		Name:      "audit",
@@ -43,21 +50,40 @@ func auditCommand() *cli.Command {
 			"the step, fetches each sample text by its id and checks its sha256, downloads every model at its committed\n" +
 			"revision, recomputes its per-sample losses with this engine and reports per model how far the published\n" +
 			"losses are; a disputed sample comes with its inclusion proof. Exit status 1 when the step does not check out.",
-		Flags:  append(flags, hubClientFlags()...),
-		Action: runAudit,
+		Flags: auditFlags(f, o),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usageErrorf("audit: want one STEP argument (a step folder, a publication folder or a hub repo)")
+			}
+			o.Arg, o.NetuidSet = c.Args().First(), c.IsSet("netuid")
+			o.CheckChain = o.CheckChain || c.IsSet("network")
+			return runF(c.Context, o)
+		},
 	}
 }
 
-func runAudit(c *cli.Context) error {
-	ctx := c.Context
-	if c.NArg() != 1 {
-		return usageErrorf("audit: want one STEP argument (a step folder, a publication folder or a hub repo)")
-	}
-	o, err := auditOptions(c)
+func auditFlags(f *Factory, o *auditOptions) []cli.Flag {
+	flags := append(f.chainFlags(),
+		&cli.Uint64Flag{Name: "step", Usage: "step number of a publication folder or repo (0: the one latest.json names)", Destination: &o.Step},
+		&cli.StringSliceFlag{Name: "data", Usage: "local text source of the samples (.txt, .jsonl, .jsonl.gz files or folders), as the validator's --data: PATH for every dataset not named, NAME=PATH for the samples of dataset NAME; samples of other datasets are read from the datasets-server (HF_DATASETS_SERVER sets its URL)", Category: "data", Destination: &o.Data},
+		&cli.BoolFlag{Name: "check-chain", Usage: "check the step root against the validator's chain commitment (implied by --network; --netuid defaults to the manifest's)", Category: "chain", Destination: &o.CheckChain},
+		deviceFlagTo(&f.Engine.Device, "; or random (fake losses, for tests)"),
+		dtypeFlagTo(&f.Engine.DType),
+		maxMemoryFlagTo(&o.MaxMemory),
+		threadsFlagTo(&o.Threads),
+		&cli.StringFlag{Name: "download-dir", Value: "~/.coldint/audit", Usage: "where the audit downloads models and tokenizers (a Hugging Face cache layout)", Destination: &o.DownloadDir},
+		&cli.Float64Flag{Name: "tolerance", Value: eval.CacheRelTolerance, Usage: "relative loss difference at which a sample is disputed (default: the validator's eval cache tolerance)", Destination: &o.Tolerance},
+		&cli.BoolFlag{Name: "json", Usage: "write the report as JSON to stdout", Destination: &o.JSON},
+	)
+	return append(flags, f.hubFlags()...)
+}
+
+func runAudit(ctx context.Context, o *auditOptions) error {
+	ao, err := o.options()
 	if err != nil {
 		return err
 	}
-	src, err := evalproof.Open(ctx, expandHome(c.Args().First()), c.Uint64("step"), o.Hub)
+	src, err := evalproof.Open(ctx, expandHome(o.Arg), o.Step, ao.Hub)
 	if err != nil {
 		return err
 	}
@@ -65,32 +91,30 @@ func runAudit(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", src.Where, err)
 	}
-	o.Previous = src.Manifest
-	if c.IsSet("network") || c.Bool("check-chain") {
-		cc, err := openChain(c)
+	ao.Previous = src.Manifest
+	if o.CheckChain {
+		cc, err := o.F.ChainConn(ctx)
 		if err != nil {
 			return err
 		}
-		defer cc.Close()
-		o.Chain, o.Netuid = cc.Reader, chain.NetUID(step.Manifest.Netuid)
-		if c.IsSet("netuid") {
-			o.Netuid = chain.NetUID(c.Uint("netuid"))
+		ao.Chain, ao.Netuid = cc.Reader, chain.NetUID(step.Manifest.Netuid)
+		if o.NetuidSet {
+			ao.Netuid = chain.NetUID(o.F.Chain.Netuid)
 		}
 	}
 	slog.Info("auditing", "step", src.Where)
-	rep, err := audit.Run(ctx, step, o)
+	rep, err := audit.Run(ctx, step, ao)
 	if err != nil {
 		return err
 	}
-	stdio := ioFrom(c)
-	if c.Bool("json") {
-		enc := json.NewEncoder(stdio.Out)
+	if o.JSON {
+		enc := json.NewEncoder(o.F.IO.Out)
 		enc.SetIndent("", " ")
 		if err := enc.Encode(rep); err != nil {
 			return err
 		}
 	} else {
-		rep.WriteText(stdio.Out)
+		rep.WriteText(o.F.IO.Out)
 	}
 	if !rep.Agree {
 		return fmt.Errorf("audit %s: the step does not check out (%d disputed samples, %d models not re-evaluated)", src.Where, rep.Disputed, rep.NotAudited)
@@ -98,32 +122,32 @@ func runAudit(c *cli.Context) error {
 	return nil
 }
 
-// auditOptions builds the hub, text sources and scorer of the audit.
-func auditOptions(c *cli.Context) (audit.Options, error) {
-	h, err := openHub(c)
+// options builds the hub, text sources and scorer of the audit.
+func (o *auditOptions) options() (audit.Options, error) {
+	h, err := o.F.HubClient()
 	if err != nil {
 		return audit.Options{}, err
 	}
-	o := audit.Options{Hub: h, CacheDir: expandHome(c.String("download-dir")), Threads: c.Int("threads"), Tolerance: c.Float64("tolerance"), Logger: slog.Default()}
-	if o.MaxMemory, err = parseMaxMemory(c.String("max-memory")); err != nil {
-		return o, usageErrorf("audit: --max-memory: %v", err)
+	ao := audit.Options{Hub: h, CacheDir: expandHome(o.DownloadDir), Threads: o.Threads, Tolerance: o.Tolerance,
+		Texts: auditTexts(o.Data.Value()), Logger: slog.Default()}
+	if ao.MaxMemory, err = parseMaxMemory(o.MaxMemory); err != nil {
+		return ao, usageErrorf("audit: --max-memory: %v", err)
 	}
-	o.Texts = auditTexts(c.StringSlice("data"))
-	if c.String("device") == "random" {
-		o.Scorer = eval.RandomScorer{}
-		return o, nil
+	if o.F.Engine.Device == "random" {
+		ao.Scorer = eval.RandomScorer{}
+		return ao, nil
 	}
-	ec, err := resolveEngine(c, "audit")
+	ec, err := o.F.EngineChoice("audit")
 	if err != nil {
-		return o, err
+		return ao, err
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		return o, fmt.Errorf("find own executable for the eval worker: %w", err)
+		return ao, fmt.Errorf("find own executable for the eval worker: %w", err)
 	}
-	o.Device, o.DType = ec.Device.String(), string(ec.DType)
-	o.Scorer = &eval.SubprocessScorer{Command: []string{exe, "--log-level", "warn", "eval-worker"}, Timeout: eval.TTLModelEval, Stderr: ioFrom(c).Err}
-	return o, nil
+	ao.Device, ao.DType = ec.Device.String(), string(ec.DType)
+	ao.Scorer = &eval.SubprocessScorer{Command: []string{exe, "--log-level", "warn", "eval-worker"}, Timeout: eval.TTLModelEval, Stderr: o.F.IO.Err}
+	return ao, nil
 }
 
 // auditTexts is where the samples' texts come from: --data NAME=PATH for

@@ -18,8 +18,25 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// demoCommand is `coldint demo`: a whole local competition on one machine.
-func demoCommand() *cli.Command {
+// demoOptions are the inputs of `coldint demo`.
+type demoOptions struct {
+	IO             IO
+	Miners         int
+	ValidatorSteps int
+	TrainSteps     int
+	Dir            string
+	Threads        int
+	JSON           bool
+	DebugLog       bool // --log-level debug: every record also goes to stderr
+}
+
+// newDemoCmd is `coldint demo`: a whole local competition on one machine.
+// runF replaces runDemo in tests.
+func newDemoCmd(f *Factory, runF func(context.Context, *demoOptions) error) *cli.Command {
+	o := &demoOptions{IO: f.IO}
+	if runF == nil {
+		runF = runDemo
+	}
 	return &cli.Command{
 		Name:  "demo",
 		Usage: "run a whole local competition: chain, hub, corpus, miners that train and publish, validator steps, leaderboard",
@@ -29,63 +46,73 @@ func demoCommand() *cli.Command {
 			"publish them, runs validator steps and prints the leaderboard. Everything stays in --dir; the printed\n" +
 			"commands (coldint serve, generate, validate) work against it afterwards.",
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "miners", Value: 3, Usage: "number of miners (2..8)"},
-			&cli.IntFlag{Name: "validator-steps", Aliases: []string{"steps"}, Value: 3, Usage: "validator steps"},
-			&cli.IntFlag{Name: "train-steps", Value: 60, Usage: "optimizer steps of the first miner"},
-			&cli.StringFlag{Name: "dir", Value: "demo", Usage: "demo folder: a new or empty one, or one an earlier demo made (its contents are replaced); any other folder is refused"},
-			&cli.IntFlag{Name: "threads", Usage: "libtorch threads (0: all cores)"},
-			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON on stdout (the report goes to stderr)"},
+			&cli.IntFlag{Name: "miners", Value: 3, Usage: "number of miners (2..8)", Destination: &o.Miners},
+			&cli.IntFlag{Name: "validator-steps", Aliases: []string{"steps"}, Value: 3, Usage: "validator steps", Destination: &o.ValidatorSteps},
+			&cli.IntFlag{Name: "train-steps", Value: 60, Usage: "optimizer steps of the first miner", Destination: &o.TrainSteps},
+			&cli.StringFlag{Name: "dir", Value: "demo", Usage: "demo folder: a new or empty one, or one an earlier demo made (its contents are replaced); any other folder is refused", Destination: &o.Dir},
+			threadsFlagTo(&o.Threads),
+			&cli.BoolFlag{Name: "json", Usage: "print the summary as JSON on stdout (the report goes to stderr)", Destination: &o.JSON},
 		},
-		Action: runDemo,
+		Action: func(c *cli.Context) error {
+			o.DebugLog = c.String("log-level") == "debug"
+			return runF(c.Context, o)
+		},
 	}
 }
 
-func runDemo(c *cli.Context) error {
-	stdio := ioFrom(c)
-	if c.Int("threads") < 0 {
-		return usageErrorf("parse --threads %d: must be >= 0", c.Int("threads"))
+// check rejects flag values out of range.
+func (o *demoOptions) check() error {
+	if o.Threads < 0 {
+		return usageErrorf("parse --threads %d: must be >= 0", o.Threads)
 	}
-	if n := c.Int("miners"); n < 2 || n > 8 {
+	if n := o.Miners; n < 2 || n > 8 {
 		return usageErrorf("parse --miners %d: must be between 2 and 8", n)
 	}
-	if n := c.Int("validator-steps"); n < 1 || n > 50 {
+	if n := o.ValidatorSteps; n < 1 || n > 50 {
 		return usageErrorf("parse --steps %d: must be between 1 and 50", n)
 	}
-	if n := c.Int("train-steps"); n < 1 || n > 100000 {
+	if n := o.TrainSteps; n < 1 || n > 100000 {
 		return usageErrorf("parse --train-steps %d: must be between 1 and 100000", n)
+	}
+	return nil
+}
+
+func runDemo(ctx context.Context, o *demoOptions) error {
+	if err := o.check(); err != nil {
+		return err
 	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("find own executable for the eval worker: %w", err)
 	}
-	eng, err := model.NewEngine(c.Int("threads"))
+	eng, err := model.NewEngine(o.Threads)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
-	report := stdio.Out
-	if c.Bool("json") {
-		report = stdio.Err
+	report := o.IO.Out
+	if o.JSON {
+		report = o.IO.Err
 	}
 	// The demo writes its components' logs to demo.log in its folder and
 	// tells their warnings in the report; --log-level debug also sends every
 	// record to stderr as usual.
 	var logger *slog.Logger
-	if c.String("log-level") == "debug" {
+	if o.DebugLog {
 		logger = slog.Default()
 	}
-	res, err := demorun.Run(c.Context, demorun.Options{
-		Dir: c.String("dir"), Miners: c.Int("miners"), Steps: c.Int("validator-steps"), TrainSteps: c.Int("train-steps"),
+	res, err := demorun.Run(ctx, demorun.Options{
+		Dir: o.Dir, Miners: o.Miners, Steps: o.ValidatorSteps, TrainSteps: o.TrainSteps,
 		Trainer: &engineTrainer{eng: eng, out: report},
 		Scorer: &eval.SubprocessScorer{Command: []string{exe, "--log-level", "warn", "eval-worker"},
-			Timeout: 10 * time.Minute, Stderr: stdio.Err},
-		Threads: c.Int("threads"), Exe: exe, Out: report, Logger: logger,
+			Timeout: 10 * time.Minute, Stderr: o.IO.Err},
+		Threads: o.Threads, Exe: exe, Out: report, Logger: logger,
 	})
 	if err != nil {
 		return err
 	}
-	if c.Bool("json") {
-		return writeJSON(stdio.Out, res)
+	if o.JSON {
+		return writeJSON(o.IO.Out, res)
 	}
 	return nil
 }

@@ -10,17 +10,11 @@ import (
 )
 
 // deviceFlag is --device of every command that computes with the engine.
-func deviceFlag() cli.Flag {
-	return &cli.StringFlag{Name: "device", Value: "auto",
-		Usage: "where the engine computes: auto (CUDA when this build has it and a GPU is visible, else the CPU), cpu, cuda or cuda:N"}
-}
+func deviceFlag() cli.Flag { return deviceFlagTo(new(string), "") }
 
 // dtypeFlag is --dtype (the compute dtype) of every command that computes
 // with the engine.
-func dtypeFlag() cli.Flag {
-	return &cli.StringFlag{Name: "dtype", Value: "auto",
-		Usage: "compute dtype of weights and activations: auto (bf16 on CUDA, as the reference validator; f32 on the CPU), f32 or bf16; logits and losses are always f32"}
-}
+func dtypeFlag() cli.Flag { return dtypeFlagTo(new(string)) }
 
 // maxMemoryHelp says what the weight budget defaults to on each device.
 const maxMemoryHelp = "default: 35% of the GPU's total memory on CUDA, half of the available RAM (MemAvailable) on the CPU"
@@ -65,9 +59,7 @@ func (ec engineChoice) loadOptions(maxMemory int64) model.LoadOptions {
 }
 
 // maxMemoryFlag is --max-memory of every command that evaluates.
-func maxMemoryFlag() cli.Flag {
-	return &cli.StringFlag{Name: "max-memory", Usage: "weight memory budget (bytes, or with K/M/G/KiB/MiB/GiB) counted in the compute dtype; larger models are evaluated in layer slices (" + maxMemoryHelp + "; 0 or unlimited: no budget)"}
-}
+func maxMemoryFlag() cli.Flag { return maxMemoryFlagTo(new(string)) }
 
 // parseMaxMemory reads --max-memory: "" is the device's default (0), "0",
 // "none" or "unlimited" is no budget (model.NoBudget), else a byte count.

@@ -20,16 +20,21 @@ import (
 	"github.com/coldint/coldint/tokenizer"
 )
 
+// evalOptions are the inputs of `coldint eval`.
 type evalOptions struct {
+	F         *Factory
 	Model     string
 	Data      string
-	MaxMemory int64 // 0: the device's default, negative: none
+	MaxMemory string // a byte count; "": the device's default, 0: none
 	Threads   int
 	JSON      bool
-	Engine    engineChoice
 }
 
-func evalCommand() *cli.Command {
+func newEvalCmd(f *Factory, runF func(context.Context, *evalOptions) error) *cli.Command {
+	o := &evalOptions{F: f}
+	if runF == nil {
+		runF = runEval
+	}
 	return &cli.Command{
 		Name:  "eval",
 		Usage: "print the summed loss (total negative log-likelihood in nats, as validators score it) of every sample under a model",
@@ -38,57 +43,64 @@ func evalCommand() *cli.Command {
 			"tokenization: its loss is inf). Text samples (.txt lines, .jsonl \"text\") are tokenized with the\n" +
 			"model's tokenizer.json as a validator does: default special tokens, EOS appended, and a text that\n" +
 			"does not decode back exactly gets loss inf.",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "model", Required: true, Usage: "model directory (config.json + safetensors)"},
-			&cli.StringFlag{Name: "data", Required: true, Usage: "samples: .jsonl with \"ids\" (or \"text\") per line, or .txt"},
-			maxMemoryFlag(),
-			deviceFlag(),
-			dtypeFlag(),
-			&cli.IntFlag{Name: "threads", Usage: "libtorch threads (default: all CPUs)"},
-			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per sample: {\"index\":i,\"loss\":x,\"tokens\":n}"},
-		},
-		Action: func(c *cli.Context) error {
-			o := evalOptions{Model: c.String("model"), Data: c.String("data"), Threads: c.Int("threads"), JSON: c.Bool("json")}
-			n, err := parseMaxMemory(c.String("max-memory"))
-			if err != nil {
-				return usageErrorf("eval: --max-memory: %v", err)
-			}
-			o.MaxMemory = n
-			if o.Threads < 0 {
-				return usageErrorf("eval: --threads must be >= 0, not %d", o.Threads)
-			}
-			if o.Engine, err = resolveEngine(c, "eval"); err != nil {
-				return err
-			}
-			return runEval(c.Context, ioFrom(c), o)
-		},
+		Flags:  evalFlags(f, o),
+		Action: func(c *cli.Context) error { return runF(c.Context, o) },
 	}
 }
 
-func runEval(ctx context.Context, stdio IO, o evalOptions) error {
+func evalFlags(f *Factory, o *evalOptions) []cli.Flag {
+	flags := []cli.Flag{
+		&cli.StringFlag{Name: "model", Required: true, Usage: "model directory (config.json + safetensors)", Destination: &o.Model},
+		&cli.StringFlag{Name: "data", Required: true, Usage: "samples: .jsonl with \"ids\" (or \"text\") per line, or .txt", Destination: &o.Data},
+		maxMemoryFlagTo(&o.MaxMemory),
+	}
+	flags = append(flags, f.engineFlags()...)
+	return append(flags,
+		threadsFlagTo(&o.Threads),
+		&cli.BoolFlag{Name: "json", Usage: "print one JSON object per sample: {\"index\":i,\"loss\":x,\"tokens\":n}", Destination: &o.JSON},
+	)
+}
+
+func runEval(ctx context.Context, o *evalOptions) error {
+	budget, err := parseMaxMemory(o.MaxMemory)
+	if err != nil {
+		return usageErrorf("eval: --max-memory: %v", err)
+	}
+	if o.Threads < 0 {
+		return usageErrorf("eval: --threads must be >= 0, not %d", o.Threads)
+	}
+	ec, err := o.F.EngineChoice("eval")
+	if err != nil {
+		return err
+	}
 	samples, err := readEvalSamples(ctx, o.Model, o.Data)
 	if err != nil {
 		return err
 	}
-	eng, err := o.Engine.newEngine(o.Threads)
+	eng, err := ec.newEngine(o.Threads)
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
 	defer eng.Close()
-	m, err := eng.Load(ctx, o.Model, o.Engine.loadOptions(o.MaxMemory))
+	m, err := eng.Load(ctx, o.Model, ec.loadOptions(budget))
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
 	defer m.Close()
-	bar := newProgress(stdio, int64(len(samples)*len(m.Slices())), "eval", false)
+	bar := newProgress(o.F.IO, int64(len(samples)*len(m.Slices())), "eval", false)
 	losses, err := m.Losses(ctx, samples, func(done, _ int) { bar.Set(int64(done)) })
 	bar.Finish()
 	if err != nil {
 		return fmt.Errorf("eval: %w", err)
 	}
-	w := bufio.NewWriter(stdio.Out)
+	return writeEvalLosses(o.F.IO.Out, samples, losses, o.JSON)
+}
+
+// writeEvalLosses prints one loss per line, or one evalResult per line as JSON.
+func writeEvalLosses(out io.Writer, samples []model.Sample, losses []float64, asJSON bool) error {
+	w := bufio.NewWriter(out)
 	for i, l := range losses {
-		if o.JSON {
+		if asJSON {
 			b, err := json.Marshal(evalResult{Index: i, Loss: jsonLoss(l), Tokens: len(samples[i].Ids)})
 			if err != nil {
 				return fmt.Errorf("eval: %w", err)

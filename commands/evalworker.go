@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,11 +15,22 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// evalWorkerCommand is the hidden child process of `coldint validate`: it
+// evalWorkerOptions are the inputs of the hidden `coldint eval-worker`.
+type evalWorkerOptions struct {
+	IO         IO
+	TestExitIf string
+	TestHangIf string
+}
+
+// newEvalWorkerCmd is the hidden child process of `coldint validate`: it
 // evaluates one model (an eval.EvalJob as JSON on stdin) and writes
 // eval.WorkerMessage lines on stdout, so that a crash, hang or NaN in one
 // model cannot take the validator down.
-func evalWorkerCommand() *cli.Command {
+func newEvalWorkerCmd(f *Factory, runF func(context.Context, *evalWorkerOptions) error) *cli.Command {
+	o := &evalWorkerOptions{IO: f.IO}
+	if runF == nil {
+		runF = runEvalWorker
+	}
 	return &cli.Command{
 		Name:   "eval-worker",
 		Usage:  "internal: evaluate one model for `coldint validate` (JSON job on stdin, JSON lines on stdout)",
@@ -28,53 +40,56 @@ func evalWorkerCommand() *cli.Command {
 		// the job's model folder contains the value, the worker exits with
 		// status 3 (a crash) or hangs until the validator's timeout kills it.
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "test-exit-if", Hidden: true},
-			&cli.StringFlag{Name: "test-hang-if", Hidden: true},
+			&cli.StringFlag{Name: "test-exit-if", Hidden: true, Destination: &o.TestExitIf},
+			&cli.StringFlag{Name: "test-hang-if", Hidden: true, Destination: &o.TestHangIf},
 		},
-		Action: func(c *cli.Context) error {
-			stdio := ioFrom(c)
-			var mu sync.Mutex
-			enc := json.NewEncoder(stdio.Out)
-			send := func(m eval.WorkerMessage) {
-				mu.Lock()
-				defer mu.Unlock()
-				_ = enc.Encode(m)
-			}
-			b, err := io.ReadAll(stdio.In)
-			if err != nil {
-				send(eval.WorkerMessage{Final: true, Error: "read job: " + err.Error()})
-				return nil
-			}
-			var job eval.EvalJob
-			if err := json.Unmarshal(b, &job); err != nil {
-				send(eval.WorkerMessage{Final: true, Error: "parse job: " + err.Error()})
-				return nil
-			}
-			if s := c.String("test-exit-if"); s != "" && strings.Contains(job.Dir, s) {
-				send(eval.WorkerMessage{Done: 0, Total: len(job.Samples)})
-				os.Exit(3)
-			}
-			if s := c.String("test-hang-if"); s != "" && strings.Contains(job.Dir, s) {
-				select {
-				case <-c.Context.Done():
-				case <-time.After(time.Hour):
-				}
-				return nil
-			}
-			losses, slices, err := engineLosses(c, &job, func(done, total int) { send(eval.WorkerMessage{Done: done, Total: total}) })
-			if err != nil {
-				send(eval.WorkerMessage{Final: true, Error: err.Error()})
-				return nil
-			}
-			send(eval.WorkerMessage{Final: true, Losses: eval.JSONFloats(losses), Slices: slices})
-			return nil
-		},
+		Action: func(c *cli.Context) error { return runF(c.Context, o) },
 	}
+}
+
+// runEvalWorker answers the job on stdin. Every failure is reported as a
+// final message on stdout (the validator reads it), not as an exit status.
+func runEvalWorker(ctx context.Context, o *evalWorkerOptions) error {
+	var mu sync.Mutex
+	enc := json.NewEncoder(o.IO.Out)
+	send := func(m eval.WorkerMessage) {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = enc.Encode(m)
+	}
+	b, err := io.ReadAll(o.IO.In)
+	if err != nil {
+		send(eval.WorkerMessage{Final: true, Error: "read job: " + err.Error()})
+		return nil
+	}
+	var job eval.EvalJob
+	if err := json.Unmarshal(b, &job); err != nil {
+		send(eval.WorkerMessage{Final: true, Error: "parse job: " + err.Error()})
+		return nil
+	}
+	if s := o.TestExitIf; s != "" && strings.Contains(job.Dir, s) {
+		send(eval.WorkerMessage{Done: 0, Total: len(job.Samples)})
+		os.Exit(3)
+	}
+	if s := o.TestHangIf; s != "" && strings.Contains(job.Dir, s) {
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Hour):
+		}
+		return nil
+	}
+	losses, slices, err := engineLosses(ctx, &job, func(done, total int) { send(eval.WorkerMessage{Done: done, Total: total}) })
+	if err != nil {
+		send(eval.WorkerMessage{Final: true, Error: err.Error()})
+		return nil
+	}
+	send(eval.WorkerMessage{Final: true, Losses: eval.JSONFloats(losses), Slices: slices})
+	return nil
 }
 
 // engineLosses runs a job through the libtorch engine in this process, on
 // the job's device and in its dtype.
-func engineLosses(c *cli.Context, job *eval.EvalJob, progress func(done, total int)) ([]float64, int, error) {
+func engineLosses(ctx context.Context, job *eval.EvalJob, progress func(done, total int)) ([]float64, int, error) {
 	ec, err := resolveEngineStrings("eval-worker", job.Device, job.DType)
 	if err != nil {
 		return nil, 0, err
@@ -84,7 +99,7 @@ func engineLosses(c *cli.Context, job *eval.EvalJob, progress func(done, total i
 		return nil, 0, fmt.Errorf("start engine: %w", err)
 	}
 	defer e.Close()
-	m, err := e.Load(c.Context, job.Dir, ec.loadOptions(job.MaxMemory))
+	m, err := e.Load(ctx, job.Dir, ec.loadOptions(job.MaxMemory))
 	if err != nil {
 		return nil, 0, fmt.Errorf("load model: %w", err)
 	}
@@ -96,7 +111,7 @@ func engineLosses(c *cli.Context, job *eval.EvalJob, progress func(done, total i
 	if err := m.CheckVocab(samples); err != nil {
 		return nil, 0, err
 	}
-	losses, err := m.Losses(c.Context, samples, progress)
+	losses, err := m.Losses(ctx, samples, progress)
 	if err != nil {
 		return nil, 0, fmt.Errorf("losses: %w", err)
 	}

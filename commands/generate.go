@@ -15,64 +15,91 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// generateCommand is `coldint generate`: sample text from a model folder.
-func generateCommand() *cli.Command {
+// generateOptions are the inputs of `coldint generate`.
+type generateOptions struct {
+	F           *Factory
+	Model       string
+	Tokenizer   string // "" means the model folder's
+	Prompt      string
+	MaxTokens   int
+	Temperature float64
+	TopK        int
+	TopP        float64
+	Seed        uint64
+	NoStop      bool
+	Echo        bool
+	Threads     int
+}
+
+// newGenerateCmd is `coldint generate`: sample text from a model folder.
+// runF replaces runGenerate in tests.
+func newGenerateCmd(f *Factory, runF func(context.Context, *generateOptions) error) *cli.Command {
+	o := &generateOptions{F: f}
+	if runF == nil {
+		runF = runGenerate
+	}
 	return &cli.Command{
 		Name:  "generate",
 		Usage: "generate text from a model folder, streaming the tokens to stdout",
 		Description: "Samples a continuation of --prompt with the engine: greedy at --temperature 0, otherwise softmax sampling\n" +
 			"with optional --top-k and --top-p (nucleus) cuts. The same --seed and options give the same text.\n" +
 			"The model folder needs config.json, safetensors weights and a tokenizer.json (or give --tokenizer).",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "model", Required: true, Usage: "model folder"},
-			&cli.StringFlag{Name: "tokenizer", Usage: "tokenizer folder or tokenizer.json (default: the model's)"},
-			&cli.StringFlag{Name: "prompt", Required: true, Usage: "text to continue"},
-			&cli.IntFlag{Name: "max-tokens", Value: 64, Usage: fmt.Sprintf("tokens to generate at most (1..%d)", model.MaxGenerateTokens)},
-			&cli.Float64Flag{Name: "temperature", Value: 0, Usage: "sampling temperature (0: greedy)"},
-			&cli.IntFlag{Name: "top-k", Usage: "keep the K most likely tokens (0: all)"},
-			&cli.Float64Flag{Name: "top-p", Usage: "nucleus sampling: keep the most likely tokens up to this probability (0 or 1: all)"},
-			&cli.Uint64Flag{Name: "sampling-seed", Aliases: []string{"seed"}, Usage: "seed of the token sampling"},
-			&cli.BoolFlag{Name: "no-stop", Usage: "do not stop at the end-of-sequence token"},
-			&cli.BoolFlag{Name: "echo", Usage: "print the prompt before the generated text"},
-			&cli.IntFlag{Name: "threads", Usage: "libtorch threads (0: all cores)"},
-			deviceFlag(),
-			dtypeFlag(),
-		},
-		Action: runGenerate,
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "model", Required: true, Usage: "model folder", Destination: &o.Model},
+			&cli.StringFlag{Name: "tokenizer", Usage: "tokenizer folder or tokenizer.json (default: the model's)", Destination: &o.Tokenizer},
+			&cli.StringFlag{Name: "prompt", Required: true, Usage: "text to continue", Destination: &o.Prompt},
+			&cli.IntFlag{Name: "max-tokens", Value: 64, Usage: fmt.Sprintf("tokens to generate at most (1..%d)", model.MaxGenerateTokens), Destination: &o.MaxTokens},
+			&cli.Float64Flag{Name: "temperature", Value: 0, Usage: "sampling temperature (0: greedy)", Destination: &o.Temperature},
+			&cli.IntFlag{Name: "top-k", Usage: "keep the K most likely tokens (0: all)", Destination: &o.TopK},
+			&cli.Float64Flag{Name: "top-p", Usage: "nucleus sampling: keep the most likely tokens up to this probability (0 or 1: all)", Destination: &o.TopP},
+			&cli.Uint64Flag{Name: "sampling-seed", Aliases: []string{"seed"}, Usage: "seed of the token sampling", Destination: &o.Seed},
+			&cli.BoolFlag{Name: "no-stop", Usage: "do not stop at the end-of-sequence token", Destination: &o.NoStop},
+			&cli.BoolFlag{Name: "echo", Usage: "print the prompt before the generated text", Destination: &o.Echo},
+			threadsFlagTo(&o.Threads),
+		}, f.engineFlags()...),
+		Action: func(c *cli.Context) error { return runF(c.Context, o) },
 	}
 }
 
-func runGenerate(c *cli.Context) error {
-	stdio := ioFrom(c)
-	req := web.GenerateRequest{Prompt: c.String("prompt"), MaxTokens: c.Int("max-tokens"), Temperature: c.Float64("temperature"),
-		TopK: c.Int("top-k"), TopP: c.Float64("top-p"), Seed: c.Uint64("sampling-seed")}
+// request checks the prompt and sampling flags.
+func (o *generateOptions) request() (web.GenerateRequest, error) {
+	req := web.GenerateRequest{Prompt: o.Prompt, MaxTokens: o.MaxTokens, Temperature: o.Temperature,
+		TopK: o.TopK, TopP: o.TopP, Seed: o.Seed}
 	if req.Prompt == "" {
-		return usageErrorf("parse --prompt: must not be empty")
+		return req, usageErrorf("parse --prompt: must not be empty")
 	}
 	if req.MaxTokens < 1 || req.MaxTokens > model.MaxGenerateTokens {
-		return usageErrorf("parse --max-tokens %d: must be between 1 and %d", req.MaxTokens, model.MaxGenerateTokens)
+		return req, usageErrorf("parse --max-tokens %d: must be between 1 and %d", req.MaxTokens, model.MaxGenerateTokens)
 	}
 	if err := sampleOptions(req).Validate(); err != nil {
-		return usageErrorf("parse sampling flags: %v", err)
+		return req, usageErrorf("parse sampling flags: %v", err)
 	}
-	ec, err := resolveEngine(c, "generate")
+	return req, nil
+}
+
+func runGenerate(ctx context.Context, o *generateOptions) error {
+	req, err := o.request()
 	if err != nil {
 		return err
 	}
-	g, err := newEngineGenerator(c.Int("threads"), ec)
+	ec, err := o.F.EngineChoice("generate")
+	if err != nil {
+		return err
+	}
+	g, err := newEngineGenerator(o.Threads, ec)
 	if err != nil {
 		return err
 	}
 	defer g.Close()
-	g.tokenizerPath = c.String("tokenizer")
-	g.noStop = c.Bool("no-stop")
-	if c.Bool("echo") {
-		if _, err := io.WriteString(stdio.Out, req.Prompt); err != nil {
+	g.tokenizerPath = o.Tokenizer
+	g.noStop = o.NoStop
+	w := o.F.IO.Out
+	if o.Echo {
+		if _, err := io.WriteString(w, req.Prompt); err != nil {
 			return err
 		}
 	}
-	w := stdio.Out
-	_, err = g.Generate(c.Context, c.String("model"), req, func(text string) error {
+	_, err = g.Generate(ctx, o.Model, req, func(text string) error {
 		if _, err := io.WriteString(w, text); err != nil {
 			return err
 		}

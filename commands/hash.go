@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -22,8 +23,24 @@ type hashOutput struct {
 	Files   []modelhash.Entry `json:"files"`
 }
 
-// hashCommand prints the model hash (docs/hashing.md#model-hash) of a directory.
-func hashCommand() *cli.Command {
+// hashOptions are the inputs of `coldint hash`.
+type hashOptions struct {
+	IO        IO
+	Dir       string // the model folder: DIR or --model
+	Hotkey    string
+	HotkeySet bool // --hotkey given: print the salted hash
+	JSON      bool
+	All       bool
+	Workers   int
+}
+
+// newHashCmd is `coldint hash`: the model hash (docs/hashing.md#model-hash)
+// of a directory. runF replaces runHash in tests.
+func newHashCmd(f *Factory, runF func(context.Context, *hashOptions) error) *cli.Command {
+	o := &hashOptions{IO: f.IO}
+	if runF == nil {
+		runF = runHash
+	}
 	return &cli.Command{
 		Name:      "hash",
 		Usage:     "print the model content hash of a directory (the directory hash, or the hotkey-salted chain hash)",
@@ -41,69 +58,81 @@ regular file, as the validator does on its snapshot directory.
 
 Files are hashed in parallel (--workers, default all cores).`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "hotkey", Usage: "SS58 hotkey: print the salted (on-chain) hash instead of the directory hash"},
-			&cli.BoolFlag{Name: "json", Usage: "print a JSON object (hashes, files, bytes) instead of one hash"},
-			&cli.BoolFlag{Name: "all", Usage: "hash every regular file, not only the validator's download allow-list"},
-			&cli.IntFlag{Name: "workers", Usage: "files hashed at once (0: all cores)"},
+			&cli.StringFlag{Name: "hotkey", Usage: "SS58 hotkey: print the salted (on-chain) hash instead of the directory hash", Destination: &o.Hotkey},
+			&cli.BoolFlag{Name: "json", Usage: "print a JSON object (hashes, files, bytes) instead of one hash", Destination: &o.JSON},
+			&cli.BoolFlag{Name: "all", Usage: "hash every regular file, not only the validator's download allow-list", Destination: &o.All},
+			&cli.IntFlag{Name: "workers", Usage: "files hashed at once (0: all cores)", Destination: &o.Workers},
 		},
 		Action: func(c *cli.Context) error {
-			stdio := ioFrom(c)
 			dir, err := modelDir(c, "hash")
 			if err != nil {
 				return err
 			}
-			hotkey := c.String("hotkey")
-			if c.IsSet("hotkey") {
-				if err := checkHotkey(hotkey); err != nil {
-					return err
-				}
-			}
-			if c.Int("workers") < 0 {
-				return usageErrorf("parse --workers %d: must be 0 or more", c.Int("workers"))
-			}
-			opts := modelhash.Options{Workers: c.Int("workers")}
-			if !c.Bool("all") {
-				filter, err := modelhash.AllowedFilter(c.Context, dir)
-				if err != nil {
-					return fmt.Errorf("%w (use --all to hash every file)", err)
-				}
-				opts.Filter = filter
-			}
-			files, err := modelhash.Files(c.Context, dir, opts)
-			if err != nil {
-				return err
-			}
-			var total int64
-			for _, f := range files {
-				total += f.Size
-			}
-			bar := newProgress(stdio, total, "hashing", true)
-			opts.OnFile = func(_ string, size int64, _ string) { bar.Add(size) }
-			start := time.Now()
-			res, err := modelhash.DirDetail(c.Context, dir, opts)
-			if err != nil {
-				return err
-			}
-			bar.Finish()
-			secs := time.Since(start).Seconds()
-			slog.Debug("hashed model dir", "dir", dir, "files", len(res.Files), "bytes", res.Bytes, "seconds", secs)
-			out := hashOutput{Dir: dir, Hash: res.Hash, Bytes: res.Bytes, Seconds: secs, Files: res.Files}
-			if c.IsSet("hotkey") {
-				out.Hotkey = hotkey
-				out.Salted = modelhash.Salt(res.Hash, hotkey)
-			}
-			if c.Bool("json") {
-				enc := json.NewEncoder(stdio.Out)
-				return enc.Encode(out)
-			}
-			line := out.Hash
-			if out.Salted != "" {
-				line = out.Salted
-			}
-			_, err = fmt.Fprintln(stdio.Out, line)
-			return err
+			o.Dir, o.HotkeySet = dir, c.IsSet("hotkey")
+			return runF(c.Context, o)
 		},
 	}
+}
+
+func runHash(ctx context.Context, o *hashOptions) error {
+	if o.HotkeySet {
+		if err := checkHotkey(o.Hotkey); err != nil {
+			return err
+		}
+	}
+	if o.Workers < 0 {
+		return usageErrorf("parse --workers %d: must be 0 or more", o.Workers)
+	}
+	opts := modelhash.Options{Workers: o.Workers}
+	if !o.All {
+		filter, err := modelhash.AllowedFilter(ctx, o.Dir)
+		if err != nil {
+			return fmt.Errorf("%w (use --all to hash every file)", err)
+		}
+		opts.Filter = filter
+	}
+	res, secs, err := hashWithProgress(ctx, o.IO, o.Dir, opts)
+	if err != nil {
+		return err
+	}
+	out := hashOutput{Dir: o.Dir, Hash: res.Hash, Bytes: res.Bytes, Seconds: secs, Files: res.Files}
+	if o.HotkeySet {
+		out.Hotkey = o.Hotkey
+		out.Salted = modelhash.Salt(res.Hash, o.Hotkey)
+	}
+	if o.JSON {
+		return json.NewEncoder(o.IO.Out).Encode(out)
+	}
+	line := out.Hash
+	if out.Salted != "" {
+		line = out.Salted
+	}
+	_, err = fmt.Fprintln(o.IO.Out, line)
+	return err
+}
+
+// hashWithProgress hashes dir with a progress bar over its bytes and
+// returns the result and the seconds it took.
+func hashWithProgress(ctx context.Context, stdio IO, dir string, opts modelhash.Options) (modelhash.Result, float64, error) {
+	files, err := modelhash.Files(ctx, dir, opts)
+	if err != nil {
+		return modelhash.Result{}, 0, err
+	}
+	var total int64
+	for _, f := range files {
+		total += f.Size
+	}
+	bar := newProgress(stdio, total, "hashing", true)
+	opts.OnFile = func(_ string, size int64, _ string) { bar.Add(size) }
+	start := time.Now()
+	res, err := modelhash.DirDetail(ctx, dir, opts)
+	if err != nil {
+		return res, 0, err
+	}
+	bar.Finish()
+	secs := time.Since(start).Seconds()
+	slog.Debug("hashed model dir", "dir", dir, "files", len(res.Files), "bytes", res.Bytes, "seconds", secs)
+	return res, secs, nil
 }
 
 // checkHotkey rejects a hotkey that is not an SS58 address of a 32-byte

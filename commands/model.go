@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"text/tabwriter"
@@ -13,19 +14,21 @@ import (
 	"github.com/coldint/coldint/tokenizer"
 )
 
-// modelCommand groups the model file commands (init, inspect).
-func modelCommand() *cli.Command {
+// newModelCmd groups the model file commands (init, inspect).
+func newModelCmd(f *Factory) *cli.Command {
 	return &cli.Command{
 		Name:  "model",
 		Usage: "create and inspect Hugging Face model directories",
 		Subcommands: []*cli.Command{
-			modelInitCommand(),
-			modelInspectCommand(),
+			newModelInitCmd(f, nil),
+			newModelInspectCmd(f, nil),
 		},
 	}
 }
 
+// modelInitOptions are the inputs of `coldint model init`.
 type modelInitOptions struct {
+	IO           IO
 	Arch         string
 	Layers       int
 	Hidden       int
@@ -42,40 +45,36 @@ type modelInitOptions struct {
 	MaxPos       int
 }
 
-func modelInitCommand() *cli.Command {
+func newModelInitCmd(f *Factory, runF func(context.Context, *modelInitOptions) error) *cli.Command {
+	o := &modelInitOptions{IO: f.IO}
+	if runF == nil {
+		runF = runModelInit
+	}
 	return &cli.Command{
 		Name:      "init",
 		Usage:     "write a random but valid HF model directory (config.json, model.safetensors, tokenizer files)",
 		UsageText: "coldint model init --arch llama --layers 2 --hidden 64 --heads 4 --intermediate 172 --vocab 32000 --out DIR",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "arch", Value: "llama", Usage: "architecture: llama or phi3"},
-			&cli.IntFlag{Name: "layers", Value: 2, Usage: "number of decoder layers"},
-			&cli.IntFlag{Name: "hidden", Value: 64, Usage: "hidden size"},
-			&cli.IntFlag{Name: "heads", Value: 4, Usage: "attention heads"},
-			&cli.IntFlag{Name: "kv-heads", Usage: "key/value heads (default: --heads)"},
-			&cli.IntFlag{Name: "intermediate", Value: 0, Usage: "MLP intermediate size (default: 8/3·hidden rounded up to 8)"},
-			&cli.IntFlag{Name: "vocab", Usage: "vocabulary size (embedding rows)"},
-			&cli.StringFlag{Name: "vocab-from", Usage: "tokenizer.json (or its folder) to size the vocabulary from; its files are copied into the model"},
-			&cli.BoolFlag{Name: "tie", Usage: "tie lm_head to the input embedding"},
-			&cli.Uint64Flag{Name: "init-seed", Aliases: []string{"seed"}, Value: 0, Usage: "seed of the random weights"},
-			&cli.StringFlag{Name: "save-dtype", Aliases: []string{"dtype"}, Value: "bf16", Usage: "dtype of the saved weights: bf16 or f32"},
-			&cli.Float64Flag{Name: "rope-theta", Value: 10000, Usage: "rotary base"},
-			&cli.IntFlag{Name: "max-position", Value: 4096, Usage: "max_position_embeddings"},
-			&cli.StringFlag{Name: "out", Required: true, Usage: "output directory (must not exist)"},
+			&cli.StringFlag{Name: "arch", Value: "llama", Usage: "architecture: llama or phi3", Destination: &o.Arch},
+			&cli.IntFlag{Name: "layers", Value: 2, Usage: "number of decoder layers", Destination: &o.Layers},
+			&cli.IntFlag{Name: "hidden", Value: 64, Usage: "hidden size", Destination: &o.Hidden},
+			&cli.IntFlag{Name: "heads", Value: 4, Usage: "attention heads", Destination: &o.Heads},
+			&cli.IntFlag{Name: "kv-heads", Usage: "key/value heads (default: --heads)", Destination: &o.KVHeads},
+			&cli.IntFlag{Name: "intermediate", Value: 0, Usage: "MLP intermediate size (default: 8/3·hidden rounded up to 8)", Destination: &o.Intermediate},
+			&cli.IntFlag{Name: "vocab", Usage: "vocabulary size (embedding rows)", Destination: &o.Vocab},
+			&cli.StringFlag{Name: "vocab-from", Usage: "tokenizer.json (or its folder) to size the vocabulary from; its files are copied into the model", Destination: &o.VocabFrom},
+			&cli.BoolFlag{Name: "tie", Usage: "tie lm_head to the input embedding", Destination: &o.Tie},
+			&cli.Uint64Flag{Name: "init-seed", Aliases: []string{"seed"}, Value: 0, Usage: "seed of the random weights", Destination: &o.Seed},
+			&cli.StringFlag{Name: "save-dtype", Aliases: []string{"dtype"}, Value: "bf16", Usage: "dtype of the saved weights: bf16 or f32", Destination: &o.DType},
+			&cli.Float64Flag{Name: "rope-theta", Value: 10000, Usage: "rotary base", Destination: &o.RopeTheta},
+			&cli.IntFlag{Name: "max-position", Value: 4096, Usage: "max_position_embeddings", Destination: &o.MaxPos},
+			&cli.StringFlag{Name: "out", Required: true, Usage: "output directory (must not exist)", Destination: &o.Out},
 		},
-		Action: func(c *cli.Context) error {
-			o := modelInitOptions{
-				Arch: c.String("arch"), Layers: c.Int("layers"), Hidden: c.Int("hidden"), Heads: c.Int("heads"),
-				KVHeads: c.Int("kv-heads"), Intermediate: c.Int("intermediate"), Vocab: c.Int("vocab"),
-				VocabFrom: c.String("vocab-from"), Tie: c.Bool("tie"), Seed: c.Uint64("init-seed"), DType: c.String("save-dtype"),
-				Out: c.String("out"), RopeTheta: c.Float64("rope-theta"), MaxPos: c.Int("max-position"),
-			}
-			return runModelInit(c, o)
-		},
+		Action: func(c *cli.Context) error { return runF(c.Context, o) },
 	}
 }
 
-func runModelInit(c *cli.Context, o modelInitOptions) error {
+func runModelInit(ctx context.Context, o *modelInitOptions) error {
 	if (o.Vocab > 0) == (o.VocabFrom != "") {
 		return usageErrorf("model init: give exactly one of --vocab N or --vocab-from TOKENIZER.json")
 	}
@@ -83,54 +82,78 @@ func runModelInit(c *cli.Context, o modelInitOptions) error {
 	if err != nil || dt == safetensors.F16 {
 		return usageErrorf("model init: --dtype must be bf16 or f32, not %q", o.DType)
 	}
+	vocab, kvHeads, intermediate := o.Vocab, o.KVHeads, o.Intermediate
 	if o.VocabFrom != "" {
 		tok, err := tokenizer.Load(o.VocabFrom)
 		if err != nil {
 			return fmt.Errorf("model init: %w", err)
 		}
 		// Every id the tokenizer can produce needs an embedding row.
-		o.Vocab = max(tok.VocabSize(), tok.MaxID()+1)
+		vocab = max(tok.VocabSize(), tok.MaxID()+1)
 	}
-	if o.KVHeads == 0 {
-		o.KVHeads = o.Heads
+	if kvHeads == 0 {
+		kvHeads = o.Heads
 	}
-	if o.Intermediate == 0 {
-		o.Intermediate = (o.Hidden*8/3 + 7) / 8 * 8
+	if intermediate == 0 {
+		intermediate = (o.Hidden*8/3 + 7) / 8 * 8
 	}
 	cfg := &hf.ModelConfig{
-		ModelType: o.Arch, VocabSize: o.Vocab, HiddenSize: o.Hidden, IntermediateSize: o.Intermediate,
-		NumHiddenLayers: o.Layers, NumAttentionHeads: o.Heads, NumKeyValueHeads: o.KVHeads,
+		ModelType: o.Arch, VocabSize: vocab, HiddenSize: o.Hidden, IntermediateSize: intermediate,
+		NumHiddenLayers: o.Layers, NumAttentionHeads: o.Heads, NumKeyValueHeads: kvHeads,
 		MaxPositionEmbeddings: o.MaxPos, RopeTheta: o.RopeTheta, TieWordEmbeddings: o.Tie,
 		HiddenAct: "silu", InitializerRange: 0.02, RMSNormEps: 1e-5,
 	}
 	if err := cfg.Validate(); err != nil {
 		return usageErrorf("model init: %v", err)
 	}
-	if err := modeldir.Init(c.Context, o.Out, cfg, modeldir.InitOptions{Seed: o.Seed, DType: dt, TokenizerDir: o.VocabFrom}); err != nil {
+	if err := modeldir.Init(ctx, o.Out, cfg, modeldir.InitOptions{Seed: o.Seed, DType: dt, TokenizerDir: o.VocabFrom}); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintf(ioFrom(c).Out, "wrote %s: %s, %d params, %s\n", o.Out, o.Arch, cfg.ParamCount(), dt)
+	_, err = fmt.Fprintf(o.IO.Out, "wrote %s: %s, %d params, %s\n", o.Out, o.Arch, cfg.ParamCount(), dt)
 	return err
 }
 
-func modelInspectCommand() *cli.Command {
+// modelInspectOptions are the inputs of `coldint model inspect` (and of
+// `coldint surgeon inspect`, the same command).
+type modelInspectOptions struct {
+	IO   IO
+	Dir  string // the model folder: DIR or --model
+	JSON bool
+}
+
+func newModelInspectCmd(f *Factory, runF func(context.Context, *modelInspectOptions) error) *cli.Command {
+	return newInspectCmd(f, "model inspect", "print a model directory's geometry and parameter count", runF)
+}
+
+// newInspectCmd is the inspect command of the model group or, named
+// "surgeon inspect", of the surgeon group.
+func newInspectCmd(f *Factory, what, usage string, runF func(context.Context, *modelInspectOptions) error) *cli.Command {
+	o := &modelInspectOptions{IO: f.IO}
+	if runF == nil {
+		runF = runModelInspect
+	}
 	return &cli.Command{
 		Name:      "inspect",
-		Usage:     "print a model directory's geometry and parameter count",
+		Usage:     usage,
 		ArgsUsage: "DIR",
-		Flags:     []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON"}},
+		Flags:     []cli.Flag{jsonFlagTo(&o.JSON)},
 		Action: func(c *cli.Context) error {
-			dir, err := modelDir(c, "model inspect")
+			dir, err := modelDir(c, what)
 			if err != nil {
 				return err
 			}
-			info, err := modeldir.Inspect(dir)
-			if err != nil {
-				return err
-			}
-			return printModelInfo(ioFrom(c), info, c.Bool("json"))
+			o.Dir = dir
+			return runF(c.Context, o)
 		},
 	}
+}
+
+func runModelInspect(_ context.Context, o *modelInspectOptions) error {
+	info, err := modeldir.Inspect(o.Dir)
+	if err != nil {
+		return err
+	}
+	return printModelInfo(o.IO, info, o.JSON)
 }
 
 func printModelInfo(stdio IO, info *modeldir.Info, asJSON bool) error {

@@ -12,16 +12,16 @@ import (
 	"github.com/coldint/coldint/hf"
 )
 
-// publishFlag is `coldint validate --publish`.
-func publishFlag() cli.Flag {
-	return &cli.StringFlag{Name: "publish", Category: "audit",
+// publishFlagTo is `coldint validate --publish`.
+func publishFlagTo(dest *string) cli.Flag {
+	return &cli.StringFlag{Name: "publish", Category: "audit", Destination: dest,
 		Usage: "publish each step's samples, losses, win rates and weights with their root hash, for `coldint audit`: a folder, or hub:NAMESPACE/NAME for a Hub dataset repo; the root goes into the validator's chain commitment when it sets weights"}
 }
 
-// stepPublisher is the validator's --publish (nil when not asked for).
-// committer (nil: offline) records the step roots on chain.
-func stepPublisher(c *cli.Context, h hf.Hub, opts *eval.Options, committer chain.Committer) (*evalproof.Publisher, error) {
-	dest := c.String("publish")
+// stepPublisher is the validator's --publish dest (nil when ""): the step
+// roots are committed with the validator's setter when it has one.
+// dataset names the datasets-server dataset, "" for local data.
+func stepPublisher(dest string, h hf.Hub, opts *eval.Options, dataset string) (*evalproof.Publisher, error) {
 	if dest == "" {
 		return nil, nil
 	}
@@ -29,13 +29,13 @@ func stepPublisher(c *cli.Context, h hf.Hub, opts *eval.Options, committer chain
 	if err != nil {
 		return nil, usageErrorf("validate: --publish: %v", err)
 	}
-	p.Committer, p.Netuid, p.Logger = committer, opts.Netuid, slog.Default()
-	p.Info = evalproof.StepInfo{Netuid: uint16(opts.Netuid), Dataset: "local"}
-	if committer != nil {
-		p.Info.Validator = opts.Hotkey.String()
+	p.Netuid, p.Logger = opts.Netuid, slog.Default()
+	p.Info = evalproof.StepInfo{Netuid: uint16(opts.Netuid), Dataset: dataset}
+	if dataset == "" {
+		p.Info.Dataset = "local"
 	}
-	if len(c.StringSlice("data")) == 0 {
-		p.Info.Dataset = c.String("dataset")
+	if c, ok := opts.Setter.(chain.Committer); ok && opts.Setter != nil {
+		p.Committer, p.Info.Validator = c, opts.Hotkey.String()
 	}
 	return p, nil
 }

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,8 +15,22 @@ import (
 	"github.com/coldint/coldint/eval"
 )
 
-// scoreCommand is the offline explainer of the validator's scoring rules.
-func scoreCommand() *cli.Command {
+// scoreOptions are the inputs of `coldint score`.
+type scoreOptions struct {
+	IO        IO
+	Input     string // score input JSON file, - for stdin
+	JSON      bool
+	GroupSeed uint64
+	SeedSet   bool // --group-seed given (else a random seed)
+}
+
+// newScoreCmd is `coldint score`, the offline explainer of the validator's
+// scoring rules. runF replaces runScore in tests.
+func newScoreCmd(f *Factory, runF func(context.Context, *scoreOptions) error) *cli.Command {
+	opts := &scoreOptions{IO: f.IO}
+	if runF == nil {
+		runF = runScore
+	}
 	return &cli.Command{
 		Name:  "score",
 		Usage: "explain a competition's scoring: win rates and weights from per-sample losses",
@@ -39,51 +54,55 @@ Output: win_rate, win_abs_rate and weights keyed by uid, plus the advantage
 factors; a table, or JSON with --json. With g > 1, --seed fixes the shuffle
 (the seed used is always printed).`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "input", Usage: "score input JSON file (- for stdin)"},
-			&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"},
-			&cli.Uint64Flag{Name: "group-seed", Aliases: []string{"seed"}, Usage: "seed of the grouping shuffle (default: random)"},
+			&cli.StringFlag{Name: "input", Usage: "score input JSON file (- for stdin)", Destination: &opts.Input},
+			jsonFlagTo(&opts.JSON),
+			&cli.Uint64Flag{Name: "group-seed", Aliases: []string{"seed"}, Usage: "seed of the grouping shuffle (default: random)", Destination: &opts.GroupSeed},
 		},
 		Action: func(c *cli.Context) error {
-			stdio := ioFrom(c)
 			if c.NArg() != 0 {
 				return usageErrorf("score: unexpected argument %q (use --input FILE)", c.Args().First())
 			}
-			path := c.String("input")
-			if path == "" {
-				return usageErrorf("score: --input FILE is required")
-			}
-			var b []byte
-			var err error
-			if path == "-" {
-				b, err = io.ReadAll(io.LimitReader(stdio.In, 1<<30))
-			} else {
-				b, err = os.ReadFile(path)
-			}
-			if err != nil {
-				return fmt.Errorf("read score input %q: %w", path, err)
-			}
-			in, err := eval.ParseScoreInput(b)
-			if err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			seed := c.Uint64("group-seed")
-			if !c.IsSet("group-seed") {
-				seed = rand.Uint64()
-			}
-			rep, err := eval.Explain(in, seed)
-			if errors.Is(err, eval.ErrNoResults) {
-				return fmt.Errorf("%s: %w (no model has losses: the competition would keep its previous weights)", path, err)
-			}
-			if err != nil {
-				return fmt.Errorf("%s: %w", path, err)
-			}
-			slog.Debug("scored", "models", len(in.Models), "groups", rep.Groups, "seed", seed)
-			if c.Bool("json") {
-				enc := json.NewEncoder(stdio.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rep)
-			}
-			return rep.WriteTable(stdio.Out)
+			opts.SeedSet = c.IsSet("group-seed")
+			return runF(c.Context, opts)
 		},
 	}
+}
+
+func runScore(_ context.Context, opts *scoreOptions) error {
+	path := opts.Input
+	if path == "" {
+		return usageErrorf("score: --input FILE is required")
+	}
+	var b []byte
+	var err error
+	if path == "-" {
+		b, err = io.ReadAll(io.LimitReader(opts.IO.In, 1<<30))
+	} else {
+		b, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return fmt.Errorf("read score input %q: %w", path, err)
+	}
+	in, err := eval.ParseScoreInput(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	seed := opts.GroupSeed
+	if !opts.SeedSet {
+		seed = rand.Uint64()
+	}
+	rep, err := eval.Explain(in, seed)
+	if errors.Is(err, eval.ErrNoResults) {
+		return fmt.Errorf("%s: %w (no model has losses: the competition would keep its previous weights)", path, err)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	slog.Debug("scored", "models", len(in.Models), "groups", rep.Groups, "seed", seed)
+	if opts.JSON {
+		enc := json.NewEncoder(opts.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return rep.WriteTable(opts.IO.Out)
 }

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,8 +16,25 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// tokenizeCommand encodes or decodes text line by line with a tokenizer.json.
-func tokenizeCommand() *cli.Command {
+// tokenizeOptions are the inputs of `coldint tokenize`.
+type tokenizeOptions struct {
+	IO          IO
+	Tokenizer   string
+	Decode      bool
+	AddSpecial  bool
+	SkipSpecial bool
+	Raw         bool
+	JSON        bool
+	Args        []string
+}
+
+// newTokenizeCmd is `coldint tokenize`: encode or decode text line by line
+// with a tokenizer.json. runF replaces runTokenize in tests.
+func newTokenizeCmd(f *Factory, runF func(context.Context, *tokenizeOptions) error) *cli.Command {
+	o := &tokenizeOptions{IO: f.IO}
+	if runF == nil {
+		runF = runTokenize
+	}
 	return &cli.Command{
 		Name:  "tokenize",
 		Usage: "encode text lines to token ids (or decode ids) with a Hugging Face tokenizer.json",
@@ -34,39 +52,43 @@ when tokenizer_config.json sets it (--raw: the HF tokenizers library's output).
 Added tokens written in the text (such as <|endoftext|>) always become their ids.
 --add-special applies the post-processor (BOS/EOS template) as add_special_tokens.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "tokenizer", Usage: "model folder holding tokenizer.json, or a tokenizer.json file"},
-			&cli.BoolFlag{Name: "decode", Usage: "decode ids to text instead of encoding"},
-			&cli.BoolFlag{Name: "add-special", Usage: "encode with the post-processor's special tokens (BOS/EOS)"},
-			&cli.BoolFlag{Name: "skip-special", Usage: "decode without special tokens"},
-			&cli.BoolFlag{Name: "raw", Usage: "decode without clean_up_tokenization_spaces"},
-			&cli.BoolFlag{Name: "json", Usage: "JSON lines: strings for text, arrays for ids"},
+			&cli.StringFlag{Name: "tokenizer", Usage: "model folder holding tokenizer.json, or a tokenizer.json file", Destination: &o.Tokenizer},
+			&cli.BoolFlag{Name: "decode", Usage: "decode ids to text instead of encoding", Destination: &o.Decode},
+			&cli.BoolFlag{Name: "add-special", Usage: "encode with the post-processor's special tokens (BOS/EOS)", Destination: &o.AddSpecial},
+			&cli.BoolFlag{Name: "skip-special", Usage: "decode without special tokens", Destination: &o.SkipSpecial},
+			&cli.BoolFlag{Name: "raw", Usage: "decode without clean_up_tokenization_spaces", Destination: &o.Raw},
+			&cli.BoolFlag{Name: "json", Usage: "JSON lines: strings for text, arrays for ids", Destination: &o.JSON},
 		},
 		Action: func(c *cli.Context) error {
-			stdio := ioFrom(c)
-			if c.NArg() != 0 {
-				return usageErrorf("tokenize: unexpected argument %q (input is read from stdin)", c.Args().First())
-			}
-			if c.String("tokenizer") == "" {
-				return usageErrorf("tokenize: --tokenizer DIR|FILE is required")
-			}
-			start := time.Now()
-			tk, err := tokenizer.Load(c.String("tokenizer"))
-			if err != nil {
-				return err
-			}
-			slog.Debug("loaded tokenizer", "path", c.String("tokenizer"), "vocab", tk.VocabSize(), "max_id", tk.MaxID(), "seconds", time.Since(start).Seconds())
-			return runTokenize(c, stdio, tk)
+			o.Args = c.Args().Slice()
+			return runF(c.Context, o)
 		},
 	}
 }
 
-func runTokenize(c *cli.Context, stdio IO, tk *tokenizer.Tokenizer) error {
-	in := bufio.NewReaderSize(stdio.In, 1<<20)
-	out := bufio.NewWriterSize(stdio.Out, 1<<16)
+func runTokenize(ctx context.Context, o *tokenizeOptions) error {
+	if len(o.Args) != 0 {
+		return usageErrorf("tokenize: unexpected argument %q (input is read from stdin)", o.Args[0])
+	}
+	if o.Tokenizer == "" {
+		return usageErrorf("tokenize: --tokenizer DIR|FILE is required")
+	}
+	start := time.Now()
+	tk, err := tokenizer.Load(o.Tokenizer)
+	if err != nil {
+		return err
+	}
+	slog.Debug("loaded tokenizer", "path", o.Tokenizer, "vocab", tk.VocabSize(), "max_id", tk.MaxID(), "seconds", time.Since(start).Seconds())
+	return tokenizeLines(ctx, o, tk)
+}
+
+// tokenizeLines encodes (or decodes) stdin to stdout line by line.
+func tokenizeLines(ctx context.Context, o *tokenizeOptions, tk *tokenizer.Tokenizer) error {
+	in := bufio.NewReaderSize(o.IO.In, 1<<20)
+	out := bufio.NewWriterSize(o.IO.Out, 1<<16)
 	defer out.Flush()
-	asJSON, decode := c.Bool("json"), c.Bool("decode")
 	for lineNo := 1; ; lineNo++ {
-		if err := c.Context.Err(); err != nil {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
 		line, err := in.ReadString('\n')
@@ -76,38 +98,9 @@ func runTokenize(c *cli.Context, stdio IO, tk *tokenizer.Tokenizer) error {
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("read stdin: %w", err)
 		}
-		line = strings.TrimSuffix(line, "\n")
-		var res []byte
-		if decode {
-			ids, perr := parseIDs(line, asJSON)
-			if perr != nil {
-				return fmt.Errorf("parse line %d: %w", lineNo, perr)
-			}
-			var text string
-			if c.Bool("raw") {
-				text = tk.DecodeRaw(ids, c.Bool("skip-special"))
-			} else if text, perr = tk.Decode(ids, c.Bool("skip-special")); perr != nil {
-				return fmt.Errorf("decode line %d: %w", lineNo, perr)
-			}
-			if asJSON {
-				if res, perr = json.Marshal(text); perr != nil {
-					return fmt.Errorf("encode line %d: %w", lineNo, perr)
-				}
-			} else {
-				res = []byte(text)
-			}
-		} else {
-			text := line
-			if asJSON {
-				if perr := json.Unmarshal([]byte(line), &text); perr != nil {
-					return fmt.Errorf("parse line %d: want a JSON string: %w", lineNo, perr)
-				}
-			}
-			ids, perr := tk.Encode(text, c.Bool("add-special"))
-			if perr != nil {
-				return fmt.Errorf("encode line %d: %w", lineNo, perr)
-			}
-			res = formatIDs(ids, asJSON)
+		res, perr := o.tokenizeLine(tk, strings.TrimSuffix(line, "\n"), lineNo)
+		if perr != nil {
+			return perr
 		}
 		out.Write(res)
 		if werr := out.WriteByte('\n'); werr != nil {
@@ -117,6 +110,41 @@ func runTokenize(c *cli.Context, stdio IO, tk *tokenizer.Tokenizer) error {
 			return out.Flush()
 		}
 	}
+}
+
+// tokenizeLine is the output line of one input line.
+func (o *tokenizeOptions) tokenizeLine(tk *tokenizer.Tokenizer, line string, lineNo int) ([]byte, error) {
+	if !o.Decode {
+		text := line
+		if o.JSON {
+			if err := json.Unmarshal([]byte(line), &text); err != nil {
+				return nil, fmt.Errorf("parse line %d: want a JSON string: %w", lineNo, err)
+			}
+		}
+		ids, err := tk.Encode(text, o.AddSpecial)
+		if err != nil {
+			return nil, fmt.Errorf("encode line %d: %w", lineNo, err)
+		}
+		return formatIDs(ids, o.JSON), nil
+	}
+	ids, err := parseIDs(line, o.JSON)
+	if err != nil {
+		return nil, fmt.Errorf("parse line %d: %w", lineNo, err)
+	}
+	var text string
+	if o.Raw {
+		text = tk.DecodeRaw(ids, o.SkipSpecial)
+	} else if text, err = tk.Decode(ids, o.SkipSpecial); err != nil {
+		return nil, fmt.Errorf("decode line %d: %w", lineNo, err)
+	}
+	if !o.JSON {
+		return []byte(text), nil
+	}
+	res, err := json.Marshal(text)
+	if err != nil {
+		return nil, fmt.Errorf("encode line %d: %w", lineNo, err)
+	}
+	return res, nil
 }
 
 func parseIDs(line string, asJSON bool) ([]int, error) {

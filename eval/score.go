@@ -163,6 +163,40 @@ type PairStats struct {
 // reference uses the oldest UID's count and fails on shorter vectors).
 // Returns [ErrNoResults] when no model has results or there are no samples.
 func ComputeWins(models []ModelLosses, p WinParams) (*WinResult, error) {
+	ms, err := winOrder(models)
+	if err != nil {
+		return nil, err
+	}
+	n := len(ms[0].Losses)
+	r := &WinResult{
+		N:          n,
+		Factors:    map[chain.UID]float64{},
+		Wins:       map[chain.UID]int{},
+		AbsWins:    map[chain.UID]int{},
+		WinRate:    map[chain.UID]float64{},
+		WinAbsRate: map[chain.UID]float64{},
+	}
+	f := make([]float64, len(ms))
+	for i, m := range ms {
+		r.Order = append(r.Order, m.UID)
+		f[i] = AdvantageFactor(p.CurrentBlock, m.Block, p.AdvantageInitial, p.AdvantageDecay)
+		r.Factors[m.UID] = f[i]
+		r.Wins[m.UID] = 0
+		r.AbsWins[m.UID] = 0
+	}
+	countWins(r, ms, f)
+	for _, m := range ms {
+		r.WinRate[m.UID] = float64(r.Wins[m.UID]) / float64(n)
+		r.WinAbsRate[m.UID] = float64(r.AbsWins[m.UID]) / float64(n)
+	}
+	r.Matrix = pairMatrix(ms, f)
+	return r, nil
+}
+
+// winOrder drops models without results, cleans the losses and sorts by
+// commit block (then uid), checking that every model has the same number of
+// samples and that there is at least one.
+func winOrder(models []ModelLosses) ([]ModelLosses, error) {
 	var ms []ModelLosses
 	seen := map[chain.UID]bool{}
 	for _, m := range models {
@@ -192,23 +226,13 @@ func ComputeWins(models []ModelLosses, p WinParams) (*WinResult, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("compute wins: no samples: %w", ErrNoResults)
 	}
-	r := &WinResult{
-		N:          n,
-		Factors:    map[chain.UID]float64{},
-		Wins:       map[chain.UID]int{},
-		AbsWins:    map[chain.UID]int{},
-		WinRate:    map[chain.UID]float64{},
-		WinAbsRate: map[chain.UID]float64{},
-	}
-	f := make([]float64, len(ms))
-	for i, m := range ms {
-		r.Order = append(r.Order, m.UID)
-		f[i] = AdvantageFactor(p.CurrentBlock, m.Block, p.AdvantageInitial, p.AdvantageDecay)
-		r.Factors[m.UID] = f[i]
-		r.Wins[m.UID] = 0
-		r.AbsWins[m.UID] = 0
-	}
-	for s := 0; s < n; s++ {
+	return ms, nil
+}
+
+// countWins gives each sample's point to the last incumbent (advantage
+// factors f) and its absolute point to the lowest raw loss.
+func countWins(r *WinResult, ms []ModelLosses, f []float64) {
+	for s := 0; s < r.N; s++ {
 		w := 0
 		best := ms[0].Losses[s] * f[0]
 		abs := 0
@@ -224,38 +248,41 @@ func ComputeWins(models []ModelLosses, p WinParams) (*WinResult, error) {
 		r.Wins[ms[w].UID]++
 		r.AbsWins[ms[abs].UID]++
 	}
-	for _, m := range ms {
-		r.WinRate[m.UID] = float64(r.Wins[m.UID]) / float64(n)
-		r.WinAbsRate[m.UID] = float64(r.AbsWins[m.UID]) / float64(n)
-	}
-	r.Matrix = make([][]PairStats, len(ms))
+}
+
+// pairMatrix compares every pair of models sample by sample.
+func pairMatrix(ms []ModelLosses, f []float64) [][]PairStats {
+	m := make([][]PairStats, len(ms))
 	for a := range ms {
-		r.Matrix[a] = make([]PairStats, len(ms))
+		m[a] = make([]PairStats, len(ms))
 		for b := range ms {
-			var ps PairStats
-			var sum float64
-			var cnt int
-			for s := 0; s < n; s++ {
-				la, lb := ms[a].Losses[s], ms[b].Losses[s]
-				if la < lb {
-					ps.Less++
-				}
-				if f[a]*la < lb {
-					ps.LessAdv++
-				}
-				if !math.IsInf(la, 0) && !math.IsInf(lb, 0) {
-					sum += la - lb
-					cnt++
-				}
-			}
-			if cnt > 0 {
-				ps.MeanDiff = sum / float64(cnt)
-			}
-			ps.Finite = cnt
-			r.Matrix[a][b] = ps
+			m[a][b] = pairStats(ms[a].Losses, ms[b].Losses, f[a])
 		}
 	}
-	return r, nil
+	return m
+}
+
+// pairStats compares the losses la of one model, with advantage factor fa,
+// to lb of another.
+func pairStats(la, lb []float64, fa float64) PairStats {
+	var ps PairStats
+	var sum float64
+	for s := range la {
+		if la[s] < lb[s] {
+			ps.Less++
+		}
+		if fa*la[s] < lb[s] {
+			ps.LessAdv++
+		}
+		if !math.IsInf(la[s], 0) && !math.IsInf(lb[s], 0) {
+			sum += la[s] - lb[s]
+			ps.Finite++
+		}
+	}
+	if ps.Finite > 0 {
+		ps.MeanDiff = sum / float64(ps.Finite)
+	}
+	return ps
 }
 
 // SkewWeights turns win rates into a competition's weights (docs/scoring.md#from-win-rates-to-weights):

@@ -45,7 +45,10 @@ func SnapshotDir(modelDir string, repo hf.RepoID, commit string) string {
 	return hfcache.OpenModel(modelDir, repo).SnapshotDir(commit)
 }
 
-// syncModel downloads and verifies one model (docs/validator.md#syncing-a-model).
+// syncModel downloads and verifies one model (docs/validator.md#syncing-a-model):
+// a snapshot already on disk with the right salted hash is reused, else the
+// repo is checked against the competition's limits and allow-list,
+// downloaded and hashed; then the folder is admitted or refused.
 func (v *Validator) syncModel(ctx context.Context, hotkey string, meta *ModelMetadata, cfg *Config) SyncOutcome {
 	if meta == nil || cfg == nil {
 		return syncFail(SyncError, "no metadata or no competitions")
@@ -58,85 +61,126 @@ func (v *Validator) syncModel(ctx context.Context, hotkey string, meta *ModelMet
 	if err != nil {
 		return syncFail(SyncModelNotAllowed, "bad repo id: %v", err)
 	}
-	modelSize := comp.SizeLimit()
-	dir := SnapshotDir(v.opts.ModelDir, repo, meta.ID.Commit)
-	var out SyncOutcome
-	var dirHash string
-	var repoBytes int64 // of every file in the repo, when its info was read
-	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
-		if h, err := modelhash.Dir(ctx, dir, modelhash.Options{}); err == nil &&
-			(v.opts.IgnoreHash || modelhash.Salt(h, hotkey) == meta.ID.Hash) {
-			dirHash = h
+	dl := download{repo: repo, meta: meta, hotkey: hotkey, comp: comp}
+	dl.dir = SnapshotDir(v.opts.ModelDir, repo, meta.ID.Commit)
+	dl.dirHash = v.reusableHash(ctx, dl.dir, hotkey, meta)
+	if dl.dirHash == "" {
+		if fail, failed := v.fetchModel(ctx, &dl); failed {
+			return fail
 		}
 	}
-	if dirHash == "" {
-		free, err := v.freeDisk()
-		if err == nil && !canDownload(free, modelSize, v.opts.DownloadMargin) {
-			return syncFail(SyncDownloadFailed, "%d bytes free, need model_size %d + margin", free, modelSize)
-		}
-		t0 := v.now()
-		info, err := v.opts.Hub.ModelInfo(ctx, repo, meta.ID.Commit)
-		switch {
-		case errors.Is(err, hf.ErrRevisionNotFound), errors.Is(err, hf.ErrRepoNotFound):
-			return syncFail(SyncModelNotAllowed, "repo %s at %s: %v", repo, meta.ID.Commit, err)
-		case err != nil:
-			return syncFail(SyncDownloadFailed, "model info %s: %v", repo, err)
-		}
-		repoBytes = info.TotalSize()
-		if r := comp.AdmitRepo(repoBytes, nil); len(r) > 0 {
-			return syncFail(SyncModelNotAllowed, "%s", r[0].Text)
-		}
-		// The small files that choose the allow-list go into the model's own
-		// snapshot, where the download that follows finds them.
-		if err := markDownload(v.opts.ModelDir, repo, info.SHA); err != nil {
-			return syncFail(SyncDownloadFailed, "record download of %s: %v", repo, err)
-		}
-		names := make([]string, len(info.Files))
-		for i, f := range info.Files {
-			names[i] = f.Path
-		}
-		files, err := competition.ModelFiles(ctx, names, hub.RepoReader(v.opts.Hub, info, v.opts.ModelDir))
-		if r := comp.AdmitRepo(repoBytes, err); len(r) > 0 {
-			return syncFail(SyncModelNotAllowed, "%s", r[0].Text)
-		}
-		for _, f := range files {
-			if fi, ok := info.File(f); ok {
-				out.Downloaded += fi.Size
-			}
-		}
-		snap, err := v.opts.Hub.Download(ctx, repo, meta.ID.Commit, files, v.opts.ModelDir, hf.DownloadOptions{MaxTotalSize: modelSize})
-		if err != nil {
-			if errors.Is(err, hf.ErrTooLarge) {
-				return syncFail(SyncModelNotAllowed, "download %s: %v", repo, err)
-			}
-			return syncFail(SyncDownloadFailed, "download %s: %v", repo, err)
-		}
-		dir = snap
-		v.timing.add("download", v.now().Sub(t0))
-		t1 := v.now()
-		h, err := modelhash.Dir(ctx, dir, modelhash.Options{})
-		v.timing.add("hash", v.now().Sub(t1))
-		if err != nil {
-			return syncFail(SyncHashFailed, "hash %s: %v", repo, err)
-		}
-		if !v.opts.IgnoreHash && modelhash.Salt(h, hotkey) != meta.ID.Hash {
-			return syncFail(SyncHashFailed, "salted hash %s of %s does not match the chain hash %s", modelhash.Salt(h, hotkey), repo, meta.ID.Hash)
-		}
-		dirHash = h
+	return v.admitSynced(ctx, &dl)
+}
+
+// download is one model's sync in progress.
+type download struct {
+	repo      hf.RepoID
+	meta      *ModelMetadata
+	hotkey    string
+	comp      *Competition
+	dir       string // the snapshot folder
+	dirHash   string // its unsalted hash, once verified
+	repoBytes int64  // of every file in the repo, when its info was read
+	bytes     int64  // fetched
+}
+
+// reusableHash returns the hash of a snapshot already on disk whose salted
+// hash matches the commitment ("" when there is none).
+func (v *Validator) reusableHash(ctx context.Context, dir, hotkey string, meta *ModelMetadata) string {
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); err != nil {
+		return ""
 	}
-	m := competition.Inspect(ctx, dir)
-	if repoBytes > 0 {
-		m.RepoBytes = repoBytes
+	h, err := modelhash.Dir(ctx, dir, modelhash.Options{})
+	if err != nil || !(v.opts.IgnoreHash || modelhash.Salt(h, hotkey) == meta.ID.Hash) {
+		return ""
 	}
-	verdict := comp.Admit(m)
+	return h
+}
+
+// fetchModel checks the repo against the disk and the competition's
+// limits, downloads the allowed files and verifies the salted hash.
+func (v *Validator) fetchModel(ctx context.Context, dl *download) (SyncOutcome, bool) {
+	modelSize := dl.comp.SizeLimit()
+	free, err := v.freeDisk()
+	if err == nil && !canDownload(free, modelSize, v.opts.DownloadMargin) {
+		return syncFail(SyncDownloadFailed, "%d bytes free, need model_size %d + margin", free, modelSize), true
+	}
+	t0 := v.now()
+	files, fail, failed := v.allowedFiles(ctx, dl)
+	if failed {
+		return fail, true
+	}
+	snap, err := v.opts.Hub.Download(ctx, dl.repo, dl.meta.ID.Commit, files, v.opts.ModelDir, hf.DownloadOptions{MaxTotalSize: modelSize})
+	if err != nil {
+		if errors.Is(err, hf.ErrTooLarge) {
+			return syncFail(SyncModelNotAllowed, "download %s: %v", dl.repo, err), true
+		}
+		return syncFail(SyncDownloadFailed, "download %s: %v", dl.repo, err), true
+	}
+	dl.dir = snap
+	v.timing.add("download", v.now().Sub(t0))
+	t1 := v.now()
+	h, err := modelhash.Dir(ctx, dl.dir, modelhash.Options{})
+	v.timing.add("hash", v.now().Sub(t1))
+	if err != nil {
+		return syncFail(SyncHashFailed, "hash %s: %v", dl.repo, err), true
+	}
+	if salted := modelhash.Salt(h, dl.hotkey); !v.opts.IgnoreHash && salted != dl.meta.ID.Hash {
+		return syncFail(SyncHashFailed, "salted hash %s of %s does not match the chain hash %s", salted, dl.repo, dl.meta.ID.Hash), true
+	}
+	dl.dirHash = h
+	return SyncOutcome{}, false
+}
+
+// allowedFiles reads the repo's file list at the commitment and returns the
+// files the competition's allow-list downloads, refusing repos over the
+// size limit or the index caps.
+func (v *Validator) allowedFiles(ctx context.Context, dl *download) ([]string, SyncOutcome, bool) {
+	info, err := v.opts.Hub.ModelInfo(ctx, dl.repo, dl.meta.ID.Commit)
+	switch {
+	case errors.Is(err, hf.ErrRevisionNotFound), errors.Is(err, hf.ErrRepoNotFound):
+		return nil, syncFail(SyncModelNotAllowed, "repo %s at %s: %v", dl.repo, dl.meta.ID.Commit, err), true
+	case err != nil:
+		return nil, syncFail(SyncDownloadFailed, "model info %s: %v", dl.repo, err), true
+	}
+	dl.repoBytes = info.TotalSize()
+	if r := dl.comp.AdmitRepo(dl.repoBytes, nil); len(r) > 0 {
+		return nil, syncFail(SyncModelNotAllowed, "%s", r[0].Text), true
+	}
+	// The small files that choose the allow-list go into the model's own
+	// snapshot, where the download that follows finds them.
+	if err := markDownload(v.opts.ModelDir, dl.repo, info.SHA); err != nil {
+		return nil, syncFail(SyncDownloadFailed, "record download of %s: %v", dl.repo, err), true
+	}
+	names := make([]string, len(info.Files))
+	for i, f := range info.Files {
+		names[i] = f.Path
+	}
+	files, err := competition.ModelFiles(ctx, names, hub.RepoReader(v.opts.Hub, info, v.opts.ModelDir))
+	if r := dl.comp.AdmitRepo(dl.repoBytes, err); len(r) > 0 {
+		return nil, syncFail(SyncModelNotAllowed, "%s", r[0].Text), true
+	}
+	for _, f := range files {
+		if fi, ok := info.File(f); ok {
+			dl.bytes += fi.Size
+		}
+	}
+	return files, SyncOutcome{}, false
+}
+
+// admitSynced applies the competition's admission rules to the synced folder.
+func (v *Validator) admitSynced(ctx context.Context, dl *download) SyncOutcome {
+	m := competition.Inspect(ctx, dl.dir)
+	if dl.repoBytes > 0 {
+		m.RepoBytes = dl.repoBytes
+	}
+	verdict := dl.comp.Admit(m)
 	if !verdict.Admitted() {
 		out := syncFail(SyncModelNotAllowed, "%s", verdict.Reason())
 		out.ClassName = verdict.Class
 		return out
 	}
-	info, class := m.Info, verdict.Class
-	out.Result, out.Dir, out.DirHash, out.Info, out.ClassName = SyncSuccess, dir, dirHash, info, class
-	return out
+	return SyncOutcome{Result: SyncSuccess, Dir: dl.dir, DirHash: dl.dirHash, Info: m.Info, ClassName: verdict.Class, Downloaded: dl.bytes}
 }
 
 // checkModel applies the competition's admission rules to the injected
