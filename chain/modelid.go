@@ -58,6 +58,9 @@ func ParseModelID(s string) (ModelID, error) {
 	if !utf8.ValidString(s) {
 		return ModelID{}, fmt.Errorf("parse model id %q: invalid UTF-8: %w", s, ErrMalformedCommitment)
 	}
+	if strings.HasPrefix(s, "audit:") {
+		return ModelID{}, fmt.Errorf("parse model id %q: a validator's evaluation commitment, not a model id: %w", s, ErrMalformedCommitment)
+	}
 	t := strings.Split(s, ":")
 	if len(t) != 5 {
 		return ModelID{}, fmt.Errorf("parse model id %q: %d fields, want 5 (ns:name:commit:hash:competition): %w", s, len(t), ErrMalformedCommitment)

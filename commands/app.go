@@ -53,6 +53,7 @@ func commandList(f *Factory) []*cli.Command {
 		newServeCmd(f, nil),
 		newGenerateCmd(f, nil),
 		newDemoCmd(f, nil),
+		newAuditCmd(f, nil),
 		configCommand(),
 		versionCommand(),
 		engineInfoCommand(),

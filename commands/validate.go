@@ -16,6 +16,7 @@ import (
 	"github.com/coldint/coldint/chain"
 	"github.com/coldint/coldint/data"
 	"github.com/coldint/coldint/eval"
+	"github.com/coldint/coldint/evalproof"
 	"github.com/coldint/coldint/model"
 )
 
@@ -49,6 +50,7 @@ type validateOptions struct {
 	SaveStepJSON     string
 	Seed             uint64
 	JSON             bool
+	Publish          string
 }
 
 // newValidateCmd is `coldint validate`: the subnet-29 validator
@@ -103,6 +105,7 @@ func validateFlags(f *Factory, o *validateOptions) []cli.Flag {
 		&cli.StringFlag{Name: "save-step-json", Usage: "write each step's report here as JSON, in the reference validator's format (uid_data keyed by uid) plus coldint's fields; inf/nan written as \"inf\"/\"nan\"", Destination: &o.SaveStepJSON},
 		&cli.Uint64Flag{Name: "seed", Usage: "seed of the validator's randomness (0: random)", Destination: &o.Seed},
 		&cli.BoolFlag{Name: "json", Usage: "write one JSON step report per line to stdout (the --save-step-json form)", Destination: &o.JSON},
+		publishFlagTo(&o.Publish),
 	)
 	flags = append(flags, f.walletFlags()...)
 	return append(flags, f.hubFlags()...)
@@ -127,9 +130,14 @@ func runValidate(ctx context.Context, o *validateOptions) error {
 	if err != nil {
 		return err
 	}
+	pub, err := o.publisher(&opts)
+	if err != nil {
+		return err
+	}
 	enc := json.NewEncoder(o.F.IO.Out)
 	return v.Run(ctx, o.MaxSteps, o.IdleSleep, func(r *eval.StepReport) {
 		bars.finish()
+		publishStep(ctx, pub, v, r)
 		if o.JSON {
 			_ = enc.Encode(r)
 		}
@@ -206,6 +214,18 @@ func (o *validateOptions) engine() (engineChoice, int64, error) {
 		}
 	}
 	return ec, budget, nil
+}
+
+// publisher is --publish (nil without it).
+func (o *validateOptions) publisher(opts *eval.Options) (*evalproof.Publisher, error) {
+	if o.Publish == "" {
+		return nil, nil
+	}
+	dataset := ""
+	if len(o.Data.Value()) == 0 {
+		dataset = o.Dataset
+	}
+	return stepPublisher(o.Publish, opts.Hub, opts, dataset)
 }
 
 // source is the text source: local files, or the datasets-server.

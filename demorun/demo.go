@@ -17,6 +17,7 @@ import (
 	"github.com/coldint/coldint/chain/keys"
 	"github.com/coldint/coldint/data"
 	"github.com/coldint/coldint/eval"
+	"github.com/coldint/coldint/evalproof"
 	"github.com/coldint/coldint/hf"
 	"github.com/coldint/coldint/hf/dirhub"
 	"github.com/coldint/coldint/hf/hub"
@@ -118,7 +119,7 @@ type MinerResult struct {
 }
 
 // demo parts replaced by a new run in a folder holding the demo marker.
-var demoParts = []string{"chain", "hub", "corpus", "tokenizer", "wallets", "miners", "validator", "steps", "competitions.json", "demo.json", "README.txt", LogFile, ValidatorConfig}
+var demoParts = []string{"chain", "hub", "corpus", "tokenizer", "wallets", "miners", "validator", "steps", "published", "competitions.json", "demo.json", "README.txt", LogFile, ValidatorConfig}
 
 type runner struct {
 	o     Options
@@ -407,6 +408,8 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	pub := &evalproof.Publisher{Dir: filepath.Join(d, PublishedDir), Committer: node.As(val), Netuid: netuid, Logger: r.log,
+		Info: evalproof.StepInfo{Validator: val.AccountID().String(), Netuid: uint16(netuid), Dataset: "local"}}
 	r.say("the validator scores %d documents per step; each step after the first adds %d fresh ones to its sample DB", EvalSamples, FreshSamples)
 	for s := 1; s <= r.o.Steps; s++ {
 		r.say("validator step %d of %d: sync chain and hub, sample the corpus, evaluate, score, set weights…", s, r.o.Steps)
@@ -418,6 +421,9 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 		r.reportStep(rep)
+		if err := r.publish(ctx, pub, v, rep); err != nil {
+			return nil, err
+		}
 		res.Steps = s
 		if _, err := node.Advance(ctx, 5); err != nil {
 			return nil, err
@@ -429,7 +435,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		"network": "file:" + chainPath, "netuid": int(netuid), "competitions": compsPath, "hall-of-fame": "",
 		"hub-dir": hubDir, "data": []string{corpusDir}, "model-dir": valDir, "wallet.path": walletDir, "wallet.name": "validator",
 		"max-steps": 1, "save-step-json": filepath.Join(d, "steps", "step-extra.json"), "weights-interval": "-1s",
-		"idle-sleep": "0s", "download-margin-gb": 0.001,
+		"idle-sleep": "0s", "download-margin-gb": 0.001, "publish": filepath.Join(d, PublishedDir),
 	}); err != nil {
 		return nil, err
 	}
@@ -468,6 +474,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		"hub":         fmt.Sprintf("%s hub serve --root %s", exe, hubDir),
 		"mine":        fmt.Sprintf("%s mine train --init %s --data %s --steps 20 --seq-len 128 --lr 1e-3 --out %s", exe, filepath.Join(d, best), corpusDir, filepath.Join(d, "miners", "more")),
 		"inspect":     fmt.Sprintf("%s model inspect %s", exe, filepath.Join(d, best)),
+		"audit":       fmt.Sprintf("%s audit %s --data %s --hub-dir %s --network file:%s", exe, filepath.Join(d, PublishedDir), corpusDir, hubDir, chainPath),
 		"leaderboard": fmt.Sprintf("curl -s http://127.0.0.1:8080/api/competitions/%s/leaderboard   # while `serve` runs", Competition),
 	}
 	if err := writeJSON(filepath.Join(d, "demo.json"), res); err != nil {
@@ -477,7 +484,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	fmt.Fprintf(r.out, "\nEverything is in %s (README.txt says what is where; %s holds the components' logs). Try next:\n", d, LogFile)
-	for _, k := range []string{"web", "generate", "inspect", "validate"} {
+	for _, k := range []string{"web", "generate", "inspect", "validate", "audit"} {
 		fmt.Fprintf(r.out, "  %s\n", res.Commands[k])
 	}
 	return res, nil

@@ -28,13 +28,14 @@ func (r *runner) writeReadme(res *Result) error {
 	b.WriteString("miners/<name>/        each miner's starting model, training run and publish state\n")
 	b.WriteString("validator/            the validator's downloaded models and vali-state/\n")
 	b.WriteString("steps/                one JSON report per validator step\n")
+	b.WriteString("published/            each validator step published for re-checking (coldint audit): samples, losses, roots\n")
 	b.WriteString("demo.json             this run's summary (names, hotkeys, commitments, leaderboard)\n")
 	b.WriteString("demo.log              the log of the demo's components (chain, hub, publish, validator)\n\nMiners:\n")
 	for _, m := range res.Miners {
 		fmt.Fprintf(&b, "  %s uid %d: %s; %s@%s (%s); model in %s\n", m.Label, m.UID, m.How, m.Repo, m.Commit, blockAt(m.Block, m.CommittedAt), m.Model)
 	}
 	b.WriteString("\nCommands:\n")
-	for _, k := range []string{"web", "generate", "inspect", "validate", "mine", "chain", "hub", "leaderboard"} {
+	for _, k := range []string{"web", "generate", "inspect", "validate", "audit", "mine", "chain", "hub", "leaderboard"} {
 		fmt.Fprintf(&b, "  %s\n", res.Commands[k])
 	}
 	return atomicfile.WriteFile(filepath.Join(res.Dir, "README.txt"), []byte(b.String()), 0o644)

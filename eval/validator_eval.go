@@ -112,7 +112,7 @@ func (v *Validator) pickSamples(ctx context.Context, in *evalInput, rep *StepRep
 			in.texts = append(in.texts, s.Text)
 			pages = append(pages, s.Page)
 		}
-		rep.Pages = pageNames(pages)
+		rep.Pages, rep.Samples = pageNames(pages), ss
 		return nil
 	}
 	if n := v.cache.ExtendCount(v.now(), d); n > 0 {
@@ -137,6 +137,7 @@ func (v *Validator) pickSamples(ctx context.Context, in *evalInput, rep *StepRep
 	for _, j := range in.picked {
 		in.texts = append(in.texts, v.cache.Samples[j].Text)
 		pages = append(pages, v.cache.Samples[j].Page)
+		rep.Samples = append(rep.Samples, v.cache.Samples[j])
 	}
 	rep.Pages = pageNames(pages)
 	return nil

@@ -96,6 +96,9 @@ type StepReport struct {
 	Timing       map[string]float64    `json:"phase_seconds"`
 	StepTime     float64               `json:"step_time"`
 	Evaluated    int                   `json:"evaluated"`
+	// Samples are the step's samples in the order of every model's losses
+	// (for publishing the step; not part of the step JSON).
+	Samples []Sample `json:"-"`
 }
 
 // geometryOf is a model's step JSON geometry. The embedding rows fall back
