@@ -63,9 +63,14 @@ func commandAt(app *cli.App, path []string) *cli.Command {
 // runningPath is the command path that args select (flags skipped).
 func runningPath(app *cli.App, args []string) []string {
 	var path []string
-	cmds := app.Commands
-	for _, a := range args[min(1, len(args)):] {
+	cmds, flags := app.Commands, app.Flags
+	rest := args[min(1, len(args)):]
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
 		if strings.HasPrefix(a, "-") {
+			if !strings.Contains(a, "=") && takesValue(flags, a) {
+				i++ // the flag's value, not a command
+			}
 			continue
 		}
 		c := findCommand(cmds, a)
@@ -73,7 +78,7 @@ func runningPath(app *cli.App, args []string) []string {
 			break
 		}
 		path = append(path, c.Name)
-		cmds = c.Subcommands
+		cmds, flags = c.Subcommands, c.Flags
 	}
 	return path
 }

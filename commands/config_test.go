@@ -43,7 +43,13 @@ func TestConfigFile(t *testing.T) {
 		t.Error("the config file's variables outlived the run")
 	}
 	bad := writeFile(t, "bad.yaml", "eval:\n  modle: x\n")
-	_, stderr, code := runCLI(t, "--config", bad, "eval", "--data", data)
+	// A global flag with a value before the command: the file's section
+	// of the command still applies.
+	_, stderr, code := runCLI(t, "--log-level", "warn", "--config", cfgYAML(t), "eval", "--data", data)
+	if code != ExitError || !strings.Contains(stderr, "/nonexistent-from-config") {
+		t.Errorf("after --log-level warn, the config did not set --model: %d %q", code, stderr)
+	}
+	_, stderr, code = runCLI(t, "--config", bad, "eval", "--data", data)
 	if code != ExitUsage || !strings.Contains(stderr, `did you mean "model"?`) {
 		t.Errorf("unknown flag in the config: %d %q", code, stderr)
 	}
@@ -51,6 +57,10 @@ func TestConfigFile(t *testing.T) {
 	if _, stderr, code := runCLI(t, "--config", notCmd, "version"); code != ExitUsage || !strings.Contains(stderr, "evaluate") {
 		t.Errorf("a section that is no command: %d %q", code, stderr)
 	}
+}
+
+func cfgYAML(t *testing.T) string {
+	return writeFile(t, "g.yaml", "eval:\n  model: /nonexistent-from-config\n")
 }
 
 // TestConfigDumpRoundTrip: what config dump prints is a config file that
