@@ -20,6 +20,9 @@ type CompetitionStep struct {
 	Blocks map[chain.UID]chain.BlockNumber
 	// Benchmarks marks injected UIDs (never discarded).
 	Benchmarks map[chain.UID]bool
+	// Samples identify the evaluated samples, in the order of every loss
+	// vector in Losses (nil when unknown).
+	Samples []SampleRef
 }
 
 // StepOutcome is what [ScoreStep] did to a competition.

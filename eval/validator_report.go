@@ -85,7 +85,10 @@ type StepReport struct {
 	// Pages are the dataset pages of this step's samples ([PageName]),
 	// each once, in sample order. (The reference lists the fetched pages
 	// without the eval cache and none with it.)
-	Pages        []string              `json:"pages"`
+	Pages []string `json:"pages"`
+	// Samples identify, per competition, the evaluated samples in the
+	// order of its models' losses.
+	Samples      map[string][]SampleRef `json:"samples,omitempty"`
 	Rejected     map[chain.UID]string  `json:"rejected,omitempty"`
 	Weights      map[chain.UID]float64 `json:"weights"`
 	WeightsSet   bool                  `json:"weights_set"`
