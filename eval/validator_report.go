@@ -89,16 +89,16 @@ type StepReport struct {
 	// Samples identify, per competition, the evaluated samples in the
 	// order of its models' losses.
 	Samples      map[string][]SampleRef `json:"samples,omitempty"`
-	Rejected     map[chain.UID]string  `json:"rejected,omitempty"`
-	Weights      map[chain.UID]float64 `json:"weights"`
-	WeightsSet   bool                  `json:"weights_set"`
-	WeightsError string                `json:"weights_error,omitempty"`
-	Forward      int                   `json:"forward_samples"`
-	Cached       int                   `json:"cached_samples"`
-	CacheHitRate float64               `json:"cache_hit_rate"`
-	Timing       map[string]float64    `json:"phase_seconds"`
-	StepTime     float64               `json:"step_time"`
-	Evaluated    int                   `json:"evaluated"`
+	Rejected     map[chain.UID]string   `json:"rejected,omitempty"`
+	Weights      map[chain.UID]float64  `json:"weights"`
+	WeightsSet   bool                   `json:"weights_set"`
+	WeightsError string                 `json:"weights_error,omitempty"`
+	Forward      int                    `json:"forward_samples"`
+	Cached       int                    `json:"cached_samples"`
+	CacheHitRate float64                `json:"cache_hit_rate"`
+	Timing       map[string]float64     `json:"phase_seconds"`
+	StepTime     float64                `json:"step_time"`
+	Evaluated    int                    `json:"evaluated"`
 }
 
 // geometryOf is a model's step JSON geometry. The embedding rows fall back
