@@ -88,17 +88,20 @@ type StepReport struct {
 	Pages []string `json:"pages"`
 	// Samples identify, per competition, the evaluated samples in the
 	// order of its models' losses.
-	Samples      map[string][]SampleRef `json:"samples,omitempty"`
-	Rejected     map[chain.UID]string   `json:"rejected,omitempty"`
-	Weights      map[chain.UID]float64  `json:"weights"`
-	WeightsSet   bool                   `json:"weights_set"`
-	WeightsError string                 `json:"weights_error,omitempty"`
-	Forward      int                    `json:"forward_samples"`
-	Cached       int                    `json:"cached_samples"`
-	CacheHitRate float64                `json:"cache_hit_rate"`
-	Timing       map[string]float64     `json:"phase_seconds"`
-	StepTime     float64                `json:"step_time"`
-	Evaluated    int                    `json:"evaluated"`
+	Samples map[string][]SampleRef `json:"samples,omitempty"`
+	// SampleErrors name the competitions skipped this step because their
+	// samples could not be read, with the reason.
+	SampleErrors map[string]string     `json:"sample_errors,omitempty"`
+	Rejected     map[chain.UID]string  `json:"rejected,omitempty"`
+	Weights      map[chain.UID]float64 `json:"weights"`
+	WeightsSet   bool                  `json:"weights_set"`
+	WeightsError string                `json:"weights_error,omitempty"`
+	Forward      int                   `json:"forward_samples"`
+	Cached       int                   `json:"cached_samples"`
+	CacheHitRate float64               `json:"cache_hit_rate"`
+	Timing       map[string]float64    `json:"phase_seconds"`
+	StepTime     float64               `json:"step_time"`
+	Evaluated    int                   `json:"evaluated"`
 }
 
 // geometryOf is a model's step JSON geometry. The embedding rows fall back
