@@ -60,7 +60,7 @@ func (v *Validator) compSamples(ctx context.Context, comp *Competition, d Defaul
 	defer func() { v.timing.add("samples", v.now().Sub(t0)) }()
 	key := fmt.Sprint(comp.Seed(), comp.Tasks, d.RowsPerPage, d.EvalSamples)
 	if comp.Seed() != competition.SeedBlock {
-		return v.drawTasks(ctx, comp, d, v.rng)
+		return v.drawTasks(ctx, comp, d, func(string) *rand.Rand { return v.rng })
 	}
 	sync, hash, err := v.syncSeed(ctx, comp)
 	if err != nil {
@@ -69,7 +69,9 @@ func (v *Validator) compSamples(ctx context.Context, comp *Competition, d Defaul
 	if s := v.rounds[comp.Name]; s != nil && s.syncBlock == sync && s.hash == hash && s.key == key {
 		return s, nil
 	}
-	set, err := v.drawTasks(ctx, comp, d, seedRand(hash, comp.Name, "pages"))
+	// Each task draws from its own generator, so adding or removing a task
+	// leaves the pages of the others as they were.
+	set, err := v.drawTasks(ctx, comp, d, func(task string) *rand.Rand { return seedRand(hash, comp.Name, "pages", task) })
 	if err != nil {
 		return nil, err
 	}
@@ -116,8 +118,8 @@ func seedRand(hash [32]byte, labels ...string) *rand.Rand {
 }
 
 // drawTasks fetches the pages of comp's tasks (one task on the validator's
-// own source when it has none) with rng, task after task.
-func (v *Validator) drawTasks(ctx context.Context, comp *Competition, d Defaults, rng *rand.Rand) (*sampleSet, error) {
+// own source when it has none), task after task, each with rngFor(its name).
+func (v *Validator) drawTasks(ctx context.Context, comp *Competition, d Defaults, rngFor func(task string) *rand.Rand) (*sampleSet, error) {
 	tasks := comp.Tasks
 	if len(tasks) == 0 {
 		rpp := max(d.RowsPerPage, 1)
@@ -128,7 +130,7 @@ func (v *Validator) drawTasks(ctx context.Context, comp *Competition, d Defaults
 		set.bounds = []int{0}
 	}
 	for _, t := range tasks {
-		if err := v.drawTask(ctx, comp, t, d, rng, set); err != nil {
+		if err := v.drawTask(ctx, comp, t, d, rngFor(t.Name), set); err != nil {
 			return nil, err
 		}
 		if set.bounds != nil {
