@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -172,4 +173,90 @@ func TestSharedSamples(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEvalDelay: a model committed after the sync block minus eval_delay
+// waits (pending) and is evaluated in the next round.
+func TestEvalDelay(t *testing.T) {
+	ctx := context.Background()
+	e := newVEnv(t, nil)
+	writeCompsWith(t, e, map[string]any{"eval_seed": "block", "sync_cadence": 50, "eval_delay": 10})
+	ann, ben := e.miner("Ann", 1), e.miner("Ben", 2)
+	advanceTo(t, e, 44)
+	cat := e.miner("Cat", 3)
+	cm, err := e.node.Commitment(ctx, e.netuid, cat.key.AccountID())
+	if err != nil || cm.Block <= 40 || cm.Block > 50 {
+		t.Fatalf("Cat's commitment at block %d (%v), want in (40, 50]", cm.Block, err)
+	}
+	advanceTo(t, e, 50)
+	v := e.consensusValidator("alice", 7, e.val, func(o *eval.Options) { o.Source = serveData(t, e, nil) })
+	r := step(t, v)
+	if report(r, ann.uid) == nil || report(r, ben.uid) == nil {
+		t.Fatalf("round 50: Ann and Ben not both evaluated: %v", r.UIDOrder)
+	}
+	if report(r, cat.uid) != nil {
+		t.Errorf("round 50: Cat (committed at %d, after 50 − 10) was evaluated", cm.Block)
+	}
+	if _, ok := v.State().CState["c00"].Pending[cat.uid]; !ok {
+		t.Errorf("round 50: Cat is not pending: %+v", v.State().CState["c00"])
+	}
+	first := r.Samples["c00"]
+	advanceTo(t, e, 100)
+	r = step(t, v)
+	if u := report(r, cat.uid); u == nil || u.Status != "ok" {
+		t.Errorf("round 100: Cat not evaluated: %v (%+v)", r.UIDOrder, u)
+	}
+	if reflect.DeepEqual(first, r.Samples["c00"]) {
+		t.Error("round 100 evaluates the samples of round 50")
+	}
+}
+
+// TestPageFallback: where the datasets-server fails for a page, validators
+// take the next page of the same seeded sequence, all alike.
+func TestPageFallback(t *testing.T) {
+	e := newVEnv(t, nil)
+	task := func(pages int) map[string]any {
+		return map[string]any{"eval_seed": "block", "sync_cadence": 50,
+			"tasks": []map[string]any{{"name": "corpus", "dataset": dataName, "weight": 1, "pages": pages}}}
+	}
+	e.miner("Ann", 1)
+	e.miner("Ben", 2)
+	bob, _ := e.peer("Bob")
+	advanceTo(t, e, 50)
+	// The sequence of candidate pages, read without failures.
+	writeCompsWith(t, e, task(6))
+	probe := e.consensusValidator("probe", 1, e.val, func(o *eval.Options) { o.Source = serveData(t, e, nil) })
+	seq := pagesOf(step(t, probe).Samples["c00"])
+	if len(seq) != 6 {
+		t.Fatalf("probe read pages %v, want 6", seq)
+	}
+	bad := seq[0]
+	var want []string
+	for _, p := range seq {
+		if p != bad && len(want) < 3 {
+			want = append(want, p)
+		}
+	}
+	writeCompsWith(t, e, task(3))
+	src := serveData(t, e, func(config, offset string) bool { return config+"@"+offset == bad })
+	v1 := e.consensusValidator("alice", 7, e.val, func(o *eval.Options) { o.Source = src })
+	v2 := e.consensusValidator("bob", 99, bob, func(o *eval.Options) { o.Source = src })
+	r1, r2 := step(t, v1), step(t, v2)
+	got1, got2 := pagesOf(r1.Samples["c00"]), pagesOf(r2.Samples["c00"])
+	if !reflect.DeepEqual(got1, want) || !reflect.DeepEqual(got2, want) {
+		t.Errorf("with page %s failing: pages %v and %v, want %v (the candidates after it)", bad, got1, got2, want)
+	}
+	if !reflect.DeepEqual(r1.Samples["c00"], r2.Samples["c00"]) || !reflect.DeepEqual(r1.Weights, r2.Weights) {
+		t.Errorf("with a failing page the validators differ: weights %v vs %v", r1.Weights, r2.Weights)
+	}
+}
+
+// pagesOf lists the distinct pages (config@offset of the first row) of
+// sample refs of 5-row pages, in order.
+func pagesOf(refs []eval.SampleRef) []string {
+	var out []string
+	for i := 0; i < len(refs); i += 5 {
+		out = append(out, fmt.Sprintf("%s@%d", refs[i].Config, refs[i].Row))
+	}
+	return out
 }
