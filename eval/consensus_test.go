@@ -6,11 +6,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/coldint/coldint/chain"
@@ -259,4 +261,57 @@ func pagesOf(refs []eval.SampleRef) []string {
 		out = append(out, fmt.Sprintf("%s@%d", refs[i].Config, refs[i].Row))
 	}
 	return out
+}
+
+// TestTasksWeighted: a competition with tasks a (weight 3) and b (weight 1)
+// evaluates the pages of the two single-task competitions, and each model's
+// win rate is ¾ of its rate on a plus ¼ of its rate on b. Tasks read local
+// sources (Options.TaskSources, validate --data NAME=PATH).
+func TestTasksWeighted(t *testing.T) {
+	ctx := context.Background()
+	e := newVEnv(t, nil)
+	for i, n := range []string{"Ann", "Ben", "Cat"} {
+		e.miner(n, uint64(i+1))
+	}
+	advanceTo(t, e, 50)
+	b, err := os.ReadFile(e.corpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(strings.TrimSpace(string(b)), "\n")
+	sources := map[string]data.Source{}
+	for name, part := range map[string][]string{"a": lines[:30], "b": lines[30:]} {
+		p := filepath.Join(e.root, name+".jsonl")
+		if err := os.WriteFile(p, []byte(strings.Join(part, "")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if sources[name], err = data.OpenLocal(ctx, []string{p}, data.LocalOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	taskA := map[string]any{"name": "a", "dataset": "local/a", "weight": 3, "pages": 2}
+	taskB := map[string]any{"name": "b", "dataset": "local/b", "weight": 1, "pages": 2}
+	run := func(name string, tasks ...map[string]any) *eval.StepReport {
+		writeCompsWith(t, e, map[string]any{"eval_seed": "block", "sync_cadence": 50, "tasks": tasks})
+		v := e.consensusValidator(name, 7, e.val, func(o *eval.Options) { o.TaskSources = sources })
+		r := step(t, v)
+		if len(r.UIDs) != 3 || len(r.SampleErrors) > 0 {
+			t.Fatalf("%s: %d models evaluated, sample errors %v", name, len(r.UIDs), r.SampleErrors)
+		}
+		return r
+	}
+	ra, rb, rab := run("a", taskA), run("b", taskB), run("ab", taskA, taskB)
+	if want := append(append([]eval.SampleRef{}, ra.Samples["c00"]...), rb.Samples["c00"]...); !reflect.DeepEqual(rab.Samples["c00"], want) {
+		t.Errorf("two-task samples are not those of a then b")
+	}
+	for _, m := range e.miners {
+		a, b, ab := report(ra, m.uid), report(rb, m.uid), report(rab, m.uid)
+		t.Logf("uid %d: a %v b %v ab %v", m.uid, a.WinRate, b.WinRate, ab.WinRate)
+		if want := 0.75*a.WinRate + 0.25*b.WinRate; math.Abs(ab.WinRate-want) > 1e-12 {
+			t.Errorf("uid %d: win rate %v, want ¾·%v + ¼·%v = %v", m.uid, ab.WinRate, a.WinRate, b.WinRate, want)
+		}
+		if want := append(append([]eval.JSONFloat{}, a.Losses...), b.Losses...); !reflect.DeepEqual(ab.Losses, want) {
+			t.Errorf("uid %d: two-task losses are not those of a then b", m.uid)
+		}
+	}
 }
