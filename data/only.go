@@ -3,6 +3,7 @@ package data
 import (
 	"context"
 	"fmt"
+	"strings"
 )
 
 // only is a Source limited to some of its splits.
@@ -37,4 +38,22 @@ func (o *only) Splits(ctx context.Context) ([]Split, error) {
 		return nil, fmt.Errorf("config %q split %q: %w", o.config, o.split, ErrNoSplits)
 	}
 	return out, nil
+}
+
+// SplitNamed separates plain paths from NAME=PATH entries (a name of
+// letters, digits, '_', '-' and '.', before the first '='), as validate
+// --data takes them: the named paths give evaluation task NAME its text.
+func SplitNamed(entries []string) (paths []string, named map[string][]string) {
+	named = map[string][]string{}
+	for _, e := range entries {
+		name, path, ok := strings.Cut(e, "=")
+		if !ok || name == "" || path == "" || strings.IndexFunc(name, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.')
+		}) >= 0 {
+			paths = append(paths, e)
+			continue
+		}
+		named[name] = append(named[name], path)
+	}
+	return paths, named
 }
