@@ -10,7 +10,6 @@ import (
 	"sync"
 
 	"github.com/coldint/coldint/chain"
-	"github.com/coldint/coldint/data"
 	"github.com/coldint/coldint/eval"
 	"github.com/coldint/coldint/model"
 	"github.com/urfave/cli/v2"
@@ -23,7 +22,7 @@ func validateCommand() *cli.Command {
 		&cli.UintFlag{Name: "netuid", Value: 29, Usage: "subnet id", Category: "chain"},
 		&cli.StringFlag{Name: "competitions", Value: eval.CompetitionsURL, Usage: "competitions.json URL or file", Category: "config"},
 		&cli.StringFlag{Name: "hall-of-fame", Value: eval.HOFURL, Usage: "hall_of_fame.json URL or file (\"\": none)", Category: "config"},
-		&cli.StringSliceFlag{Name: "data", Usage: "local text source: .txt, .jsonl, .jsonl.gz files or folders (default: the datasets-server)", Category: "data"},
+		&cli.StringSliceFlag{Name: "data", Usage: "local text source: .txt, .jsonl, .jsonl.gz files or folders (default: the datasets-server); NAME=PATH gives evaluation task NAME local text", Category: "data"},
 		&cli.StringFlag{Name: "dataset", Value: "HuggingFaceFW/fineweb-edu-score-2", Usage: "dataset of the datasets-server (HF_DATASETS_SERVER sets its URL)", Category: "data"},
 		&cli.StringFlag{Name: "model-dir", Value: "~/.coldint/validator", Usage: "folder of downloaded models, laid out as a Hugging Face cache (it may be ~/.cache/huggingface/hub to share models with other tools), and the validator state (vali-state/)"},
 		validateDeviceFlag(),
@@ -110,14 +109,9 @@ func runValidate(c *cli.Context) error {
 		return err
 	}
 
-	var src data.Source
-	if paths := c.StringSlice("data"); len(paths) > 0 {
-		src, err = data.OpenLocal(ctx, paths, data.LocalOptions{})
-		if err != nil {
-			return err
-		}
-	} else {
-		src = data.NewServer(c.String("dataset"))
+	src, taskSources, err := validateSources(ctx, c.StringSlice("data"), c.String("dataset"))
+	if err != nil {
+		return err
 	}
 
 	var scorer eval.Scorer = eval.RandomScorer{}
@@ -130,7 +124,7 @@ func runValidate(c *cli.Context) error {
 	}
 
 	opts := eval.Options{
-		Chain: cc.Reader, Netuid: chain.NetUID(netuid), Hub: h, Source: src, Scorer: scorer,
+		Chain: cc.Reader, Netuid: chain.NetUID(netuid), Hub: h, Source: src, TaskSources: taskSources, Scorer: scorer,
 		Loader:   eval.NewLoader(c.String("competitions"), c.String("hall-of-fame")),
 		ModelDir: modelDir, MaxMemory: budget, Threads: c.Int("threads"),
 		Device: ec.Device.String(), DType: string(ec.DType), ParamBytes: ec.DType.Bytes(),
