@@ -162,6 +162,9 @@ func TestSharedSamples(t *testing.T) {
 					t.Fatalf("%d models evaluated, weights set %v (%s), want 3 and set", len(r.UIDs), r.WeightsSet, r.WeightsError)
 				}
 			}
+			if tc.same && (r1.Rounds["c00"].Block != 50 || r1.Rounds["c00"] != r2.Rounds["c00"]) {
+				t.Errorf("sync rounds %+v and %+v, want block 50 for both", r1.Rounds["c00"], r2.Rounds["c00"])
+			}
 			if got := reflect.DeepEqual(s1, s2); got != tc.same {
 				t.Errorf("eval_seed %s: same samples %v, want %v:\n%v\n%v", tc.seed, got, tc.same, s1, s2)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 
@@ -222,6 +223,9 @@ func (v *Validator) samplesFor(ctx context.Context, comp *Competition, in *evalI
 		return nil, err
 	}
 	rep.Samples[comp.Name] = set.refs
+	if set.round {
+		rep.Rounds[comp.Name] = SyncRound{Block: set.syncBlock, Hash: hex.EncodeToString(set.hash[:])}
+	}
 	have := map[string]bool{}
 	for _, p := range rep.Pages {
 		have[p] = true

@@ -34,3 +34,10 @@ func TextHash(text string) string {
 	h := sha256.Sum256([]byte(text))
 	return hex.EncodeToString(h[:])
 }
+
+// SyncRound is the sync block a competition's samples were drawn from
+// (eval_seed block): its number and hex hash.
+type SyncRound struct {
+	Block uint64 `json:"block"`
+	Hash  string `json:"hash"`
+}

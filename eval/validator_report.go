@@ -89,6 +89,9 @@ type StepReport struct {
 	// Samples identify, per competition, the evaluated samples in the
 	// order of its models' losses.
 	Samples map[string][]SampleRef `json:"samples,omitempty"`
+	// Rounds are, per competition with eval_seed block, the sync block its
+	// samples were drawn from.
+	Rounds map[string]SyncRound `json:"rounds,omitempty"`
 	// SampleErrors name the competitions skipped this step because their
 	// samples could not be read, with the reason.
 	SampleErrors map[string]string     `json:"sample_errors,omitempty"`
