@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -41,4 +42,24 @@ func TestOnly(t *testing.T) {
 	if _, err := Only(src, "c", "").Splits(context.Background()); !errors.Is(err, ErrNoSplits) {
 		t.Errorf("Only(c): %v, want ErrNoSplits", err)
 	}
+}
+
+func FuzzSplitNamed(f *testing.F) {
+	f.Add("corpus", "math=m.jsonl")
+	f.Add("=x", "a/b=c")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		paths, named := SplitNamed([]string{a, b})
+		n := len(paths)
+		for name, ps := range named {
+			n += len(ps)
+			for _, p := range ps {
+				if e := name + "=" + p; e != a && e != b || p == "" || strings.ContainsAny(name, "/=") {
+					t.Fatalf("named %q=%q from %q, %q", name, p, a, b)
+				}
+			}
+		}
+		if n != 2 {
+			t.Fatalf("%q, %q: %d paths and named entries, want 2", a, b, n)
+		}
+	})
 }
