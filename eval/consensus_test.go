@@ -318,3 +318,34 @@ func TestTasksWeighted(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnSamplesErrors: a competition whose samples cannot be drawn is
+// skipped for the step with the reason in sample_errors.
+func TestOwnSamplesErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		extra map[string]any
+		mod   func(e *vEnv, o *eval.Options)
+		want  string
+	}{
+		{"chain without block hashes", map[string]any{"eval_seed": "block"},
+			func(e *vEnv, o *eval.Options) { o.Chain = struct{ chain.Reader }{e.reader} }, "needs a chain that reads block hashes"},
+		{"task without a source", map[string]any{"tasks": []map[string]any{{"name": "math", "dataset": "x/math", "weight": 1}}},
+			nil, `no source for dataset "x/math"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newVEnv(t, nil)
+			writeCompsWith(t, e, tc.extra)
+			e.miner("Ann", 1)
+			v := e.validator(func(o *eval.Options) {
+				if tc.mod != nil {
+					tc.mod(e, o)
+				}
+			})
+			r := step(t, v)
+			if got := r.SampleErrors["c00"]; !strings.Contains(got, tc.want) || len(r.UIDs) != 0 {
+				t.Errorf("sample error %q with %d models evaluated, want one containing %q and none", got, len(r.UIDs), tc.want)
+			}
+		})
+	}
+}
