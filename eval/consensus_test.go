@@ -134,7 +134,8 @@ func step(t *testing.T, v *eval.Validator) *eval.StepReport {
 
 // TestSharedSamples: two validators with different seeds and folders choose
 // the same samples and set the same weights under eval_seed block, and
-// different ones under eval_seed random (the negative control).
+// different ones under eval_seed random (the negative control). Samples
+// are grouped in pairs, so the grouping must be shared too.
 func TestSharedSamples(t *testing.T) {
 	for _, tc := range []struct {
 		seed string
@@ -142,7 +143,7 @@ func TestSharedSamples(t *testing.T) {
 	}{{"block", true}, {"random", false}} {
 		t.Run(tc.seed, func(t *testing.T) {
 			e := newVEnv(t, nil)
-			writeCompsWith(t, e, map[string]any{"eval_seed": tc.seed, "sync_cadence": 50, "eval_delay": 5})
+			writeCompsWith(t, e, map[string]any{"eval_seed": tc.seed, "sync_cadence": 50, "eval_delay": 5, "group_samples": 2})
 			for i, n := range []string{"Ann", "Ben", "Cat"} {
 				e.miner(n, uint64(i+1))
 			}

@@ -27,13 +27,13 @@ type sampleSet struct {
 	bounds  []int
 	weights []float64
 	// round marks the samples of a sync round (eval_seed block): syncBlock
-	// and hash are its block, rng its scoring randomness, losses the loss
+	// and hash are its block, name the competition, losses the loss
 	// vectors computed in this round by model content hash.
 	round     bool
 	syncBlock uint64
 	hash      [32]byte
 	key       string
-	rng       *rand.Rand
+	name      string
 	losses    map[string][]float64
 }
 
@@ -51,6 +51,16 @@ func (s *sampleSet) eligible(comp *Competition, m *uidModel) bool {
 		return true
 	}
 	return comp.Eligible(uint64(m.Block), s.syncBlock)
+}
+
+// scoreRand is the randomness of scoring (grouping): in a sync round a
+// fresh generator seeded by the round, so every step of the round on every
+// validator groups alike; otherwise nil (the validator's own).
+func (s *sampleSet) scoreRand() *rand.Rand {
+	if !s.round {
+		return nil
+	}
+	return seedRand(s.hash, s.name, "score")
 }
 
 // compSamples returns comp's own samples: those of the current sync round
@@ -77,7 +87,7 @@ func (v *Validator) compSamples(ctx context.Context, comp *Competition, d Defaul
 		return nil, err
 	}
 	set.round, set.syncBlock, set.hash, set.key = true, sync, hash, key
-	set.rng, set.losses = seedRand(hash, comp.Name, "score"), map[string][]float64{}
+	set.name, set.losses = comp.Name, map[string][]float64{}
 	v.rounds[comp.Name] = set
 	v.log.Info("sync round samples", "competition", comp.Name, "sync_block", sync, "samples", len(set.texts))
 	return set, nil

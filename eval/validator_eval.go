@@ -195,7 +195,7 @@ func (v *Validator) evalCompetition(ctx context.Context, comp Competition, nComp
 		}
 	}
 	v.progress("evaluate "+comp.Name, len(sel.Picked), len(sel.Picked))
-	if err := v.score(cs, &step, urs, in.d, set.rng); err != nil {
+	if err := v.score(cs, &step, urs, in.d, set.scoreRand()); err != nil {
 		return evaluated, err
 	}
 	for _, u := range sel.Picked {
