@@ -18,6 +18,17 @@ type Reader interface {
 	Weights(ctx context.Context, netuid NetUID, uid UID) (Weights, error)
 }
 
+// BlockHashReader reads the hashes of final blocks: randomness that every
+// validator sees alike and nobody knows before the block is made.
+type BlockHashReader interface {
+	// FinalizedBlock returns the newest finalised block number (the head
+	// on a chain without forks).
+	FinalizedBlock(ctx context.Context) (BlockNumber, error)
+	// BlockHash returns the hash of block n of the canonical chain; an
+	// error wrapping ErrNotFound when n is beyond the head.
+	BlockHash(ctx context.Context, n uint64) ([32]byte, error)
+}
+
 // Committer publishes commitment data (a model id) for the signer's hotkey.
 type Committer interface {
 	// Commit publishes data on netuid and returns the block it was included in.

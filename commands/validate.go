@@ -14,7 +14,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/coldint/coldint/chain"
-	"github.com/coldint/coldint/data"
 	"github.com/coldint/coldint/eval"
 	"github.com/coldint/coldint/evalproof"
 	"github.com/coldint/coldint/model"
@@ -79,7 +78,7 @@ func validateFlags(f *Factory, o *validateOptions) []cli.Flag {
 	flags := append(f.chainFlags(),
 		&cli.StringFlag{Name: "competitions", Value: eval.CompetitionsURL, Usage: "competitions.json URL or file", Category: "config", Destination: &o.Competitions},
 		&cli.StringFlag{Name: "hall-of-fame", Value: eval.HOFURL, Usage: "hall_of_fame.json URL or file (\"\": none)", Category: "config", Destination: &o.HallOfFame},
-		&cli.StringSliceFlag{Name: "data", Usage: "local text source: .txt, .jsonl, .jsonl.gz files or folders (default: the datasets-server)", Category: "data", Destination: &o.Data},
+		&cli.StringSliceFlag{Name: "data", Usage: "local text source: .txt, .jsonl, .jsonl.gz files or folders (default: the datasets-server); NAME=PATH gives evaluation task NAME local text", Category: "data", Destination: &o.Data},
 		&cli.StringFlag{Name: "dataset", Value: "HuggingFaceFW/fineweb-edu-score-2", Usage: "dataset of the datasets-server (HF_DATASETS_SERVER sets its URL)", Category: "data", Destination: &o.Dataset},
 		&cli.StringFlag{Name: "model-dir", Value: "~/.coldint/validator", Usage: "folder of downloaded models, laid out as a Hugging Face cache (it may be ~/.cache/huggingface/hub to share models with other tools), and the validator state (vali-state/)", Destination: &o.ModelDir},
 		deviceFlagTo(&f.Engine.Device, "; or random (fake losses, for tests)"),
@@ -164,7 +163,7 @@ func (o *validateOptions) evalOptions(ctx context.Context) (eval.Options, error)
 	if err != nil {
 		return eval.Options{}, err
 	}
-	src, err := o.source(ctx)
+	src, taskSources, err := validateSources(ctx, o.Data.Value(), o.Dataset)
 	if err != nil {
 		return eval.Options{}, err
 	}
@@ -173,7 +172,7 @@ func (o *validateOptions) evalOptions(ctx context.Context) (eval.Options, error)
 		return eval.Options{}, err
 	}
 	return eval.Options{
-		Chain: cc.Reader, Netuid: chain.NetUID(o.F.Chain.Netuid), Hub: h, Source: src, Scorer: scorer,
+		Chain: cc.Reader, Netuid: chain.NetUID(o.F.Chain.Netuid), Hub: h, Source: src, TaskSources: taskSources, Scorer: scorer,
 		Loader:   eval.NewLoader(o.Competitions, o.HallOfFame),
 		ModelDir: modelDir, MaxMemory: budget, Threads: o.Threads,
 		Device: ec.Device.String(), DType: string(ec.DType), ParamBytes: ec.DType.Bytes(),
@@ -226,14 +225,6 @@ func (o *validateOptions) publisher(opts *eval.Options) (*evalproof.Publisher, e
 		dataset = o.Dataset
 	}
 	return stepPublisher(o.Publish, opts.Hub, opts, dataset)
-}
-
-// source is the text source: local files, or the datasets-server.
-func (o *validateOptions) source(ctx context.Context) (data.Source, error) {
-	if paths := o.Data.Value(); len(paths) > 0 {
-		return data.OpenLocal(ctx, paths, data.LocalOptions{})
-	}
-	return data.NewServer(o.Dataset), nil
 }
 
 // scorer evaluates each model in an eval-worker subprocess of this

@@ -75,8 +75,18 @@ type Competition struct {
 	AdvantageInitial float64 `json:"advantage_initial"`
 	AdvantageDecay   float64 `json:"advantage_decay"`
 	WeightSkewFactor float64 `json:"weight_skew_factor"`
+	// EvalSeed is eval_seed ("" when absent: random; see [Competition.Seed]),
+	// SyncCadence sync_cadence (0 when absent: see [Competition.Cadence]) and
+	// EvalDelay eval_delay in blocks.
+	EvalSeed    string `json:"eval_seed,omitempty"`
+	SyncCadence int    `json:"sync_cadence,omitempty"`
+	EvalDelay   int    `json:"eval_delay,omitempty"`
+	// Tasks are the weighted evaluation tasks (none: the validator's text source).
+	Tasks []Task `json:"tasks,omitempty"`
 	// Params holds every merged key as raw JSON, unknown ones included.
 	Params map[string]json.RawMessage `json:"-"`
+	// taskWarnings name unknown task keys, for [Config.Warnings].
+	taskWarnings []string
 }
 
 // SequenceLimit returns max_sequence_len for the tokenizer path in use: the
@@ -162,7 +172,7 @@ func (c *Config) Names() []string {
 var (
 	competitionKeys = []string{"reward", "dataset", "model_types", "model_size", "parameters", "tokenizer", "free_tokenizer",
 		"max_sequence_len", "cap_sample_len", "max_tokenize_fails", "group_samples", "pool_size", "pend_size",
-		"advantage_initial", "advantage_decay", "weight_skew_factor"}
+		"advantage_initial", "advantage_decay", "weight_skew_factor", "eval_seed", "sync_cadence", "eval_delay", "tasks"}
 	globalKeys = []string{"rows_per_page", "use_eval_cache", "db_min_samples", "db_max_samples", "db_extend_interval",
 		"db_extend_samples", "eval_samples", "discard_winrate"}
 	legacyKeys = []string{"eval_pages"}
@@ -244,6 +254,9 @@ func Parse(data []byte) (*Config, error) {
 			continue
 		}
 		cfg.warnProblems(where, d, "ignored, the default stays")
+		for _, w := range c.taskWarnings {
+			cfg.Warnings = append(cfg.Warnings, where+": "+w)
+		}
 		cfg.Competitions = append(cfg.Competitions, c)
 	}
 	return cfg, nil
@@ -337,6 +350,7 @@ func decodeCompetition(name string, m map[string]json.RawMessage) (Competition, 
 	for _, k := range RequiredCompetitionKeys {
 		req[k] = k != "dataset"
 	}
+	req["tasks"] = true // unusable tasks leave the competition out
 	d := &Fields{M: m, Required: req, NullIsProblem: true}
 	c.Reward, _ = d.Number("reward", 0, math.MaxFloat64)
 	// dataset is not read by the reference (only "fineweb2" exists); keep a
@@ -374,6 +388,7 @@ func decodeCompetition(name string, m map[string]json.RawMessage) (Competition, 
 	if v, ok := d.Number("weight_skew_factor", math.SmallestNonzeroFloat64, 1000); ok {
 		c.WeightSkewFactor = v
 	}
+	c.taskWarnings = decodeConsensus(&c, d)
 	return c, d
 }
 

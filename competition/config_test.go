@@ -166,6 +166,16 @@ func FuzzCompetitions(f *testing.F) {
 			if c.GroupSamples < 1 || c.PoolSize < 1 || c.Parameters < 1 || c.ModelSize < 1 || c.Reward < 0 {
 				t.Fatalf("out of range: %+v", c)
 			}
+			if s := c.Seed(); s != SeedRandom && s != SeedBlock || c.Cadence() < 1 || c.EvalDelay < 0 {
+				t.Fatalf("sync settings out of range: %+v", c)
+			}
+			names := map[string]bool{}
+			for _, task := range c.Tasks {
+				if task.Name == "" || task.Dataset == "" || names[task.Name] || !(task.Weight > 0) || task.Pages < 1 {
+					t.Fatalf("unusable task kept: %+v", task)
+				}
+				names[task.Name] = true
+			}
 		}
 		if _, err := ParseHallOfFame(b); err != nil && !errors.Is(err, ErrInvalidConfig) {
 			t.Fatalf("hof error without ErrInvalidConfig: %v", err)

@@ -12,6 +12,13 @@
 // unusable optional values, competitions whose limits are not numbers) is
 // named in warnings. hall_of_fame.json lists the extra awards per hotkey.
 //
+// Shared samples and tasks. eval_seed block makes every validator draw a
+// competition's pages from the hash of the last sync block (every
+// sync_cadence blocks, [Competition.SyncBlock]) and evaluate only models
+// committed eval_delay blocks before it ([Competition.Eligible]); tasks
+// list weighted datasets whose win rates are combined by
+// [Competition.TaskWeights].
+//
 // Admission. A model enters a competition when its config.json model_type
 // maps to a class (llama, phi3, phi) whose name contains one of model_types
 // (so "LlamaForCausalLM" also admits the sliced variant), its dimensions are

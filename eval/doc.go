@@ -5,7 +5,11 @@
 // / sample DB with copy detection (docs/validator.md#the-eval-cache), scoring from per-sample losses to
 // weights (docs/scoring.md#grouping-samples), weight setting with commit-reveal (docs/validator.md#setting-weights), the step
 // report and its step JSON (docs/validator.md#step-json, stepjson.go), state persistence (docs/validator.md#state)
-// and disk cleanup (docs/validator.md#disk-policy).
+// and disk cleanup (docs/validator.md#disk-policy). A competition with
+// eval_seed block or weighted tasks draws samples of its own: pages seeded
+// by the last sync block's hash, the same on every validator, scored task
+// by task ([ScoreTasks]); every evaluated sample is named by a [SampleRef]
+// (round.go, docs/validator.md#shared-samples-and-tasks).
 //
 // [Validator] ties these together over interfaces: a chain.Reader and
 // chain.WeightSetter, an hf.Hub, a data.Source and a [Scorer]. The package

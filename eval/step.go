@@ -20,6 +20,14 @@ type CompetitionStep struct {
 	Blocks map[chain.UID]chain.BlockNumber
 	// Benchmarks marks injected UIDs (never discarded).
 	Benchmarks map[chain.UID]bool
+	// Samples identify the evaluated samples, in the order of every loss
+	// vector in Losses (nil when unknown).
+	Samples []SampleRef
+	// TaskBounds split the samples into tasks: task i is samples
+	// [TaskBounds[i], TaskBounds[i+1]) (nil: one task). TaskWeights are
+	// the tasks' normalised weights.
+	TaskBounds  []int
+	TaskWeights []float64
 }
 
 // StepOutcome is what [ScoreStep] did to a competition.
@@ -49,11 +57,11 @@ func ScoreStep(state *CompState, in CompetitionStep, current chain.BlockNumber, 
 		}
 		models = append(models, ModelLosses{UID: u, Block: in.Blocks[u], Losses: l})
 	}
-	res, err := ScoreCompetition(models, ScoreParams{
+	res, err := scoreModels(models, ScoreParams{
 		WinParams:        WinParams{CurrentBlock: current, AdvantageInitial: c.AdvantageInitial, AdvantageDecay: c.AdvantageDecay},
 		WeightSkewFactor: c.WeightSkewFactor,
 		GroupSamples:     c.GroupSamples,
-	}, rng)
+	}, in.TaskBounds, in.TaskWeights, rng)
 	if errors.Is(err, ErrNoResults) {
 		return StepOutcome{}, nil
 	}

@@ -33,6 +33,10 @@ type Options struct {
 	Hub hf.Hub
 	// Source gives the text samples.
 	Source data.Source
+	// TaskSources give the texts of evaluation tasks by task name; a task
+	// not named here reads its dataset from the datasets-server of Source
+	// (which must then be a *data.Server).
+	TaskSources map[string]data.Source
 	// Scorer computes losses (isolated per model).
 	Scorer Scorer
 	// Loader holds competitions.json and the hall of fame.
@@ -130,6 +134,8 @@ type Validator struct {
 	timing    *phaseTiming
 	toks      map[string]*tokenizer.Tokenizer
 	rejected  map[chain.UID]string
+	// rounds are the samples of each competition's current sync round.
+	rounds map[string]*sampleSet
 }
 
 type uidModel struct {
@@ -213,6 +219,7 @@ func New(opts Options) (*Validator, error) {
 	v := &Validator{
 		opts: opts, log: opts.Logger, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		models: map[chain.UID]*uidModel{}, ready: make(chan chain.UID, 256), timing: &phaseTiming{d: map[string]time.Duration{}}, toks: map[string]*tokenizer.Tokenizer{}, rejected: map[chain.UID]string{},
+		rounds: map[string]*sampleSet{},
 	}
 	v.started = opts.Now()
 	st, err := LoadValidatorState(filepath.Join(StateDir(opts.ModelDir), ValidatorStateFile))

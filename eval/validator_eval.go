@@ -3,6 +3,8 @@ package eval
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/coldint/coldint/chain"
@@ -15,6 +17,7 @@ type evalInput struct {
 	index  map[chain.UID]int // cache rows of the models (nil without the eval cache)
 	texts  []string
 	picked []int
+	refs   []SampleRef
 }
 
 // evaluate runs docs/validator.md#a-step steps 2–4: model indices, samples, per-competition
@@ -22,12 +25,20 @@ type evalInput struct {
 // caller holds v.mu; hashing and forward passes run without it.
 func (v *Validator) evaluate(ctx context.Context, cfg *Config, rep *StepReport) (int, error) {
 	in := &evalInput{d: cfg.Defaults, index: v.indexModels(ctx, cfg)}
-	if err := v.pickSamples(ctx, in, rep); err != nil {
-		return 0, err
+	if slices.ContainsFunc(cfg.Competitions, func(c Competition) bool { return !ownSamples(&c) }) {
+		if err := v.pickSamples(ctx, in, rep); err != nil {
+			return 0, err
+		}
 	}
 	evaluated := 0
 	for _, comp := range cfg.Competitions {
-		n, err := v.evalCompetition(ctx, comp, len(cfg.Competitions), in, rep)
+		set, err := v.samplesFor(ctx, &comp, in, rep)
+		if err != nil {
+			v.log.Warn("competition skipped: no samples", "competition", comp.Name, "err", err)
+			rep.SampleErrors[comp.Name] = err.Error()
+			continue
+		}
+		n, err := v.evalCompetition(ctx, comp, len(cfg.Competitions), in, set, rep)
 		evaluated += n
 		if err != nil {
 			return evaluated, err
@@ -111,8 +122,9 @@ func (v *Validator) pickSamples(ctx context.Context, in *evalInput, rep *StepRep
 		for _, s := range ss {
 			in.texts = append(in.texts, s.Text)
 			pages = append(pages, s.Page)
+			in.refs = append(in.refs, v.sampleRef(s))
 		}
-		rep.Pages, rep.Samples = pageNames(pages), ss
+		rep.Pages = pageNames(pages)
 		return nil
 	}
 	if n := v.cache.ExtendCount(v.now(), d); n > 0 {
@@ -137,21 +149,25 @@ func (v *Validator) pickSamples(ctx context.Context, in *evalInput, rep *StepRep
 	for _, j := range in.picked {
 		in.texts = append(in.texts, v.cache.Samples[j].Text)
 		pages = append(pages, v.cache.Samples[j].Page)
-		rep.Samples = append(rep.Samples, v.cache.Samples[j])
+		in.refs = append(in.refs, v.sampleRef(v.cache.Samples[j]))
 	}
 	rep.Pages = pageNames(pages)
 	return nil
 }
 
 // evalCompetition selects, evaluates and scores one competition's models.
-func (v *Validator) evalCompetition(ctx context.Context, comp Competition, nComps int, in *evalInput, rep *StepReport) (int, error) {
+func (v *Validator) evalCompetition(ctx context.Context, comp Competition, nComps int, in *evalInput, set *sampleSet, rep *StepReport) (int, error) {
 	cs := v.state.CState[comp.Name]
 	if cs == nil {
 		return 0, nil // the competition left the config during this pass
 	}
 	deadline := CompetitionDeadline(v.now(), nComps)
+	own := ownSamples(&comp)
 	sel := SelectUIDs(cs, comp.PoolSize, comp.PendSize, func(u chain.UID) bool {
 		_, ok := in.index[u]
+		if own {
+			return ok && set.eligible(&comp, v.models[u])
+		}
 		return ok || !in.d.UseEvalCache && v.models[u] != nil
 	})
 	cs.Pending = sel.Pending
@@ -160,14 +176,15 @@ func (v *Validator) evalCompetition(ctx context.Context, comp Competition, nComp
 		return 0, nil
 	}
 	toks := map[string]*tokenized{}
-	v.logCompTokens(ctx, &comp, in.texts, toks, rep)
+	v.logCompTokens(ctx, &comp, set.texts, toks, rep)
 	step := CompetitionStep{Competition: &comp, Picked: sel.Picked, Losses: map[chain.UID][]float64{},
-		Blocks: map[chain.UID]chain.BlockNumber{}, Benchmarks: map[chain.UID]bool{}}
+		Blocks: map[chain.UID]chain.BlockNumber{}, Benchmarks: map[chain.UID]bool{},
+		Samples: set.refs, TaskBounds: set.bounds, TaskWeights: set.weights}
 	urs := map[chain.UID]*UIDReport{}
 	evaluated := 0
 	for i, u := range sel.Picked {
 		v.progress("evaluate "+comp.Name, i, len(sel.Picked))
-		ur, l := v.evalPicked(ctx, u, &comp, deadline, in, toks, &step)
+		ur, l := v.evalPicked(ctx, u, &comp, deadline, set, toks, &step)
 		urs[u] = ur
 		if ctx.Err() != nil {
 			return evaluated, ctx.Err()
@@ -178,7 +195,7 @@ func (v *Validator) evalCompetition(ctx context.Context, comp Competition, nComp
 		}
 	}
 	v.progress("evaluate "+comp.Name, len(sel.Picked), len(sel.Picked))
-	if err := v.score(cs, &step, urs, in.d); err != nil {
+	if err := v.score(cs, &step, urs, in.d, set.scoreRand()); err != nil {
 		return evaluated, err
 	}
 	for _, u := range sel.Picked {
@@ -214,7 +231,7 @@ func (v *Validator) logCompTokens(ctx context.Context, comp *Competition, texts 
 
 // evalPicked evaluates one picked model; the losses are nil when it has no
 // results.
-func (v *Validator) evalPicked(ctx context.Context, u chain.UID, comp *Competition, deadline time.Time, in *evalInput, toks map[string]*tokenized, step *CompetitionStep) (*UIDReport, []float64) {
+func (v *Validator) evalPicked(ctx context.Context, u chain.UID, comp *Competition, deadline time.Time, set *sampleSet, toks map[string]*tokenized, step *CompetitionStep) (*UIDReport, []float64) {
 	m := v.models[u]
 	if m == nil {
 		m = &uidModel{UID: u, Label: "removed during this pass"}
@@ -232,12 +249,10 @@ func (v *Validator) evalPicked(ctx context.Context, u chain.UID, comp *Competiti
 		ur.Status = "skipped: the model was removed during this pass"
 		return ur, nil
 	}
-	// Without the eval cache no loss comes from it: every sample is computed.
-	cacheRows := in.index
-	if !in.d.UseEvalCache {
-		cacheRows = nil
+	if l, ok := set.losses[m.DirHash]; ok && m.DirHash != "" {
+		return v.roundCached(ur, m, l), l
 	}
-	l, err := v.evalModel(ctx, m, comp, cacheRows, in.picked, in.texts, toks, ur)
+	l, err := v.evalModel(ctx, m, comp, set.index, set.picked, set.texts, toks, ur)
 	if ctx.Err() != nil {
 		return ur, nil
 	}
@@ -248,6 +263,9 @@ func (v *Validator) evalPicked(ctx context.Context, u chain.UID, comp *Competiti
 		return ur, nil
 	}
 	delete(v.rejected, u)
+	if set.losses != nil && m.DirHash != "" {
+		set.losses[m.DirHash] = l
+	}
 	v.log.Info("model evaluated", "uid", u, "model", m.Label, "forward", ur.Forward, "cached", ur.Cached, "loss_sum_avg", float64(ur.LossSumAvg))
 	ur.Status = "ok"
 	ur.Geometry = geometryOf(m.Info)
@@ -256,10 +274,13 @@ func (v *Validator) evalPicked(ctx context.Context, u chain.UID, comp *Competiti
 
 // score runs the competition's scoring and pool update (docs/scoring.md#grouping-samples) and
 // fills the reports' win statistics.
-func (v *Validator) score(cs *CompState, step *CompetitionStep, urs map[chain.UID]*UIDReport, d Defaults) error {
+func (v *Validator) score(cs *CompState, step *CompetitionStep, urs map[chain.UID]*UIDReport, d Defaults, rng *rand.Rand) error {
 	t1 := v.now()
 	defer func() { v.timing.add("score", v.now().Sub(t1)) }()
-	out, err := ScoreStep(cs, *step, v.mg.Block, d.DiscardWinrate, v.rng)
+	if rng == nil {
+		rng = v.rng
+	}
+	out, err := ScoreStep(cs, *step, v.mg.Block, d.DiscardWinrate, rng)
 	if err != nil {
 		return fmt.Errorf("score competition %q: %w", step.Competition.Name, err)
 	}

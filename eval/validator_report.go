@@ -85,7 +85,16 @@ type StepReport struct {
 	// Pages are the dataset pages of this step's samples ([PageName]),
 	// each once, in sample order. (The reference lists the fetched pages
 	// without the eval cache and none with it.)
-	Pages        []string              `json:"pages"`
+	Pages []string `json:"pages"`
+	// Samples identify, per competition, the evaluated samples in the
+	// order of its models' losses.
+	Samples map[string][]SampleRef `json:"samples,omitempty"`
+	// Rounds are, per competition with eval_seed block, the sync block its
+	// samples were drawn from.
+	Rounds map[string]SyncRound `json:"rounds,omitempty"`
+	// SampleErrors name the competitions skipped this step because their
+	// samples could not be read, with the reason.
+	SampleErrors map[string]string     `json:"sample_errors,omitempty"`
 	Rejected     map[chain.UID]string  `json:"rejected,omitempty"`
 	Weights      map[chain.UID]float64 `json:"weights"`
 	WeightsSet   bool                  `json:"weights_set"`
@@ -96,9 +105,6 @@ type StepReport struct {
 	Timing       map[string]float64    `json:"phase_seconds"`
 	StepTime     float64               `json:"step_time"`
 	Evaluated    int                   `json:"evaluated"`
-	// Samples are the step's samples in the order of every model's losses
-	// (for publishing the step; not part of the step JSON).
-	Samples []Sample `json:"-"`
 }
 
 // geometryOf is a model's step JSON geometry. The embedding rows fall back

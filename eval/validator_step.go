@@ -91,7 +91,8 @@ func (v *Validator) configStage(ctx context.Context) (*Config, error) {
 func (v *Validator) evalPass(ctx context.Context, cfg *Config) (*StepReport, int, error) {
 	v.step++
 	rep := &StepReport{Step: v.step, Timestamp: float64(v.now().UnixNano()) / 1e9, Weights: map[chain.UID]float64{},
-		UIDOrder: []chain.UID{}, CompetitionInfo: map[string]CompetitionLog{}, Pages: []string{}}
+		UIDOrder: []chain.UID{}, CompetitionInfo: map[string]CompetitionLog{}, Pages: []string{},
+		Samples: map[string][]SampleRef{}, SampleErrors: map[string]string{}, Rounds: map[string]SyncRound{}}
 	if v.mg == nil {
 		return nil, 0, fmt.Errorf("validator step: no metagraph yet")
 	}

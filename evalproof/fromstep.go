@@ -28,23 +28,21 @@ func TextSHA256(text string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// RefsFromSamples names the validator's samples: the dataset row is the
-// page offset plus the position in the page. Task is "".
-func RefsFromSamples(dataset string, ss []eval.Sample) []SampleRef {
-	out := make([]SampleRef, len(ss))
-	for i, s := range ss {
-		out[i] = SampleRef{Dataset: dataset, Config: s.Page.Config, Split: s.Page.Split, Row: int64(s.Page.Offset + s.Ofs), TextSHA256: TextSHA256(s.Text)}
-	}
-	return out
-}
-
-// StepRefs names each competition's samples of the report, in loss order.
-// Today every competition of a step scores the same samples, those of
-// rep.Samples; a dataset name comes from info (the validator's source).
+// StepRefs names each competition's samples of the report, in loss order,
+// from the validator's own sample records (eval.SampleRef). A sample of the
+// validator's unnamed source gets dataset (the datasets-server dataset, or
+// "local").
 func StepRefs(rep *eval.StepReport, dataset string) map[string][]SampleRef {
-	refs := RefsFromSamples(dataset, rep.Samples)
 	out := map[string][]SampleRef{}
 	for _, name := range rep.Competitions {
+		refs := make([]SampleRef, len(rep.Samples[name]))
+		for i, r := range rep.Samples[name] {
+			ds := r.Dataset
+			if ds == "" {
+				ds = dataset
+			}
+			refs[i] = SampleRef{Task: r.Task, Dataset: ds, Config: r.Config, Split: r.Split, Row: r.Row, TextSHA256: r.SHA256}
+		}
 		out[name] = refs
 	}
 	return out

@@ -34,7 +34,7 @@ func (f *fakeCommitter) Commit(_ context.Context, _ chain.NetUID, data string) (
 func testReport() (*eval.StepReport, map[string]*eval.ModelMetadata) {
 	rep := &eval.StepReport{Block: 50, Timestamp: 1e9, Competitions: []string{"c"},
 		Weights: map[chain.UID]float64{1: 1},
-		Samples: []eval.Sample{{Page: eval.PageRef{Config: "cfg", Offset: 100, Split: "train"}, Ofs: 2, Text: "hello"}},
+		Samples: map[string][]eval.SampleRef{"c": {{Config: "cfg", Split: "train", Row: 102, SHA256: eval.TextHash("hello")}}},
 		UIDs: eval.UIDReports{{UID: 1, Competition: "c", Hotkey: "hk1", Block: 7, Status: "ok", WinRate: 1, Weight: 1, Losses: []eval.JSONFloat{2.5}},
 			{UID: 2, Competition: "c", Hotkey: "hk2", Block: 8, Status: "failed: x"}},
 	}

@@ -1,6 +1,6 @@
 // Package chaintest is a conformance suite for chain backends, in the manner
 // of testing/fstest: [Run] checks that a backend behaves like subtensor in
-// what coldint relies on (block numbers, registration and the metagraph,
+// what coldint relies on (block numbers and hashes, registration and the metagraph,
 // commitments and their rate limit, weights and their normalisation, and
 // the sentinel errors for unknown subnets and unregistered hotkeys).
 //
@@ -89,6 +89,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) *Backend) {
 		f    func(t *testing.T, ctx context.Context)
 	}{
 		{"BlockNumberIncreases", s.blockNumber},
+		{"BlockHash", s.blockHash},
 		{"UnknownNetuid", s.unknownNetuid},
 		{"RegisterShowsInMetagraph", s.register},
 		{"CommitAndRead", s.commitAndRead},
@@ -187,6 +188,53 @@ func (s *suite) blockNumber(t *testing.T, ctx context.Context) {
 	if b4 < b3 {
 		t.Errorf("head %d is before the inclusion block %d", b4, b3)
 	}
+}
+
+// blockHash checks the block-hash read validators seed shared samples
+// from: a final block's hash is stable, blocks differ, and a block beyond
+// the head is not found.
+func (s *suite) blockHash(t *testing.T, ctx context.Context) {
+	r, ok := s.b.Reader.(chain.BlockHashReader)
+	if !ok {
+		t.Fatalf("reader %T does not read block hashes (chain.BlockHashReader)", s.b.Reader)
+	}
+	if err := s.b.Admin.Advance(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	head, err := s.b.Reader.BlockNumber(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fin, err := r.FinalizedBlock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fin > head || fin < 1 {
+		t.Fatalf("finalized block %d, head %d: want 1 ≤ finalized ≤ head", fin, head)
+	}
+	h1, err := r.BlockHash(ctx, uint64(fin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[[32]byte]uint64{}
+	for n := uint64(fin); n+2 >= uint64(fin) && n <= uint64(fin); n-- {
+		h, err := r.BlockHash(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, dup := seen[h]; dup || h == ([32]byte{}) {
+			t.Errorf("blocks %d and %d have the hash %x: want distinct non-zero hashes", n, m, h)
+		}
+		seen[h] = n
+	}
+	if err := s.b.Admin.Advance(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if h2, err := r.BlockHash(ctx, uint64(fin)); err != nil || h2 != h1 {
+		t.Errorf("hash of final block %d changed after a new block: %x then %x (%v)", fin, h1, h2, err)
+	}
+	_, err = r.BlockHash(ctx, uint64(head)+1_000_000)
+	wantErr(t, "hash of a block beyond the head", err, chain.ErrNotFound)
 }
 
 func (s *suite) unknownNetuid(t *testing.T, ctx context.Context) {

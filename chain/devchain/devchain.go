@@ -101,6 +101,8 @@ type Chain struct {
 	size     int64    // bytes of good log
 	closed   bool
 	broken   error
+	// digests is the running digest of the log per record, for BlockHash.
+	digests []blockDigest
 }
 
 var (
@@ -127,6 +129,7 @@ func Open(ctx context.Context, opts Options) (*Chain, error) {
 	c := &Chain{st: newState(), opts: opts}
 	if opts.Path == "" {
 		c.lastTime = opts.Now()
+		c.noteRecord(&record{Block: 0, Time: c.lastTime.UnixNano(), Op: &op{Kind: opGenesis}})
 		return c, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o755); err != nil {
@@ -172,11 +175,13 @@ func (c *Chain) load(f *os.File) error {
 		}
 		now := c.opts.Now()
 		c.f = f
-		err := c.appendRecord(&record{Block: 0, Time: now.UnixNano(), Op: &op{Kind: opGenesis}})
+		genesis := &record{Block: 0, Time: now.UnixNano(), Op: &op{Kind: opGenesis}}
+		err := c.appendRecord(genesis)
 		c.f = nil
 		if err != nil {
 			return err
 		}
+		c.noteRecord(genesis)
 		// Make the new file's folder entry durable too.
 		if d, err := os.Open(filepath.Dir(c.opts.Path)); err == nil {
 			_ = d.Sync()
@@ -209,6 +214,7 @@ func (c *Chain) load(f *os.File) error {
 			return fmt.Errorf("replay block %d: %w", r.Block, err)
 		}
 		c.lastTime = time.Unix(0, r.Time)
+		c.noteRecord(r)
 	}
 	if len(recs) == 0 {
 		c.lastTime = c.opts.Now()
@@ -300,9 +306,11 @@ func (c *Chain) seal(ctx context.Context, o *op, after ...func()) (chain.BlockNu
 		return 0, err
 	}
 	o.Block = b
-	if err := c.appendRecord(&record{Block: b, Time: now.UnixNano(), Op: o}); err != nil {
+	rec := &record{Block: b, Time: now.UnixNano(), Op: o}
+	if err := c.appendRecord(rec); err != nil {
 		return 0, err
 	}
+	c.noteRecord(rec)
 	if err := c.st.apply(o); err != nil {
 		// check accepted it, so this is a bug; the log already holds it.
 		c.broken = fmt.Errorf("devchain state diverged from log: %w", err)

@@ -198,6 +198,10 @@ func (h *Handler) call(ctx context.Context, method string, raw json.RawMessage) 
 	switch method {
 	case "devchain_blockNumber":
 		return c.BlockNumber(ctx)
+	case "devchain_finalizedBlock":
+		return c.FinalizedBlock(ctx)
+	case "devchain_blockHash":
+		return c.BlockHash(ctx, p.N)
 	case "devchain_metagraph":
 		return c.Metagraph(ctx, p.Netuid)
 	case "devchain_commitment":

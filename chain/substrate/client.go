@@ -298,6 +298,25 @@ func (c *Client) BlockHash(ctx context.Context, n uint64) ([32]byte, error) {
 	return parseHash(*hs)
 }
 
+// FinalizedBlock returns the number of the newest finalised block.
+func (c *Client) FinalizedBlock(ctx context.Context) (chain.BlockNumber, error) {
+	var hs string
+	if err := c.Call(ctx, &hs, "chain_getFinalizedHead"); err != nil {
+		return 0, fmt.Errorf("read finalized head: %w", err)
+	}
+	var h header
+	if err := c.Call(ctx, &h, "chain_getHeader", hs); err != nil {
+		return 0, fmt.Errorf("read finalized head %s: %w", hs, err)
+	}
+	n, err := h.number()
+	if err != nil {
+		return 0, fmt.Errorf("read finalized head: block number %q: %w", h.Number, err)
+	}
+	return chain.BlockNumber(n), nil
+}
+
+var _ chain.BlockHashReader = (*Client)(nil)
+
 // StorageRaw reads a raw storage value at block hash at (nil: best block).
 // It returns nil, false when the key is unset.
 func (c *Client) StorageRaw(ctx context.Context, key []byte, at *[32]byte) ([]byte, bool, error) {
