@@ -239,6 +239,37 @@ extern "C" int coldint_c10d_agree(void *p, const char *what, const char *digest,
   return 0;
 }
 
+extern "C" int coldint_c10d_store_set(void *p, const char *key, const uint8_t *value, int64_t len, char **err) {
+  auto *g = static_cast<Group *>(p);
+  std::string k(key);
+  C10D_TRY
+  g->store->set("coldint/kv/" + k, std::vector<uint8_t>(value, value + len));
+  C10D_CATCH("store " + k + " (rank " + std::to_string(g->rank) + " of " + std::to_string(g->world) + ")")
+  return 0;
+}
+
+extern "C" int coldint_c10d_store_get(void *p, const char *key, uint8_t **out, int64_t *len, char **err) {
+  auto *g = static_cast<Group *>(p);
+  std::string k(key);
+  C10D_TRY
+  auto v = g->store->get("coldint/kv/" + k);
+  *out = static_cast<uint8_t *>(malloc(v.size() + 1));
+  if (*out == nullptr) return fail(err, "read " + k + ": out of memory");
+  if (!v.empty()) memcpy(*out, v.data(), v.size());
+  *len = static_cast<int64_t>(v.size());
+  C10D_CATCH("read " + k + " from the store (rank " + std::to_string(g->rank) + " of " + std::to_string(g->world) + ")")
+  return 0;
+}
+
+extern "C" int coldint_c10d_store_delete(void *p, const char *key, char **err) {
+  auto *g = static_cast<Group *>(p);
+  std::string k(key);
+  C10D_TRY
+  g->store->deleteKey("coldint/kv/" + k);
+  C10D_CATCH("delete " + k + " from the store (rank " + std::to_string(g->rank) + " of " + std::to_string(g->world) + ")")
+  return 0;
+}
+
 extern "C" void coldint_c10d_free(void *p) {
   auto *g = static_cast<Group *>(p);
   try {

@@ -43,6 +43,18 @@ int coldint_c10d_barrier(void *pg, char **err);
 // differs. Every rank calls it with the same what, once per what.
 int coldint_c10d_agree(void *pg, const char *what, const char *digest, char **err);
 
+// coldint_c10d_store_set stores len bytes of value under key in the
+// rendezvous store (visible to every rank; a later set replaces it).
+int coldint_c10d_store_set(void *pg, const char *key, const uint8_t *value, int64_t len, char **err);
+
+// coldint_c10d_store_get waits (at most the group's timeout) until key is in
+// the store and returns its value as a malloc'd buffer in *out, *len bytes.
+int coldint_c10d_store_get(void *pg, const char *key, uint8_t **out, int64_t *len, char **err);
+
+// coldint_c10d_store_delete removes key from the store (no error when it is
+// not there).
+int coldint_c10d_store_delete(void *pg, const char *key, char **err);
+
 // coldint_c10d_free leaves the group and frees it.
 void coldint_c10d_free(void *pg);
 
