@@ -67,7 +67,7 @@ rate reaches --min-win-rate publishes it to --repo. Each step is also a subcomma
 			{
 				Name:      "train",
 				Usage:     "train a causal LM (AdamW, warmup + cosine LR, clipping, accumulation, packing, checkpoints, --resume)",
-				UsageText: "coldint mine train (--init DIR | --from-best --competition c00 | --resume) --data PATH... --out DIR [flags]",
+				UsageText: "coldint mine train (--init DIR | --from-best --competition c00 | --resume) (--data PATH... | --dataset REPO[@REV]) --out DIR [flags]",
 				Flags:     append(append(mineTrainFlags(), mineChainFlags()...), hubClientFlags()...),
 				Action: func(c *cli.Context) error {
 					_, err := runMineTrain(c)
@@ -119,7 +119,7 @@ func mineChainFlags() []cli.Flag {
 
 func mineTrainFlags() []cli.Flag {
 	d := train.DefaultConfig()
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "init", Usage: "model folder to start from (config.json, safetensors, tokenizer)", Category: "train"},
 		&cli.BoolFlag{Name: "from-best", Usage: "start from the current best model of --competition (chain + hub)", Category: "train"},
 		&cli.StringFlag{Name: "tokenizer", Usage: "tokenizer folder (default: the starting model's)", Category: "train"},
@@ -153,19 +153,20 @@ func mineTrainFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "ddp-timeout", Value: 10 * time.Minute, Usage: "data-parallel runs: how long a rank waits for the others (rendezvous and every collective)", Category: "train"},
 		&cli.StringFlag{Name: "competition", Usage: "competition name (c00 ...)", Category: "competition"},
 		&cli.StringFlag{Name: "competitions", Value: eval.CompetitionsURL, Usage: "competitions.json URL or file", Category: "competition"},
-	}
+	}, mineStreamFlags()...)
 }
 
 func minePrecheckFlags(standalone bool) []cli.Flag {
 	f := []cli.Flag{
 		&cli.IntFlag{Name: "samples", Value: 200, Usage: "fresh samples for the local evaluation", Category: "precheck"},
-		&cli.StringFlag{Name: "dataset", Value: data.DefaultDataset, Usage: "dataset of the datasets-server when --data is not given", Category: "precheck"},
+		&cli.StringFlag{Name: "precheck-dataset", Value: data.DefaultDataset, Usage: "dataset of the datasets-server the pre-check samples from when --data is not given", Category: "precheck"},
 		&cli.StringFlag{Name: "best", Usage: "model folder of the current best (default: found on chain and downloaded)", Category: "precheck"},
 		&cli.Uint64Flag{Name: "precheck-seed", Usage: "seed of the sample choice (0: random)", Category: "precheck"},
 	}
 	if standalone {
 		f = append(f,
 			&cli.StringFlag{Name: "model", Required: true, Usage: "model folder to check"},
+			&cli.StringFlag{Name: "dataset", Hidden: true, Usage: "--precheck-dataset, as earlier versions spelled it"},
 			&cli.StringFlag{Name: "competition", Required: true, Usage: "competition name"},
 			&cli.StringFlag{Name: "competitions", Value: eval.CompetitionsURL, Usage: "competitions.json URL or file"},
 			&cli.StringSliceFlag{Name: "data", Usage: "local text for samples (default: the datasets-server)"},
@@ -272,8 +273,8 @@ func runMineTrain(c *cli.Context) (string, error) {
 	if w := cfg.WarmupWarning(); w != "" {
 		slog.Warn(w)
 	}
-	if len(c.StringSlice("data")) == 0 {
-		return "", usageErrorf("mine train: --data is required")
+	if err := checkTrainData(c); err != nil {
+		return "", err
 	}
 	var start string
 	var st *train.State
@@ -311,24 +312,11 @@ func runMineTrain(c *cli.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("mine train: load tokenizer (give --tokenizer?): %w", err)
 	}
-	eos := tok.Roles().EOS
-	texts, err := data.ReadLocalTexts(ctx, c.StringSlice("data"))
+	d, err := openTrainSource(c, tok, st, rk.Rank, max(rk.World, 1), out)
 	if err != nil {
 		return "", err
 	}
-	corpus := &train.TextCorpus{Texts: texts, EOS: int32(eos), Encode: encodeInt32(tok)}
-	if eos < 0 {
-		slog.Warn("the tokenizer has no EOS token; packed documents are joined without a separator")
-	}
-	pad := tok.Roles().PAD
-	if pad < 0 {
-		pad = max(eos, 0)
-	}
-	d, err := train.NewData(corpus, train.DataConfig{SeqLen: c.Int("seq-len"), Pack: !c.Bool("no-pack"), Seed: c.Uint64("data-seed"),
-		EvalDocs: min(c.Int("eval-docs"), len(texts)/10), EvalRows: c.Int("eval-rows"), PadID: int32(pad)})
-	if err != nil {
-		return "", err
-	}
+	defer d.close()
 	if c.Int("threads") < 0 {
 		return "", usageErrorf("parse --threads %d: must be >= 0", c.Int("threads"))
 	}
@@ -355,29 +343,17 @@ func runMineTrain(c *cli.Context) (string, error) {
 		slog.Warn("the tokenizer has ids beyond the embedding rows; such documents fail", "max_id", tok.MaxID(), "vocab_size", rows)
 	}
 	stdio := ioFrom(c)
-	var bar *progress
-	if rk.Rank == 0 {
-		bar = newProgress(stdio, int64(cfg.Steps), "training", false)
-	}
+	started := st
 	if st != nil {
-		bar.Set(int64(st.Step))
+		cp := *st
+		started = &cp
 	}
-	logEvery := max(c.Int("log-every"), 1)
-	hooks := train.Hooks{
-		Step: func(s train.StepInfo) {
-			bar.Set(int64(s.Step))
-			bar.Describe(fmt.Sprintf("loss %.4f lr %.2e %.0f tok/s", s.Loss, s.LR, s.TokensPS))
-			if bar == nil && rk.Rank == 0 && (s.Step%logEvery == 0 || s.Step == s.Total) {
-				slog.Info("step", "step", s.Step, "of", s.Total, "loss", round4(s.Loss), "lr", s.LR, "grad_norm", round4(s.GradNorm), "tokens_per_s", math.Round(s.TokensPS))
-			}
-		},
-		Eval: func(e train.EvalPoint) {
-			slog.Info("held-out loss", "step", e.Step, "loss", round4(e.Loss), "tokens", e.Tokens)
-		},
-		Checkpoint: func(dir string, step int) { slog.Info("checkpoint saved", "step", step, "dir", dir) },
+	rep, err := newTrainReport(stdio, cfg, st, rk.Rank, c.String("log-json"), c.Int("log-every"))
+	if err != nil {
+		return "", err
 	}
-	final, err := train.Run(ctx, tr, d, cfg, st, hooks)
-	bar.Finish()
+	final, err := train.Run(ctx, tr, d, cfg, st, rep.hooks())
+	rep.close()
 	if err != nil {
 		if errors.Is(err, train.ErrInterrupted) {
 			return "", fmt.Errorf("%w (continue with --resume --out %s)", err, out)
@@ -400,10 +376,8 @@ func runMineTrain(c *cli.Context) (string, error) {
 		}
 	}
 	first, last := final.Evals[0], final.Evals[len(final.Evals)-1]
-	res := map[string]any{"model": dst, "steps": final.Step, "tokens": final.Tokens,
-		"eval_loss_start": first.Loss, "eval_loss_end": last.Loss, "train_loss_end": final.Curve[len(final.Curve)-1].Loss}
 	if c.Bool("json") {
-		return dst, writeJSON(stdio.Out, res)
+		return dst, writeJSON(stdio.Out, rep.summary(final, started, dst))
 	}
 	_, err = fmt.Fprintf(stdio.Out, "trained %d steps (%d tokens): held-out loss %.4f → %.4f; model in %s\n",
 		final.Step, final.Tokens, first.Loss, last.Loss, dst)
@@ -602,7 +576,7 @@ func runMinePrecheck(c *cli.Context, dir string) (float64, error) {
 			return 0, err
 		}
 	} else {
-		src = data.NewServer(c.String("dataset"))
+		src = data.NewServer(precheckDataset(c))
 	}
 	rpp := cfg.Defaults.RowsPerPage
 	if rpp <= 0 {

@@ -175,9 +175,6 @@ type StepInfo struct {
 	AllTokens int64
 	// Position is this rank's data position after the step, in words.
 	Position string
-	// StartStep is the step the run started (or resumed) from; with
-	// Elapsed it gives the run's pace.
-	StartStep int
 }
 
 // Hooks receive the loop's events. Nil fields are skipped.
@@ -226,7 +223,6 @@ func Run(ctx context.Context, m Model, d Source, cfg Config, st *State, hooks Ho
 	}
 	sched := cfg.Schedule()
 	start := time.Now()
-	startStep := st.Step
 	lastCkpt := st.Step
 	save := func() error {
 		if rank != 0 || cfg.Out == "" || lastCkpt == st.Step && st.Step != 0 && checkpointExists(cfg.Out) {
@@ -309,7 +305,7 @@ func Run(ctx context.Context, m Model, d Source, cfg Config, st *State, hooks Ho
 		if hooks.Step != nil {
 			dt := time.Since(t0)
 			hooks.Step(StepInfo{Point: pt, Total: cfg.Steps, TokensPS: float64(stats.Tokens) / dt.Seconds(), Elapsed: time.Since(start),
-				AllTokens: st.Tokens, Position: d.where(st), StartStep: startStep})
+				AllTokens: st.Tokens, Position: d.where(st)})
 		}
 		if cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0 && step != cfg.Steps {
 			if err := evaluate(); err != nil {

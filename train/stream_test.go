@@ -193,8 +193,8 @@ type boardGroup struct {
 	b           *board
 }
 
-func (g *boardGroup) Rank() int                                  { return g.rank }
-func (g *boardGroup) World() int                                 { return g.world }
+func (g *boardGroup) Rank() int                                   { return g.rank }
+func (g *boardGroup) World() int                                  { return g.world }
 func (g *boardGroup) Agree(context.Context, string, string) error { return nil }
 func (g *boardGroup) Post(_ context.Context, k string, v []byte) error {
 	g.b.mu.Lock()
@@ -238,7 +238,11 @@ type stepBarrier struct {
 	gen   int
 }
 
-func newStepBarrier(n int) *stepBarrier { b := &stepBarrier{n: n}; b.cond = sync.NewCond(&b.mu); return b }
+func newStepBarrier(n int) *stepBarrier {
+	b := &stepBarrier{n: n}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
 
 func (b *stepBarrier) wait() {
 	b.mu.Lock()
