@@ -274,7 +274,7 @@ func (s *Stream) nextShard(ctx context.Context) (bool, error) {
 	pf, closer, err := OpenParquetFile(path, s.opts.Column)
 	if err != nil {
 		os.RemoveAll(dir)
-		return false, fmt.Errorf("stream shard %d: %w", next, err)
+		return false, fmt.Errorf("stream shard %d %q: %w", next, s.shards[next].Path, err)
 	}
 	s.shard, s.file, s.closer, s.dir, s.group = next, pf, closer, dir, 0
 	if st := s.resume.Start; st.Shard == next {
