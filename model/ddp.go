@@ -12,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	lib "github.com/sugarme/gotch/libtch"
 	"github.com/sugarme/gotch/ts"
 )
 
@@ -128,21 +129,33 @@ func (d *DDP) agree(what, digest string) error {
 	return nil
 }
 
-// allReduceMean replaces every tensor by its mean over the ranks (engine
-// goroutine).
-func (d *DDP) allReduceMean(list []*ts.Tensor) error {
+// allReduceBuckets replaces every tensor by its sum (mean: its mean) over
+// the ranks, in buckets of ddpBucketBytes (engine goroutine). A tensor that
+// shared a bucket with others is not overwritten: its result comes back as
+// views[i], a view into the bucket's buffer, which saves copying it back
+// (views[i] is nil for a tensor reduced in place). The caller owns the views.
+func (d *DDP) allReduceBuckets(list []*ts.Tensor, mean bool) (views []*ts.Tensor, err error) {
 	if len(list) == 0 {
-		return nil
+		return nil, nil
 	}
 	h := handles(list)
 	defer C.free(unsafe.Pointer(h))
+	out := handles(list) // overwritten with the views
+	defer C.free(unsafe.Pointer(out))
 	var msg *C.char
-	rc := C.coldint_c10d_allreduce_mean(d.pg, h, C.int(len(list)), C.int64_t(ddpBucketBytes), &msg)
+	rc := C.coldint_c10d_allreduce_buckets(d.pg, h, C.int(len(list)), C.int64_t(ddpBucketBytes), C.int(boolInt(mean)), out, &msg)
 	runtime.KeepAlive(list)
-	if rc != 0 {
-		return c10dErr(msg)
+	views = make([]*ts.Tensor, len(list))
+	for i, v := range unsafe.Slice(out, len(list)) {
+		if v != nil {
+			views[i] = ts.New(lib.Ctensor(v))
+		}
 	}
-	return nil
+	if rc != 0 {
+		drop(views...)
+		return nil, c10dErr(msg)
+	}
+	return views, nil
 }
 
 // allReduceSum replaces every tensor by its sum over the ranks (engine

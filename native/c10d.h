@@ -21,10 +21,15 @@ extern "C" {
 int coldint_c10d_new(const char *addr, int port, int rank, int world, int64_t timeout_ms, int cuda,
                      int agent_store, void **out, char **err);
 
-// coldint_c10d_allreduce_mean replaces every tensor by the mean over the
-// ranks of that tensor, in buckets of at most bucket_bytes (tensors of one
-// bucket are flattened into one buffer for one collective).
-int coldint_c10d_allreduce_mean(void *pg, void **tensors, int n, int64_t bucket_bytes, char **err);
+// coldint_c10d_allreduce_buckets replaces every tensor by the sum (mean
+// nonzero: the mean) over the ranks of that tensor, in buckets of at most
+// bucket_bytes (tensors of one bucket are flattened into one buffer for one
+// collective). With views non-null, the results of tensors that shared a
+// bucket are not copied back: views[i] is then a new tensor handle (free it
+// as any) viewing tensor i's result in the bucket's buffer, and tensor i is
+// left as it was; views[i] is null for a tensor reduced in place.
+int coldint_c10d_allreduce_buckets(void *pg, void **tensors, int n, int64_t bucket_bytes, int mean, void **views,
+                                   char **err);
 
 // coldint_c10d_allreduce_sum replaces every tensor by its sum over the ranks,
 // one collective per tensor (for small tensors such as counters).
