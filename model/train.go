@@ -384,15 +384,18 @@ func (tr *Trainer) TrainStep(ctx context.Context, micro []train.Batch, p train.O
 		if tr.closed {
 			return ErrClosed
 		}
-		sum, n := tr.backward(micro)
 		// gradFactor turns the gradients into the step's (1/World after a
 		// data-parallel sum).
-		gradFactor := 1.0
+		var sum, gradFactor float64
+		var n int
 		if tr.ddp != nil {
 			var err error
-			if sum, n, gradFactor, err = tr.ddpReduce(sum, n); err != nil {
+			if sum, n, gradFactor, err = tr.ddpStep(micro); err != nil {
 				return err
 			}
+		} else {
+			sum, n = tr.backward(micro)
+			gradFactor = 1
 		}
 		st.Tokens = n
 		st.Loss = sum / float64(max(n, 1))

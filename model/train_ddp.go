@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 )
 
@@ -103,68 +102,14 @@ func (tr *Trainer) configDigest() (string, error) {
 		Config any     `json:"config"`
 		DType  DType   `json:"dtype"`
 		Params []shape `json:"params"`
-	}{tr.cfg, tr.dtype, shapes})
+		// Recompute changes the order of the collectives of a step.
+		Recompute bool `json:"recompute"`
+	}{tr.cfg, tr.dtype, shapes, tr.recompute})
 	if err != nil {
 		return "", fmt.Errorf("digest model config: %w", err)
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:8]), nil
-}
-
-// ddpReduce (engine goroutine) turns this rank's loss sum, scored tokens and
-// gradients into the group's: the sums and counts are added over the ranks,
-// and the gradients (each the mean over this rank's tokens) are weighted by
-// the rank's share of the tokens and summed. The sum is World times the
-// group's gradient: the caller applies the returned factor 1/World where it
-// reads the gradients anyway (the norm and AdamW's gradient scale) instead of
-// dividing them in a pass of their own. A parameter without a gradient
-// takes zeros, so that every rank reduces the same tensors.
-func (tr *Trainer) ddpReduce(sum float64, n int) (float64, int, float64, error) {
-	t0 := time.Now()
-	defer func() { tr.ddp.reduce += time.Since(t0) }()
-	g := tr.ddp.g
-	host := must(ts.OfSlice([]float64{sum, float64(n)}))
-	counts := tr.toDevice(host)
-	defer drop(counts)
-	if err := g.allReduceSum([]*ts.Tensor{counts}); err != nil {
-		return 0, 0, 0, g.peerErr(err)
-	}
-	var vals []float64
-	if tr.dev.CUDA {
-		h := must(counts.To(gotch.CPU, false))
-		vals = h.Float64Values()
-		drop(h)
-	} else {
-		vals = counts.Float64Values()
-	}
-	tr.ddp.wait += time.Since(t0)
-	total := int(vals[1])
-	if total == 0 {
-		return vals[0], 0, 1, nil
-	}
-	share := float64(n) * float64(g.World()) / float64(total)
-	grads := make([]*ts.Tensor, len(tr.params))
-	for i, p := range tr.params {
-		if p.g == nil {
-			p.g = must(p.t.ZerosLike(false))
-		} else if share != 1 {
-			s := ts.FloatScalar(share)
-			inPlace(p.g, func() error { return p.g.MulScalar_(s) })
-			s.Drop()
-		}
-		grads[i] = p.g
-	}
-	views, err := g.allReduceBuckets(grads, false)
-	if err != nil {
-		return 0, 0, 0, g.peerErr(err)
-	}
-	for i, v := range views {
-		if v != nil {
-			drop(tr.params[i].g)
-			tr.params[i].g = v
-		}
-	}
-	return vals[0], total, 1 / float64(g.World()), nil
 }
 
 // peerErr adds to a failed collective what it most likely means.
