@@ -140,7 +140,12 @@ func streamConfig(c *cli.Context, st *train.State, rank, world int, out string) 
 			unit = data.SplitShards // each rank downloads only its own shards
 		}
 	}
+	// This rank's download folder: what an earlier process of this rank left
+	// there when it was killed is deleted first.
 	tmp := filepath.Join(out, ".stream", fmt.Sprintf("rank-%d", rank))
+	if err := os.RemoveAll(tmp); err != nil {
+		return train.StreamConfig{}, fmt.Errorf("mine train: clear the shard folder: %w", err)
+	}
 	return train.StreamConfig{Dataset: ref, Files: glob, Column: column, Split: unit,
 		Open: func(ctx context.Context, resume *data.Checkpoint, split data.RankSplit) (train.DocStream, error) {
 			return data.OpenStream(ctx, store, data.StreamOptions{Column: column, TempDir: tmp, DiskBudget: budget, Ranks: split, Resume: resume})

@@ -199,6 +199,58 @@ extern "C" int coldint_c10d_allreduce_buckets(void *p, void **h, int n, int64_t 
   return 0;
 }
 
+namespace {
+
+// Pending is a reduction started by coldint_c10d_allreduce_start.
+struct Pending {
+  std::vector<std::vector<at::Tensor>> bs;
+  std::vector<std::vector<at::Tensor>> bufs;
+  std::vector<c10::intrusive_ptr<c10d::Work>> works;
+};
+
+}  // namespace
+
+extern "C" int coldint_c10d_allreduce_start(void *p, void **h, int n, int64_t bucket_bytes, void **work, char **err) {
+  auto *g = static_cast<Group *>(p);
+  *work = nullptr;
+  C10D_TRY
+  at::NoGradGuard ng;
+  auto w = std::make_unique<Pending>();
+  w->bs = buckets(tensors_of(h, n), bucket_bytes);
+  w->bufs.resize(w->bs.size());
+  w->works.resize(w->bs.size());
+  for (size_t i = 0; i < w->bs.size(); i++) {
+    w->bufs[i] = {flat(w->bs[i])};
+    w->works[i] = g->pg->allreduce(w->bufs[i], c10d::AllreduceOptions());
+  }
+  *work = w.release();
+  C10D_CATCH("start the all-reduce of gradients (rank " + std::to_string(g->rank) + " of " + std::to_string(g->world) + ")")
+  return 0;
+}
+
+extern "C" int coldint_c10d_allreduce_finish(void *p, void *work, void **views, char **err) {
+  auto *g = static_cast<Group *>(p);
+  std::unique_ptr<Pending> w(static_cast<Pending *>(work));
+  C10D_TRY
+  at::NoGradGuard ng;
+  size_t k = 0;
+  for (size_t i = 0; i < w->bs.size(); i++) {
+    wait(g, w->works[i]);
+    const auto &b = w->bs[i];
+    if (b.size() == 1 && b[0].is_contiguous()) {
+      views[k++] = nullptr;
+      continue;
+    }
+    int64_t off = 0;
+    for (const auto &t : b) {
+      views[k++] = new at::Tensor(w->bufs[i][0].narrow(0, off, t.numel()).view(t.sizes()));
+      off += t.numel();
+    }
+  }
+  C10D_CATCH("all-reduce gradients (rank " + std::to_string(g->rank) + " of " + std::to_string(g->world) + ")")
+  return 0;
+}
+
 extern "C" int coldint_c10d_allreduce_sum(void *p, void **h, int n, char **err) {
   auto *g = static_cast<Group *>(p);
   C10D_TRY

@@ -31,6 +31,20 @@ int coldint_c10d_new(const char *addr, int port, int rank, int world, int64_t ti
 int coldint_c10d_allreduce_buckets(void *pg, void **tensors, int n, int64_t bucket_bytes, int mean, void **views,
                                    char **err);
 
+// coldint_c10d_allreduce_start starts summing the tensors over the ranks as
+// coldint_c10d_allreduce_buckets does, without waiting: the transfers run on
+// the process group's threads while the caller goes on (with the backward
+// pass of the next layers, say). The tensors must not change until
+// coldint_c10d_allreduce_finish, which every started reduction needs; *work
+// receives its handle.
+int coldint_c10d_allreduce_start(void *pg, void **tensors, int n, int64_t bucket_bytes, void **work, char **err);
+
+// coldint_c10d_allreduce_finish waits for a reduction started by
+// coldint_c10d_allreduce_start, hands out its results as
+// coldint_c10d_allreduce_buckets does with views (views must hold n
+// entries), and frees work, also when it fails.
+int coldint_c10d_allreduce_finish(void *pg, void *work, void **views, char **err);
+
 // coldint_c10d_allreduce_sum replaces every tensor by its sum over the ranks,
 // one collective per tensor (for small tensors such as counters).
 int coldint_c10d_allreduce_sum(void *pg, void **tensors, int n, char **err);

@@ -20,7 +20,7 @@ import (
 // (processes over Gloo on this machine, B rows each) with one process of N
 // threads training on N·B rows: the same tokens per optimizer step. It
 // prints both in tokens/s, their ratio, and the share of a rank's step spent
-// in the gradient all-reduce.
+// in the gradient all-reduce beyond what the backward pass hides.
 
 // rankJobEnv carries a child's job (JSON) when the DDP mode runs this binary
 // as one rank or as the one-process baseline.
@@ -158,7 +158,7 @@ func runDDPBench(mdir string, n, batch, seq, steps, vocab int) error {
 	fmt.Printf("ddp:      %8.1f tokens/s wall  (step %.2f s, all-reduce %.2f s = %.1f%% of the step; load %s)\n",
 		ddp, worst.Step, worst.Reduce, 100*worst.Reduce/worst.Step, benchenv.LoadAvg())
 	for r, x := range ranks {
-		fmt.Printf("  rank %d: step %.2f s, all-reduce %.3f s = %.1f%%: token counts (with the wait for the slower rank) %.3f s, gradients %.3f s = %.1f%%\n",
+		fmt.Printf("  rank %d: step %.2f s, all-reduce not hidden by the backward pass %.3f s = %.1f%%: token counts (with the wait for the slower rank) %.3f s, gradients %.3f s = %.1f%%\n",
 			r, x.Step, x.Reduce, 100*x.Reduce/x.Step, x.Wait, x.Reduce-x.Wait, 100*(x.Reduce-x.Wait)/x.Step)
 	}
 	one, err := runChildren([]rankJob{{Model: mdir, World: 1, Threads: n, Batch: n * batch, Seq: seq, Steps: steps, Vocab: vocab}})
