@@ -155,50 +155,6 @@ extern "C" int coldint_c10d_new(const char *addr, int port, int rank, int world,
   return 0;
 }
 
-extern "C" int coldint_c10d_allreduce_buckets(void *p, void **h, int n, int64_t bucket_bytes, int mean, void **views,
-                                              char **err) {
-  auto *g = static_cast<Group *>(p);
-  if (views != nullptr) {
-    for (int i = 0; i < n; i++) views[i] = nullptr;
-  }
-  C10D_TRY
-  at::NoGradGuard ng;
-  // Up to kInFlight buckets are reduced at once (the process group's worker
-  // threads), so that flattening and handing out the results overlap the
-  // transfers; the bound keeps the extra memory at a few buckets.
-  constexpr size_t kInFlight = 3;
-  auto bs = buckets(tensors_of(h, n), bucket_bytes);
-  std::vector<size_t> first(bs.size());  // index of each bucket's first tensor
-  for (size_t i = 0, k = 0; i < bs.size(); k += bs[i].size(), i++) first[i] = k;
-  std::vector<std::vector<at::Tensor>> bufs(bs.size());
-  std::vector<c10::intrusive_ptr<c10d::Work>> works(bs.size());
-  size_t done = 0;
-  auto finish = [&](size_t i) {
-    wait(g, works[i]);
-    if (mean) bufs[i][0].div_(g->world);
-    if (views != nullptr && !(bs[i].size() == 1 && bs[i][0].is_contiguous())) {
-      int64_t off = 0;
-      for (size_t j = 0; j < bs[i].size(); j++) {
-        const auto &t = bs[i][j];
-        views[first[i] + j] = new at::Tensor(bufs[i][0].narrow(0, off, t.numel()).view(t.sizes()));
-        off += t.numel();
-      }
-    } else {
-      unflat(bufs[i][0], bs[i]);
-    }
-    bufs[i].clear();
-    works[i].reset();
-  };
-  for (size_t i = 0; i < bs.size(); i++) {
-    bufs[i] = {flat(bs[i])};
-    works[i] = g->pg->allreduce(bufs[i], c10d::AllreduceOptions());
-    if (i + 1 - done >= kInFlight) finish(done++);
-  }
-  while (done < bs.size()) finish(done++);
-  C10D_CATCH("all-reduce gradients (rank " + std::to_string(g->rank) + " of " + std::to_string(g->world) + ")")
-  return 0;
-}
-
 namespace {
 
 // Pending is a reduction started by coldint_c10d_allreduce_start.

@@ -21,28 +21,21 @@ extern "C" {
 int coldint_c10d_new(const char *addr, int port, int rank, int world, int64_t timeout_ms, int cuda,
                      int agent_store, void **out, char **err);
 
-// coldint_c10d_allreduce_buckets replaces every tensor by the sum (mean
-// nonzero: the mean) over the ranks of that tensor, in buckets of at most
-// bucket_bytes (tensors of one bucket are flattened into one buffer for one
-// collective). With views non-null, the results of tensors that shared a
-// bucket are not copied back: views[i] is then a new tensor handle (free it
-// as any) viewing tensor i's result in the bucket's buffer, and tensor i is
-// left as it was; views[i] is null for a tensor reduced in place.
-int coldint_c10d_allreduce_buckets(void *pg, void **tensors, int n, int64_t bucket_bytes, int mean, void **views,
-                                   char **err);
-
-// coldint_c10d_allreduce_start starts summing the tensors over the ranks as
-// coldint_c10d_allreduce_buckets does, without waiting: the transfers run on
-// the process group's threads while the caller goes on (with the backward
-// pass of the next layers, say). The tensors must not change until
+// coldint_c10d_allreduce_start starts summing every tensor over the ranks,
+// in buckets of at most bucket_bytes (tensors of one bucket are flattened
+// into one buffer for one collective), without waiting: the transfers run
+// on the process group's threads while the caller goes on (with the
+// backward pass of the next layers, say). The tensors must not change until
 // coldint_c10d_allreduce_finish, which every started reduction needs; *work
 // receives its handle.
 int coldint_c10d_allreduce_start(void *pg, void **tensors, int n, int64_t bucket_bytes, void **work, char **err);
 
 // coldint_c10d_allreduce_finish waits for a reduction started by
-// coldint_c10d_allreduce_start, hands out its results as
-// coldint_c10d_allreduce_buckets does with views (views must hold n
-// entries), and frees work, also when it fails.
+// coldint_c10d_allreduce_start and frees work, also when it fails. A tensor
+// reduced in place (alone in its bucket) gets views[i] null; the results of
+// tensors that shared a bucket are not copied back: views[i] is a new tensor
+// handle (free it as any) viewing tensor i's result in the bucket's buffer,
+// and tensor i is left as it was. views must hold n entries.
 int coldint_c10d_allreduce_finish(void *pg, void *work, void **views, char **err);
 
 // coldint_c10d_allreduce_sum replaces every tensor by its sum over the ranks,
