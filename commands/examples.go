@@ -57,7 +57,7 @@ var examples = map[string][]string{
 	"audit":                     {"coldint audit demo/published --data demo/corpus --hub-dir demo/hub --network file:demo/chain/devchain.log", "coldint audit --step 12 --json me/evaluations", "coldint audit --device cuda --dtype bf16 validator-evals/step-40"},
 	"eval-worker":               {"coldint eval-worker < job.json   # run by coldint validate, not by hand"},
 	"mine":                      {"coldint mine --init tiny --data corpus --out run --competition c00 --repo me/tiny", "coldint mine train --from-best --competition c00 --data corpus --out run"},
-	"mine train":                {"coldint mine train --init tiny --data corpus --out run --steps 200 --lr 1e-3", "coldint mine train --resume --out run --device cuda --dtype bf16 --grad-checkpointing"},
+	"mine train":                {"coldint mine train --init tiny --data corpus --out run --steps 200 --lr 1e-3", "coldint mine train --resume --out run --device cuda --dtype bf16 --grad-checkpointing", "coldint mine train --init tiny --dataset HuggingFaceFW/fineweb-edu --data-files 'sample/10BT/*.parquet' --disk-budget 20GiB --nproc 2 --out run --json"},
 	"mine precheck":             {"coldint mine precheck --model run/model --competition c00 --network local --netuid 1"},
 	"mine publish":              {"coldint mine publish --model run/model --repo me/tiny --competition c00 --wallet.name miner"},
 	"mine commit":               {"coldint mine commit --model-id me:tiny:COMMIT:HASH:c00 --wallet.name miner"},

@@ -37,7 +37,10 @@ func newMineCmd(f *Factory, runF func(context.Context, *mineOptions) error) *cli
 --init or --from-best, pre-checks the result in --competition, and when the expected win
 rate reaches --min-win-rate publishes it to --repo. Each step is also a subcommand.`,
 		Flags:  flags,
-		Action: func(c *cli.Context) error { return runF(c.Context, o) },
+		Action: func(c *cli.Context) error {
+			o.Train.DataFilesSet, o.Train.DiskBudgetSet = c.IsSet("data-files"), c.IsSet("disk-budget")
+			return runF(c.Context, o)
+		},
 		Subcommands: []*cli.Command{
 			newMineTrainCmd(f, nil),
 			newMinePrecheckCmd(f, nil),

@@ -18,6 +18,9 @@ type minePrecheckOptions struct {
 	F            *Factory
 	Samples      int
 	Dataset      string
+	// OldDataset is --dataset, as `mine precheck` spelled --precheck-dataset
+	// before --dataset meant the training stream of `mine`.
+	OldDataset string
 	Best         string
 	Seed         uint64
 	Model        string
@@ -46,6 +49,7 @@ func newMinePrecheckCmd(f *Factory, runF func(context.Context, *minePrecheckOpti
 		&cli.StringSliceFlag{Name: "data", Usage: "local text for samples (default: the datasets-server)", Destination: &o.Data},
 		threadsFlagTo(&o.Threads),
 		&cli.StringFlag{Name: "out", Usage: "folder for the downloaded best model (default: a temp folder)", Destination: &o.Out},
+		&cli.StringFlag{Name: "dataset", Hidden: true, Usage: "--precheck-dataset, as earlier versions spelled it", Destination: &o.OldDataset},
 	)
 	flags = append(append(flags, f.engineFlags()...), mineSharedFlags(f, &o.JSON)...)
 	return &cli.Command{
@@ -53,7 +57,12 @@ func newMinePrecheckCmd(f *Factory, runF func(context.Context, *minePrecheckOpti
 		Usage:     "check a model against a competition's constraints and its current best (expected win rate)",
 		UsageText: "coldint mine precheck --model DIR --competition C [--data PATH...] [flags]",
 		Flags:     flags,
-		Action:    func(c *cli.Context) error { return runF(c.Context, o) },
+		Action: func(c *cli.Context) error {
+			if o.OldDataset != "" && !c.IsSet("precheck-dataset") {
+				o.Dataset = o.OldDataset
+			}
+			return runF(c.Context, o)
+		},
 	}
 }
 
@@ -62,7 +71,7 @@ func newMinePrecheckCmd(f *Factory, runF func(context.Context, *minePrecheckOpti
 func minePrecheckFlags(o *minePrecheckOptions) []cli.Flag {
 	return []cli.Flag{
 		&cli.IntFlag{Name: "samples", Value: 200, Usage: "fresh samples for the local evaluation", Category: "precheck", Destination: &o.Samples},
-		&cli.StringFlag{Name: "dataset", Value: data.DefaultDataset, Usage: "dataset of the datasets-server when --data is not given", Category: "precheck", Destination: &o.Dataset},
+		&cli.StringFlag{Name: "precheck-dataset", Value: data.DefaultDataset, Usage: "dataset of the datasets-server the pre-check samples from when --data is not given", Category: "precheck", Destination: &o.Dataset},
 		&cli.StringFlag{Name: "best", Usage: "model folder of the current best (default: found on chain and downloaded)", Category: "precheck", Destination: &o.Best},
 		&cli.Uint64Flag{Name: "precheck-seed", Usage: "seed of the sample choice (0: random)", Category: "precheck", Destination: &o.Seed},
 	}

@@ -27,6 +27,13 @@ type mineTrainOptions struct {
 	FromBest          bool
 	Tokenizer         string
 	Data              cli.StringSlice
+	Dataset           string // streamed: a Hub dataset repo REPO[@REV] or a local parquet folder
+	DataFiles         string
+	TextColumn        string
+	DiskBudget        string
+	LogJSON           string
+	DataFilesSet      bool
+	DiskBudgetSet     bool
 	Out               string
 	Resume            bool
 	SeqLen            int
@@ -66,9 +73,12 @@ func newMineTrainCmd(f *Factory, runF func(context.Context, *mineTrainOptions) e
 	return &cli.Command{
 		Name:      "train",
 		Usage:     "train a causal LM (AdamW, warmup + cosine LR, clipping, accumulation, packing, checkpoints, --resume)",
-		UsageText: "coldint mine train (--init DIR | --from-best --competition c00 | --resume) --data PATH... --out DIR [flags]",
+		UsageText: "coldint mine train (--init DIR | --from-best --competition c00 | --resume) (--data PATH... | --dataset REPO[@REV]) --out DIR [flags]",
 		Flags:     append(mineTrainFlags(f, o), mineSharedFlags(f, &o.JSON)...),
-		Action:    func(c *cli.Context) error { return runF(c.Context, o) },
+		Action: func(c *cli.Context) error {
+			o.DataFilesSet, o.DiskBudgetSet = c.IsSet("data-files"), c.IsSet("disk-budget")
+			return runF(c.Context, o)
+		},
 	}
 }
 
@@ -76,7 +86,7 @@ func newMineTrainCmd(f *Factory, runF func(context.Context, *mineTrainOptions) e
 // `mine` and `mine train`.
 func mineTrainFlags(f *Factory, o *mineTrainOptions) []cli.Flag {
 	d := train.DefaultConfig()
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "init", Usage: "model folder to start from (config.json, safetensors, tokenizer)", Category: "train", Destination: &o.Init},
 		&cli.BoolFlag{Name: "from-best", Usage: "start from the current best model of --competition (chain + hub)", Category: "train", Destination: &o.FromBest},
 		&cli.StringFlag{Name: "tokenizer", Usage: "tokenizer folder (default: the starting model's)", Category: "train", Destination: &o.Tokenizer},
@@ -110,7 +120,7 @@ func mineTrainFlags(f *Factory, o *mineTrainOptions) []cli.Flag {
 		&cli.DurationFlag{Name: "ddp-timeout", Value: 10 * time.Minute, Usage: "data-parallel runs: how long a rank waits for the others (rendezvous and every collective)", Category: "train", Destination: &o.DDPTimeout},
 		mineCompetitionFlagTo(&o.Competition, false),
 		competitionsFlagTo(&o.Competitions, "competition"),
-	}
+	}, mineStreamFlags(o)...)
 }
 
 func runMineTrain(ctx context.Context, o *mineTrainOptions) error {
@@ -130,35 +140,32 @@ func (o *mineTrainOptions) run(ctx context.Context) (string, error) {
 		return "", err
 	}
 	r, err := miner.Prepare(ctx, mo)
-	if errors.Is(err, miner.ErrCheckpointExists) {
+	if errors.Is(err, miner.ErrCheckpointExists) || errors.Is(err, miner.ErrBadDataset) {
 		return "", &UsageError{Err: err}
 	}
 	if err != nil {
 		return "", err
 	}
 	defer r.Close()
-	var bar *progress
-	if r.Rank() == 0 {
-		bar = newProgress(o.F.IO, int64(mo.Config.Steps), "training", false)
-		if st := r.Resumed(); st != nil {
-			bar.Set(int64(st.Step))
-		}
+	rep, err := newTrainReport(o.F.IO, mo.Config, r.Resumed(), r.Rank(), o.LogJSON, o.LogEvery)
+	if err != nil {
+		return "", err
 	}
-	res, err := r.Train(ctx, trainHooks(bar, r.Rank(), o.LogEvery))
-	bar.Finish()
+	res, err := r.Train(ctx, rep.hooks())
+	rep.close()
 	if err != nil || res == nil {
 		return "", err
 	}
 	sum := newTrainSummary(res)
 	if o.JSON {
-		return res.Model, writeJSON(o.F.IO.Out, sum)
+		return res.Model, writeJSON(o.F.IO.Out, rep.summary(res.Final, res.Started, res.Model))
 	}
 	_, err = fmt.Fprintf(o.F.IO.Out, "trained %d steps (%d tokens): held-out loss %.4f → %.4f; model in %s\n",
 		sum.Steps, sum.Tokens, sum.EvalLossStart, sum.EvalLossEnd, sum.Model)
 	return res.Model, err
 }
 
-// trainSummary is the result of `mine train --json`.
+// trainSummary is what the one-line result of `mine train` says.
 type trainSummary struct {
 	EvalLossEnd   float64 `json:"eval_loss_end"`
 	EvalLossStart float64 `json:"eval_loss_start"`
@@ -205,11 +212,9 @@ func (o *mineTrainOptions) minerOptions() (miner.TrainOptions, error) {
 	if w := mo.Config.WarmupWarning(); w != "" {
 		slog.Warn(w)
 	}
-	if len(o.Data.Value()) == 0 {
-		return mo, usageErrorf("mine train: --data is required")
+	if mo.Data, err = o.trainData(); err != nil {
+		return mo, err
 	}
-	mo.Data = miner.TrainData{Files: o.Data.Value(),
-		Config: train.DataConfig{SeqLen: o.SeqLen, Pack: !o.NoPack, Seed: o.DataSeed, EvalDocs: o.EvalDocs, EvalRows: o.EvalRows}}
 	if err := o.start(&mo); err != nil {
 		return mo, err
 	}
@@ -294,25 +299,6 @@ func (o *mineTrainOptions) launch(ctx context.Context) error {
 		return fmt.Errorf("mine train --nproc: find this binary: %w", err)
 	}
 	return miner.LaunchRanks(ctx, o.Nproc, miner.Launch{Exe: exe, Args: os.Args[1:], Stdout: o.F.IO.Out, Stderr: o.F.IO.Err})
-}
-
-// trainHooks draw the progress bar, or log every logEvery steps on rank 0
-// when there is none (stderr is not a terminal).
-func trainHooks(bar *progress, rank, logEvery int) train.Hooks {
-	logEvery = max(logEvery, 1)
-	return train.Hooks{
-		Step: func(s train.StepInfo) {
-			bar.Set(int64(s.Step))
-			bar.Describe(fmt.Sprintf("loss %.4f lr %.2e %.0f tok/s", s.Loss, s.LR, s.TokensPS))
-			if bar == nil && rank == 0 && (s.Step%logEvery == 0 || s.Step == s.Total) {
-				slog.Info("step", "step", s.Step, "of", s.Total, "loss", round4(s.Loss), "lr", s.LR, "grad_norm", round4(s.GradNorm), "tokens_per_s", math.Round(s.TokensPS))
-			}
-		},
-		Eval: func(e train.EvalPoint) {
-			slog.Info("held-out loss", "step", e.Step, "loss", round4(e.Loss), "tokens", e.Tokens)
-		},
-		Checkpoint: func(dir string, step int) { slog.Info("checkpoint saved", "step", step, "dir", dir) },
-	}
 }
 
 func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }

@@ -180,6 +180,20 @@ func (s *Stream) Checkpoint() Checkpoint {
 	return c
 }
 
+// CheckpointBefore is [Stream.Checkpoint] as if the document at p, one that
+// [Stream.Next] returned, and those after it had not been handed out:
+// resuming from it yields that document again. A trainer that used only
+// part of a document's tokens records this and how many it used.
+func (s *Stream) CheckpointBefore(p Position) Checkpoint {
+	cur := s.cursor
+	if p.Compare(cur) < 0 {
+		s.cursor = p
+	}
+	c := s.Checkpoint()
+	s.cursor = cur
+	return c
+}
+
 // Next returns the next document of this rank, or io.EOF after the last.
 func (s *Stream) Next(ctx context.Context) (Doc, error) {
 	for {
@@ -260,7 +274,7 @@ func (s *Stream) nextShard(ctx context.Context) (bool, error) {
 	pf, closer, err := OpenParquetFile(path, s.opts.Column)
 	if err != nil {
 		os.RemoveAll(dir)
-		return false, fmt.Errorf("stream shard %d: %w", next, err)
+		return false, fmt.Errorf("stream shard %d %q: %w", next, s.shards[next].Path, err)
 	}
 	s.shard, s.file, s.closer, s.dir, s.group = next, pf, closer, dir, 0
 	if st := s.resume.Start; st.Shard == next {

@@ -56,7 +56,7 @@ type Run struct {
 	o     TrainOptions
 	state *train.State // the resumed state (nil: a fresh run)
 	tok   *tokenizer.Tokenizer
-	data  *train.Data
+	data  *source
 	eng   *model.Engine
 	tr    *model.Trainer
 	group *model.DDP
@@ -92,7 +92,11 @@ func Prepare(ctx context.Context, o TrainOptions) (_ *Run, err error) {
 	if r.tok, err = tokenizer.Load(tokDir); err != nil {
 		return nil, fmt.Errorf("mine train: load tokenizer (give --tokenizer?): %w", err)
 	}
-	if r.data, err = openTrainData(ctx, o.Data, r.tok); err != nil {
+	rank, world := 0, 1
+	if o.Rank != nil {
+		rank, world = o.Rank.Rank, max(o.Rank.World, 1)
+	}
+	if r.data, err = openTrainData(ctx, o.Data, r.tok, r.state, rank, world, o.Config.Out); err != nil {
 		return nil, err
 	}
 	if err := r.trainer(ctx, start); err != nil {
@@ -207,8 +211,11 @@ func (r *Run) Train(ctx context.Context, hooks train.Hooks) (*TrainResult, error
 	return &TrainResult{Model: dst, Final: final, Started: started}, nil
 }
 
-// Close releases the group, the trainer and the engine.
+// Close releases the data, the group, the trainer and the engine.
 func (r *Run) Close() {
+	if r.data != nil {
+		r.data.close()
+	}
 	if r.group != nil {
 		r.group.Close()
 	}

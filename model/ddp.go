@@ -12,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	lib "github.com/sugarme/gotch/libtch"
 	"github.com/sugarme/gotch/ts"
 )
 
@@ -128,23 +129,6 @@ func (d *DDP) agree(what, digest string) error {
 	return nil
 }
 
-// allReduceMean replaces every tensor by its mean over the ranks (engine
-// goroutine).
-func (d *DDP) allReduceMean(list []*ts.Tensor) error {
-	if len(list) == 0 {
-		return nil
-	}
-	h := handles(list)
-	defer C.free(unsafe.Pointer(h))
-	var msg *C.char
-	rc := C.coldint_c10d_allreduce_mean(d.pg, h, C.int(len(list)), C.int64_t(ddpBucketBytes), &msg)
-	runtime.KeepAlive(list)
-	if rc != 0 {
-		return c10dErr(msg)
-	}
-	return nil
-}
-
 // allReduceSum replaces every tensor by its sum over the ranks (engine
 // goroutine).
 func (d *DDP) allReduceSum(list []*ts.Tensor) error {
@@ -173,4 +157,47 @@ func (d *DDP) broadcast(list []*ts.Tensor, root int) error {
 		return c10dErr(msg)
 	}
 	return nil
+}
+
+// pendingReduce is a gradient all-reduce started by startAllReduce.
+type pendingReduce struct {
+	work unsafe.Pointer
+	list []*ts.Tensor
+}
+
+// startAllReduce starts summing list over the ranks on the process group's
+// threads and returns at once (engine goroutine); the tensors must not
+// change until finish.
+func (d *DDP) startAllReduce(list []*ts.Tensor) (*pendingReduce, error) {
+	h := handles(list)
+	defer C.free(unsafe.Pointer(h))
+	var work unsafe.Pointer
+	var msg *C.char
+	if C.coldint_c10d_allreduce_start(d.pg, h, C.int(len(list)), C.int64_t(ddpBucketBytes), &work, &msg) != 0 {
+		return nil, c10dErr(msg)
+	}
+	return &pendingReduce{work: work, list: list}, nil
+}
+
+// finish waits for the reduction and returns its results: a tensor that
+// shared a bucket with others is not overwritten, its result comes back as
+// views[i], a view into the bucket's buffer, which saves copying it back
+// (views[i] is nil for a tensor reduced in place); the caller owns the
+// views (engine goroutine).
+func (d *DDP) finish(p *pendingReduce) ([]*ts.Tensor, error) {
+	out := handles(p.list)
+	defer C.free(unsafe.Pointer(out))
+	var msg *C.char
+	rc := C.coldint_c10d_allreduce_finish(d.pg, p.work, out, &msg)
+	runtime.KeepAlive(p.list)
+	views := make([]*ts.Tensor, len(p.list))
+	if rc != 0 {
+		return nil, c10dErr(msg)
+	}
+	for i, v := range unsafe.Slice(out, len(p.list)) {
+		if v != nil {
+			views[i] = ts.New(lib.Ctensor(v))
+		}
+	}
+	return views, nil
 }

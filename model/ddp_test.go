@@ -38,6 +38,10 @@ type ddpJob struct {
 	Out       string            `json:"out"`
 	// BucketBytes overrides the all-reduce bucket size (0: the default).
 	BucketBytes int64 `json:"bucket_bytes"`
+	// Micro, when set, are the micro-batches of every step instead of Batch.
+	Micro []train.Batch `json:"micro,omitempty"`
+	// Recompute turns activation checkpointing on.
+	Recompute bool `json:"recompute,omitempty"`
 }
 
 // TestDDPRank is not a test of its own: it is the body of one rank when
@@ -62,7 +66,7 @@ func runDDPJob(e *Engine, job ddpJob) error {
 	if job.BucketBytes > 0 {
 		ddpBucketBytes = job.BucketBytes
 	}
-	tr, err := e.NewTrainer(ctx, job.Model)
+	tr, err := e.NewTrainerWith(ctx, job.Model, TrainerOptions{GradCheckpointing: job.Recompute})
 	if err != nil {
 		return err
 	}
@@ -79,7 +83,11 @@ func runDDPJob(e *Engine, job ddpJob) error {
 	p := job.Params
 	for s := 1; s <= job.Steps; s++ {
 		p.Step = s
-		if _, err := tr.TrainStep(ctx, []train.Batch{job.Batch}, p); err != nil {
+		micro := job.Micro
+		if micro == nil {
+			micro = []train.Batch{job.Batch}
+		}
+		if _, err := tr.TrainStep(ctx, micro, p); err != nil {
 			return err
 		}
 	}

@@ -384,21 +384,27 @@ func (tr *Trainer) TrainStep(ctx context.Context, micro []train.Batch, p train.O
 		if tr.closed {
 			return ErrClosed
 		}
-		sum, n := tr.backward(micro)
+		// gradFactor turns the gradients into the step's (1/World after a
+		// data-parallel sum).
+		var sum, gradFactor float64
+		var n int
 		if tr.ddp != nil {
 			var err error
-			if sum, n, err = tr.ddpReduce(sum, n); err != nil {
+			if sum, n, gradFactor, err = tr.ddpStep(micro); err != nil {
 				return err
 			}
+		} else {
+			sum, n = tr.backward(micro)
+			gradFactor = 1
 		}
 		st.Tokens = n
 		st.Loss = sum / float64(max(n, 1))
-		st.GradNorm = tr.gradNorm()
+		st.GradNorm = tr.gradNorm() * gradFactor
 		scale := 1.0
 		if p.Clip > 0 && st.GradNorm > p.Clip {
 			scale = p.Clip / (st.GradNorm + 1e-6)
 		}
-		tr.adamW(p, scale)
+		tr.adamW(p, scale*gradFactor)
 		tr.zeroGrad()
 		return nil
 	})

@@ -8,23 +8,28 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
 )
 
 // Data-parallel training: every rank computes the gradients of its own rows,
-// then the gradients are averaged over the ranks (one all-reduce per 25 MB
+// then the gradients are summed over the ranks (one all-reduce per 25 MB
 // bucket) before the gradient norm, clipping and AdamW, so every rank applies
-// the same update to the same weights. The engine's backward pass returns
-// all gradients at once (like torch.autograd.grad), so the all-reduce starts
-// after it rather than overlapping it.
+// the same update to the same weights. The division by the number of ranks
+// is folded into the norm and AdamW's gradient scale, and the gradients of a
+// shared bucket become views of its reduced buffer, so the gradients are
+// copied once (into the buckets) and not divided or copied back. The
+// engine's backward pass returns all gradients at once (like
+// torch.autograd.grad), so the all-reduce starts after it rather than
+// overlapping it.
 
 // ddpState is a trainer's data-parallel group and what it has measured.
 type ddpState struct {
 	g *DDP
 	// reduce is the time spent in the all-reduces of the gradients and
-	// token counts since the group was set.
-	reduce time.Duration
+	// token counts since the group was set; wait is the part of it spent in
+	// the token counts' all-reduce, the first collective of a step, which
+	// also waits for the slowest rank to finish its backward pass.
+	reduce, wait time.Duration
 }
 
 // UseDDP makes the trainer one rank of the group g. It fails unless every
@@ -72,6 +77,16 @@ func (tr *Trainer) ReduceTime() time.Duration {
 	return tr.ddp.reduce
 }
 
+// ReduceWaitTime is the part of ReduceTime spent in each step's first
+// collective (the token counts), which includes waiting for the slowest
+// rank; the rest is the gradients' all-reduce.
+func (tr *Trainer) ReduceWaitTime() time.Duration {
+	if tr.ddp == nil {
+		return 0
+	}
+	return tr.ddp.wait
+}
+
 // configDigest names the model's shape: its configuration, compute dtype and
 // parameter shapes.
 func (tr *Trainer) configDigest() (string, error) {
@@ -87,57 +102,14 @@ func (tr *Trainer) configDigest() (string, error) {
 		Config any     `json:"config"`
 		DType  DType   `json:"dtype"`
 		Params []shape `json:"params"`
-	}{tr.cfg, tr.dtype, shapes})
+		// Recompute changes the order of the collectives of a step.
+		Recompute bool `json:"recompute"`
+	}{tr.cfg, tr.dtype, shapes, tr.recompute})
 	if err != nil {
 		return "", fmt.Errorf("digest model config: %w", err)
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:8]), nil
-}
-
-// ddpReduce (engine goroutine) turns this rank's loss sum, scored tokens and
-// gradients into the group's: the sums and counts are added over the ranks,
-// and the gradients (each the mean over this rank's tokens) are weighted by
-// the rank's share of the tokens and averaged. A parameter without a gradient
-// takes zeros, so that every rank reduces the same tensors.
-func (tr *Trainer) ddpReduce(sum float64, n int) (float64, int, error) {
-	t0 := time.Now()
-	defer func() { tr.ddp.reduce += time.Since(t0) }()
-	g := tr.ddp.g
-	host := must(ts.OfSlice([]float64{sum, float64(n)}))
-	counts := tr.toDevice(host)
-	defer drop(counts)
-	if err := g.allReduceSum([]*ts.Tensor{counts}); err != nil {
-		return 0, 0, g.peerErr(err)
-	}
-	var vals []float64
-	if tr.dev.CUDA {
-		h := must(counts.To(gotch.CPU, false))
-		vals = h.Float64Values()
-		drop(h)
-	} else {
-		vals = counts.Float64Values()
-	}
-	total := int(vals[1])
-	if total == 0 {
-		return vals[0], 0, nil
-	}
-	share := float64(n) * float64(g.World()) / float64(total)
-	grads := make([]*ts.Tensor, len(tr.params))
-	for i, p := range tr.params {
-		if p.g == nil {
-			p.g = must(p.t.ZerosLike(false))
-		} else if share != 1 {
-			s := ts.FloatScalar(share)
-			inPlace(p.g, func() error { return p.g.MulScalar_(s) })
-			s.Drop()
-		}
-		grads[i] = p.g
-	}
-	if err := g.allReduceMean(grads); err != nil {
-		return 0, 0, g.peerErr(err)
-	}
-	return vals[0], total, nil
 }
 
 // peerErr adds to a failed collective what it most likely means.

@@ -155,31 +155,54 @@ extern "C" int coldint_c10d_new(const char *addr, int port, int rank, int world,
   return 0;
 }
 
-extern "C" int coldint_c10d_allreduce_mean(void *p, void **h, int n, int64_t bucket_bytes, char **err) {
+namespace {
+
+// Pending is a reduction started by coldint_c10d_allreduce_start.
+struct Pending {
+  std::vector<std::vector<at::Tensor>> bs;
+  std::vector<std::vector<at::Tensor>> bufs;
+  std::vector<c10::intrusive_ptr<c10d::Work>> works;
+};
+
+}  // namespace
+
+extern "C" int coldint_c10d_allreduce_start(void *p, void **h, int n, int64_t bucket_bytes, void **work, char **err) {
   auto *g = static_cast<Group *>(p);
+  *work = nullptr;
   C10D_TRY
   at::NoGradGuard ng;
-  // Up to kInFlight buckets are reduced at once (the process group's worker
-  // threads), so that flattening and copying back overlap the transfers;
-  // the bound keeps the extra memory at a few buckets.
-  constexpr size_t kInFlight = 3;
-  auto bs = buckets(tensors_of(h, n), bucket_bytes);
-  std::vector<std::vector<at::Tensor>> bufs(bs.size());
-  std::vector<c10::intrusive_ptr<c10d::Work>> works(bs.size());
-  size_t done = 0;
-  auto finish = [&](size_t i) {
-    wait(g, works[i]);
-    bufs[i][0].div_(g->world);
-    unflat(bufs[i][0], bs[i]);
-    bufs[i].clear();
-    works[i].reset();
-  };
-  for (size_t i = 0; i < bs.size(); i++) {
-    bufs[i] = {flat(bs[i])};
-    works[i] = g->pg->allreduce(bufs[i], c10d::AllreduceOptions());
-    if (i + 1 - done >= kInFlight) finish(done++);
+  auto w = std::make_unique<Pending>();
+  w->bs = buckets(tensors_of(h, n), bucket_bytes);
+  w->bufs.resize(w->bs.size());
+  w->works.resize(w->bs.size());
+  for (size_t i = 0; i < w->bs.size(); i++) {
+    w->bufs[i] = {flat(w->bs[i])};
+    w->works[i] = g->pg->allreduce(w->bufs[i], c10d::AllreduceOptions());
   }
-  while (done < bs.size()) finish(done++);
+  *work = w.release();
+  C10D_CATCH("start the all-reduce of gradients (rank " + std::to_string(g->rank) + " of " + std::to_string(g->world) + ")")
+  return 0;
+}
+
+extern "C" int coldint_c10d_allreduce_finish(void *p, void *work, void **views, char **err) {
+  auto *g = static_cast<Group *>(p);
+  std::unique_ptr<Pending> w(static_cast<Pending *>(work));
+  C10D_TRY
+  at::NoGradGuard ng;
+  size_t k = 0;
+  for (size_t i = 0; i < w->bs.size(); i++) {
+    wait(g, w->works[i]);
+    const auto &b = w->bs[i];
+    if (b.size() == 1 && b[0].is_contiguous()) {
+      views[k++] = nullptr;
+      continue;
+    }
+    int64_t off = 0;
+    for (const auto &t : b) {
+      views[k++] = new at::Tensor(w->bufs[i][0].narrow(0, off, t.numel()).view(t.sizes()));
+      off += t.numel();
+    }
+  }
   C10D_CATCH("all-reduce gradients (rank " + std::to_string(g->rank) + " of " + std::to_string(g->world) + ")")
   return 0;
 }
@@ -236,6 +259,37 @@ extern "C" int coldint_c10d_agree(void *p, const char *what, const char *digest,
   }
   C10D_CATCH("compare the " + name + " across ranks (rank " + std::to_string(g->rank) + " of " +
              std::to_string(g->world) + ")")
+  return 0;
+}
+
+extern "C" int coldint_c10d_store_set(void *p, const char *key, const uint8_t *value, int64_t len, char **err) {
+  auto *g = static_cast<Group *>(p);
+  std::string k(key);
+  C10D_TRY
+  g->store->set("coldint/kv/" + k, std::vector<uint8_t>(value, value + len));
+  C10D_CATCH("store " + k + " (rank " + std::to_string(g->rank) + " of " + std::to_string(g->world) + ")")
+  return 0;
+}
+
+extern "C" int coldint_c10d_store_get(void *p, const char *key, uint8_t **out, int64_t *len, char **err) {
+  auto *g = static_cast<Group *>(p);
+  std::string k(key);
+  C10D_TRY
+  auto v = g->store->get("coldint/kv/" + k);
+  *out = static_cast<uint8_t *>(malloc(v.size() + 1));
+  if (*out == nullptr) return fail(err, "read " + k + ": out of memory");
+  if (!v.empty()) memcpy(*out, v.data(), v.size());
+  *len = static_cast<int64_t>(v.size());
+  C10D_CATCH("read " + k + " from the store (rank " + std::to_string(g->rank) + " of " + std::to_string(g->world) + ")")
+  return 0;
+}
+
+extern "C" int coldint_c10d_store_delete(void *p, const char *key, char **err) {
+  auto *g = static_cast<Group *>(p);
+  std::string k(key);
+  C10D_TRY
+  g->store->deleteKey("coldint/kv/" + k);
+  C10D_CATCH("delete " + k + " from the store (rank " + std::to_string(g->rank) + " of " + std::to_string(g->world) + ")")
   return 0;
 }
 

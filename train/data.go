@@ -213,11 +213,11 @@ func (d *Data) Next(ctx context.Context, st DataState, rows int) (Batch, DataSta
 			}
 		}
 	}
-	return d.batch(seqs), cur, nil
+	return layout(seqs, d.cfg.PadID), cur, nil
 }
 
-// batch lays rows out, padding to the longest.
-func (d *Data) batch(seqs [][]int32) Batch {
+// layout lays rows out, padding to the longest with pad.
+func layout(seqs [][]int32, pad int32) Batch {
 	T := 0
 	for _, s := range seqs {
 		T = max(T, len(s))
@@ -230,7 +230,7 @@ func (d *Data) batch(seqs [][]int32) Batch {
 			if t < len(s) {
 				row[t] = s[t]
 			} else {
-				row[t] = d.cfg.PadID
+				row[t] = pad
 			}
 			if t+1 < len(s) {
 				lab[t] = s[t+1]
@@ -246,28 +246,39 @@ func (d *Data) batch(seqs [][]int32) Batch {
 // held-out documents, the last partial window included) in batches of at
 // most batchRows rows.
 func (d *Data) EvalBatches(ctx context.Context, batchRows int) ([]Batch, error) {
-	if batchRows < 1 {
-		batchRows = 1
-	}
-	T := d.cfg.SeqLen
-	var stream []int32
+	docs := make([][]int32, 0, len(d.eval))
 	for _, i := range d.eval {
 		doc, err := d.corpus.Doc(ctx, i)
 		if err != nil {
 			return nil, err
 		}
+		docs = append(docs, doc)
+	}
+	return evalBatches(docs, d.cfg, batchRows), nil
+}
+
+// evalBatches packs the held-out documents into SeqLen windows (the last
+// partial one included), at most cfg.EvalRows of them, in batches of at most
+// batchRows rows.
+func evalBatches(docs [][]int32, cfg DataConfig, batchRows int) []Batch {
+	if batchRows < 1 {
+		batchRows = 1
+	}
+	T := cfg.SeqLen
+	var stream []int32
+	for _, doc := range docs {
 		stream = append(stream, doc...)
 	}
 	var seqs [][]int32
 	for off := 0; off+1 < len(stream); off += T {
 		seqs = append(seqs, stream[off:min(off+T, len(stream))])
-		if d.cfg.EvalRows > 0 && len(seqs) == d.cfg.EvalRows {
+		if cfg.EvalRows > 0 && len(seqs) == cfg.EvalRows {
 			break
 		}
 	}
 	var out []Batch
 	for i := 0; i < len(seqs); i += batchRows {
-		out = append(out, d.batch(seqs[i:min(i+batchRows, len(seqs))]))
+		out = append(out, layout(seqs[i:min(i+batchRows, len(seqs))], cfg.PadID))
 	}
-	return out, nil
+	return out
 }

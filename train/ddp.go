@@ -40,10 +40,11 @@ func agreeOnState(ctx context.Context, g Group, st *State, cfg Config) error {
 		return nil
 	}
 	data, err := json.Marshal(struct {
-		Step   int       `json:"step"`
-		Data   DataState `json:"data"`
-		Config Config    `json:"config"`
-	}{st.Step, st.Data, cfg})
+		Step   int          `json:"step"`
+		Data   DataState    `json:"data"`
+		Stream *StreamState `json:"stream,omitempty"`
+		Config Config       `json:"config"`
+	}{st.Step, st.Data, st.Stream, cfg})
 	if err != nil {
 		return err
 	}

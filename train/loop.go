@@ -158,10 +158,12 @@ type State struct {
 	// every step drew World × Batch rows per micro-batch.
 	World int `json:"world,omitempty"`
 	// DataConfig is the data shape the position in Data refers to.
-	DataConfig DataConfig  `json:"data_config"`
-	Config     Config      `json:"config"`
-	Curve      []Point     `json:"curve"`
-	Evals      []EvalPoint `json:"evals,omitempty"`
+	DataConfig DataConfig `json:"data_config"`
+	// Stream is the position of a streamed run (nil for local files).
+	Stream *StreamState `json:"stream,omitempty"`
+	Config Config       `json:"config"`
+	Curve  []Point      `json:"curve"`
+	Evals  []EvalPoint  `json:"evals,omitempty"`
 }
 
 // StepInfo is passed to Hooks.Step.
@@ -171,6 +173,8 @@ type StepInfo struct {
 	TokensPS  float64 // scored tokens per second of this step
 	Elapsed   time.Duration
 	AllTokens int64
+	// Position is this rank's data position after the step, in words.
+	Position string
 }
 
 // Hooks receive the loop's events. Nil fields are skipped.
@@ -188,20 +192,20 @@ var ErrInterrupted = errors.New("training interrupted")
 // are done. It checks ctx between steps: when ctx ends it writes a
 // checkpoint (if cfg.Out is set) and returns an error wrapping
 // ErrInterrupted and ctx.Err(). It returns the final state.
-func Run(ctx context.Context, m Model, d *Data, cfg Config, st *State, hooks Hooks) (*State, error) {
+func Run(ctx context.Context, m Model, d Source, cfg Config, st *State, hooks Hooks) (*State, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	dc := d.Config()
 	if st == nil {
-		st = &State{Version: stateVersion, Seed: d.cfg.Seed}
+		st = &State{Version: stateVersion, Seed: dc.Seed}
 	}
-	if st.Seed != d.cfg.Seed {
-		return nil, fmt.Errorf("resume: checkpoint seed %d differs from the data seed %d", st.Seed, d.cfg.Seed)
-	}
-	dc := d.cfg
 	if st.Step > 0 && (st.DataConfig.SeqLen != dc.SeqLen || st.DataConfig.Pack != dc.Pack || st.DataConfig.EvalDocs != dc.EvalDocs) {
 		return nil, fmt.Errorf("resume: the checkpoint's data position is for sequence length %d, packing %v, %d held-out documents; now %d, %v, %d",
 			st.DataConfig.SeqLen, st.DataConfig.Pack, st.DataConfig.EvalDocs, dc.SeqLen, dc.Pack, dc.EvalDocs)
+	}
+	if err := d.begin(ctx, st, cfg); err != nil {
+		return nil, err
 	}
 	st.DataConfig = dc
 	rank, world := rankOf(cfg.Group)
@@ -223,6 +227,9 @@ func Run(ctx context.Context, m Model, d *Data, cfg Config, st *State, hooks Hoo
 	save := func() error {
 		if rank != 0 || cfg.Out == "" || lastCkpt == st.Step && st.Step != 0 && checkpointExists(cfg.Out) {
 			return nil
+		}
+		if err := d.settle(context.WithoutCancel(ctx), st); err != nil {
+			return err
 		}
 		dir, err := SaveCheckpoint(context.WithoutCancel(ctx), cfg.Out, m, st)
 		if err != nil {
@@ -271,17 +278,12 @@ func Run(ctx context.Context, m Model, d *Data, cfg Config, st *State, hooks Hoo
 			return interrupted(err)
 		}
 		t0 := time.Now()
-		micro := make([]Batch, cfg.Accum)
-		next := st.Data
-		for i := range micro {
-			micro[i], next, err = d.Next(ctx, next, cfg.Batch*world)
-			if err != nil {
-				if ctx.Err() != nil {
-					return interrupted(ctx.Err())
-				}
-				return st, err
+		micro, advance, err := d.next(ctx, st, cfg)
+		if err != nil {
+			if ctx.Err() != nil {
+				return interrupted(ctx.Err())
 			}
-			micro[i] = micro[i].RowsOf(rank*cfg.Batch, (rank+1)*cfg.Batch)
+			return st, err
 		}
 		step := st.Step + 1
 		p := OptimParams{Step: step, LR: sched.At(step), WeightDecay: cfg.WeightDecay, Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps, Clip: cfg.Clip}
@@ -296,13 +298,14 @@ func Run(ctx context.Context, m Model, d *Data, cfg Config, st *State, hooks Hoo
 			return st, fmt.Errorf("train step %d: loss is %v (lower --lr?)", step, stats.Loss)
 		}
 		st.Step = step
-		st.Data = next
+		advance(st)
 		st.Tokens += int64(stats.Tokens)
 		pt := Point{Step: step, Loss: stats.Loss, LR: p.LR, GradNorm: stats.GradNorm, Tokens: stats.Tokens}
 		st.Curve = append(st.Curve, pt)
 		if hooks.Step != nil {
 			dt := time.Since(t0)
-			hooks.Step(StepInfo{Point: pt, Total: cfg.Steps, TokensPS: float64(stats.Tokens) / dt.Seconds(), Elapsed: time.Since(start), AllTokens: st.Tokens})
+			hooks.Step(StepInfo{Point: pt, Total: cfg.Steps, TokensPS: float64(stats.Tokens) / dt.Seconds(), Elapsed: time.Since(start),
+				AllTokens: st.Tokens, Position: d.where(st)})
 		}
 		if cfg.EvalEvery > 0 && step%cfg.EvalEvery == 0 && step != cfg.Steps {
 			if err := evaluate(); err != nil {

@@ -20,7 +20,7 @@ import (
 // (processes over Gloo on this machine, B rows each) with one process of N
 // threads training on N·B rows: the same tokens per optimizer step. It
 // prints both in tokens/s, their ratio, and the share of a rank's step spent
-// in the gradient all-reduce.
+// in the gradient all-reduce beyond what the backward pass hides.
 
 // rankJobEnv carries a child's job (JSON) when the DDP mode runs this binary
 // as one rank or as the one-process baseline.
@@ -41,7 +41,11 @@ type rankJob struct {
 type rankResult struct {
 	Step   float64 `json:"step_s"`   // median step seconds
 	Reduce float64 `json:"reduce_s"` // median all-reduce seconds per step
-	Tokens int     `json:"tokens"`   // tokens per step, all ranks
+	// Wait is the median of the step's first collective (the token
+	// counts), which also waits for the slower rank; Reduce − Wait is the
+	// gradients' all-reduce.
+	Wait   float64 `json:"wait_s"`
+	Tokens int     `json:"tokens"` // tokens per step, all ranks
 }
 
 // runRankJob is the body of a child process.
@@ -72,12 +76,12 @@ func runRankJob(spec string) error {
 		}
 	}
 	p := train.OptimParams{LR: 1e-4, WeightDecay: 0.1, Beta1: 0.9, Beta2: 0.95, Eps: 1e-8, Clip: 1}
-	var steps, reduces []float64
+	var steps, reduces, waits []float64
 	res := rankResult{}
 	for i := 0; i <= j.Steps; i++ {
 		b := randomBatch(uint64(1000*i+100*j.Rank), j.Batch, j.Seq, j.Vocab)
 		p.Step = i + 1
-		r0, t0 := tr.ReduceTime(), time.Now()
+		r0, w0, t0 := tr.ReduceTime(), tr.ReduceWaitTime(), time.Now()
 		st, err := tr.TrainStep(ctx, []train.Batch{b}, p)
 		if err != nil {
 			return err
@@ -85,10 +89,11 @@ func runRankJob(spec string) error {
 		if i > 0 {
 			steps = append(steps, time.Since(t0).Seconds())
 			reduces = append(reduces, (tr.ReduceTime() - r0).Seconds())
+			waits = append(waits, (tr.ReduceWaitTime() - w0).Seconds())
 			res.Tokens = st.Tokens
 		}
 	}
-	res.Step, res.Reduce = median(steps), median(reduces)
+	res.Step, res.Reduce, res.Wait = median(steps), median(reduces), median(waits)
 	return json.NewEncoder(os.Stdout).Encode(res)
 }
 
@@ -152,6 +157,10 @@ func runDDPBench(mdir string, n, batch, seq, steps, vocab int) error {
 	ddp := float64(worst.Tokens) / worst.Step
 	fmt.Printf("ddp:      %8.1f tokens/s wall  (step %.2f s, all-reduce %.2f s = %.1f%% of the step; load %s)\n",
 		ddp, worst.Step, worst.Reduce, 100*worst.Reduce/worst.Step, benchenv.LoadAvg())
+	for r, x := range ranks {
+		fmt.Printf("  rank %d: step %.2f s, all-reduce not hidden by the backward pass %.3f s = %.1f%%: token counts (with the wait for the slower rank) %.3f s, gradients %.3f s = %.1f%%\n",
+			r, x.Step, x.Reduce, 100*x.Reduce/x.Step, x.Wait, x.Reduce-x.Wait, 100*(x.Reduce-x.Wait)/x.Step)
+	}
 	one, err := runChildren([]rankJob{{Model: mdir, World: 1, Threads: n, Batch: n * batch, Seq: seq, Steps: steps, Vocab: vocab}})
 	if err != nil {
 		return err
