@@ -36,7 +36,7 @@ func newMineCmd(f *Factory, runF func(context.Context, *mineOptions) error) *cli
 		Description: `Without a subcommand, runs train → precheck → publish with the same flags: it trains from
 --init or --from-best, pre-checks the result in --competition, and when the expected win
 rate reaches --min-win-rate publishes it to --repo. Each step is also a subcommand.`,
-		Flags:  flags,
+		Flags: flags,
 		Action: func(c *cli.Context) error {
 			o.Train.DataFilesSet, o.Train.DiskBudgetSet = c.IsSet("data-files"), c.IsSet("disk-budget")
 			return runF(c.Context, o)

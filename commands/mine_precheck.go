@@ -15,12 +15,12 @@ import (
 // pre-check stage of `coldint mine` (which fills Model, Competition,
 // Competitions, Data, Threads and Out from its training flags).
 type minePrecheckOptions struct {
-	F            *Factory
-	Samples      int
-	Dataset      string
+	F       *Factory
+	Samples int
+	Dataset string
 	// OldDataset is --dataset, as `mine precheck` spelled --precheck-dataset
 	// before --dataset meant the training stream of `mine`.
-	OldDataset string
+	OldDataset   string
 	Best         string
 	Seed         uint64
 	Model        string
