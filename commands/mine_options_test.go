@@ -80,6 +80,18 @@ func TestMineOptions(t *testing.T) {
 				same(t, []any{o.Model, o.Competition, o.Data.Value(), o.Out, f.Engine.DType, o.Seed, o.Competitions, o.Dataset, o.Threads, o.OwnDType, o.Samples},
 					[]any{"M", "c00", []string{"d"}, "O", "bf16", uint64(4), "C.json", "D", 2, true, 200})
 			}},
+		{"mine streams", map[string]string{"COLDINT_TEXT_COLUMN": "body"}, []string{"--init", "I", "--dataset", "ds/web@main", "--data-files", "data/*.parquet",
+			"--disk-budget", "1G", "--log-json", "L", "--precheck-dataset", "P"},
+			func(t *testing.T, f *Factory, got any) {
+				o := got.(*mineOptions)
+				tr := o.Train
+				same(t, []any{tr.Dataset, tr.DataFiles, tr.TextColumn, tr.DiskBudget, tr.LogJSON, tr.DataFilesSet, tr.DiskBudgetSet, o.Precheck.Dataset},
+					[]any{"ds/web@main", "data/*.parquet", "body", "1G", "L", true, true, "P"})
+			}},
+		{"mine precheck --precheck-dataset wins", nil, []string{"precheck", "--model", "M", "--competition", "c00", "--dataset", "old", "--precheck-dataset", "new"},
+			func(t *testing.T, f *Factory, got any) {
+				same(t, []any{got.(*minePrecheckOptions).Dataset}, []any{"new"})
+			}},
 		{"mine publish", nil, []string{"publish", "--model", "M", "--repo", "r/n", "--competition", "c00", "--keep-private", "--read-back-delay", "2s", "--publish-state", "P", "--hub-endpoint", "http://h"},
 			func(t *testing.T, f *Factory, got any) {
 				o := got.(*minePublishOptions)
@@ -123,7 +135,7 @@ func TestMineUsageErrors(t *testing.T) {
 		want string
 	}{
 		{"no out", []string{"mine", "train", "--init", dir, "--data", dir}, "--out is required"},
-		{"no data", []string{"mine", "train", "--init", dir, "--out", dir}, "--data is required"},
+		{"no data", []string{"mine", "train", "--init", dir, "--out", dir}, "--data or --dataset is required"},
 		{"no start", []string{"mine", "train", "--data", dir, "--out", dir}, "give --init DIR, --from-best"},
 		{"init and best", []string{"mine", "train", "--init", dir, "--from-best", "--data", dir, "--out", dir}, "not both"},
 		{"best without competition", []string{"mine", "train", "--from-best", "--data", dir, "--out", dir}, "--from-best needs --competition"},
