@@ -134,6 +134,9 @@ func TestTimelockedReveal(t *testing.T) {
 			if err != nil || !wp.CommitRevealEnabled || wp.CommitRevealVersion != timelock.CommitRevealVersion {
 				t.Fatalf("weight params %+v, %v; want commit-reveal on, version 4", wp, err)
 			}
+			if err := e.node.SetStake(ctx, e.netuid, chaintest.Hotkey(0).AccountID(), 1e9); err != nil {
+				t.Fatal(err)
+			}
 			rowA, valA := []uint16{1, 2}, []uint16{100, 300}
 			rowB, valB := []uint16{0, 2}, []uint16{5, 10}
 			rowC, valC := []uint16{0, 1}, []uint16{7, 7}
@@ -166,6 +169,10 @@ func TestTimelockedReveal(t *testing.T) {
 			}
 			if lu := mg.Neurons[0].LastUpdate; lu != rb {
 				t.Errorf("uid 0 last_update %d, want the reveal block %d", lu, rb)
+			}
+			// The reveal comes before Yuma in the epoch block: its weights already count.
+			if mg.Neurons[2].Incentive == 0 {
+				t.Errorf("uid 2 has no incentive after the epoch of block %d; the revealed weights did not reach Yuma", rb)
 			}
 			rb1 := e.revealBlock(b1)
 			if rb1 == rb {
