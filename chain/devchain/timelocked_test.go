@@ -134,9 +134,6 @@ func TestTimelockedReveal(t *testing.T) {
 			if err != nil || !wp.CommitRevealEnabled || wp.CommitRevealVersion != timelock.CommitRevealVersion {
 				t.Fatalf("weight params %+v, %v; want commit-reveal on, version 4", wp, err)
 			}
-			if err := e.node.SetStake(ctx, e.netuid, chaintest.Hotkey(0).AccountID(), 1e9); err != nil {
-				t.Fatal(err)
-			}
 			rowA, valA := []uint16{1, 2}, []uint16{100, 300}
 			rowB, valB := []uint16{0, 2}, []uint16{5, 10}
 			rowC, valC := []uint16{0, 1}, []uint16{7, 7}
@@ -144,6 +141,9 @@ func TestTimelockedReveal(t *testing.T) {
 			e.commit(1, 2, rowC, valC) // claims hotkey 2: dropped
 			e.commit(2, -1, rowC, valC)
 			rb := e.revealBlock(b0)
+			if err := e.node.SetStake(ctx, e.netuid, chaintest.Hotkey(0).AccountID(), 1e9); err != nil {
+				t.Fatal(err)
+			}
 			// A second commit of hotkey 0, one epoch later, pending while the first is revealed.
 			e.advanceTo(rb - 3)
 			b1 := e.commit(0, -1, rowB, valB)
