@@ -3,8 +3,8 @@
 // (chain.Reader, chain.Committer, chain.WeightSetter) with the rules of
 // subtensor that matter to coldint: subnets with uid registration, a
 // commitment rate limit, weights checked and max-upscaled like the runtime
-// does, commit-reveal (hash and timelocked variants), and blocks that advance with time or
-// on demand.
+// does, commit-reveal (hash and timelocked variants, the chain being its
+// own beacon), and blocks that advance with time or on demand.
 //
 // State lives in an append-only block log (one fsynced record per block
 // with a checksum; see log.go), so a crash at any point loses no block whose
