@@ -1,6 +1,9 @@
 package chain
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Reader reads chain state. Methods that read one item return an error
 // wrapping ErrNotFound when it is absent and ErrUnknownNetuid when the subnet
@@ -112,4 +115,21 @@ func Epoch(netuid NetUID, tempo uint16, b BlockNumber) uint64 {
 // be revealed: Epoch(b) + RevealPeriodEpochs.
 func (p WeightParams) RevealEpoch(netuid NetUID, b BlockNumber) uint64 {
 	return Epoch(netuid, p.Tempo, b) + p.RevealPeriodEpochs
+}
+
+// BeaconInfo describes the drand beacon a chain decrypts timelocked weight
+// commits with: its public key (a 96-byte compressed G2 point), the Unix
+// time of round 1, the time between rounds, the signature scheme and the
+// chain hash drand serves it under ("" for a beacon drand does not serve).
+type BeaconInfo struct {
+	PublicKey []byte        `json:"public_key"`
+	Genesis   int64         `json:"genesis"`
+	Period    time.Duration `json:"period"`
+	Scheme    string        `json:"scheme"`
+	Hash      string        `json:"hash,omitempty"`
+}
+
+// BeaconReader reads the beacon the chain follows (see [BeaconInfo]).
+type BeaconReader interface {
+	Beacon(ctx context.Context) (BeaconInfo, error)
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/coldint/coldint/chain"
 	"github.com/coldint/coldint/chain/devchain"
 	"github.com/coldint/coldint/chain/keys"
+	"github.com/coldint/coldint/chain/timelock"
 	"github.com/urfave/cli/v2"
 )
 
@@ -25,6 +26,8 @@ type subnetParamOptions struct {
 	WeightsVersionKey uint64
 	Tempo             uint
 	CommitReveal      bool
+	// CommitRevealVersion is what the subnet reports (4: timelocked commits).
+	CommitRevealVersion uint
 }
 
 func subnetParamFlagsTo(p *subnetParamOptions) []cli.Flag {
@@ -36,6 +39,8 @@ func subnetParamFlagsTo(p *subnetParamOptions) []cli.Flag {
 		&cli.Uint64Flag{Name: "weights-version-key", Usage: "lowest weights version key accepted", Destination: &p.WeightsVersionKey},
 		&cli.UintFlag{Name: "tempo", Value: uint(d.Tempo), Usage: "epoch length in blocks", Destination: &p.Tempo},
 		&cli.BoolFlag{Name: "commit-reveal", Usage: "require commit-reveal for weights", Destination: &p.CommitReveal},
+		&cli.UintFlag{Name: "commit-reveal-version", Value: uint(d.CommitRevealVersion),
+			Usage: "commit-reveal version the subnet reports: 4 takes timelocked commits, which the chain reveals itself (as subtensor does today); below 4 only hash commits and reveals", Destination: &p.CommitRevealVersion},
 	}
 }
 
@@ -48,6 +53,10 @@ func (o subnetParamOptions) params() (devchain.SubnetParams, error) {
 	if o.Tempo > 65535 {
 		return p, usageErrorf("parse --tempo %d: must be at most 65535", o.Tempo)
 	}
+	if o.CommitRevealVersion > uint(timelock.CommitRevealVersion) {
+		return p, usageErrorf("parse --commit-reveal-version %d: must be at most %d", o.CommitRevealVersion, timelock.CommitRevealVersion)
+	}
+	p.CommitRevealVersion = uint16(o.CommitRevealVersion)
 	p.MaxUIDs = uint16(o.MaxUIDs)
 	p.CommitRateLimit = o.CommitRateLimit
 	p.WeightsRateLimit = o.WeightsRateLimit

@@ -115,12 +115,12 @@ func TestChainOptions(t *testing.T) {
 				sameFields(t, []any{o.Netuid, o.UIDs, o.Weights, o.VersionKey, f.Wallet.Name}, []any{uint(2), "1,2", "0.7,0.3", uint64(1017), "default"})
 			}},
 		{name: "serve", args: []string{"--db", "D", "--listen", "127.0.0.1:0", "--block-time", "2s", "--netuid", "4", "--max-uids", "16",
-			"--commit-rate-limit", "5", "--weights-rate-limit", "6", "--weights-version-key", "7", "--tempo", "8", "--commit-reveal"},
+			"--commit-rate-limit", "5", "--weights-rate-limit", "6", "--weights-version-key", "7", "--tempo", "8", "--commit-reveal", "--commit-reveal-version", "2"},
 			cmd: func(f *Factory, got *any) *cli.Command { return newChainServeCmd(f, captured[chainServeOptions](got)) },
 			check: func(t *testing.T, f *Factory, got any) {
 				o := got.(*chainServeOptions)
 				sameFields(t, []any{o.DB, o.Listen, o.BlockTime, o.Netuid, o.Subnet},
-					[]any{"D", "127.0.0.1:0", 2 * time.Second, uint(4), subnetParamOptions{16, 5, 6, 7, 8, true}})
+					[]any{"D", "127.0.0.1:0", 2 * time.Second, uint(4), subnetParamOptions{16, 5, 6, 7, 8, true, 2}})
 			}},
 		{name: "serve defaults",
 			cmd: func(f *Factory, got *any) *cli.Command { return newChainServeCmd(f, captured[chainServeOptions](got)) },
@@ -137,8 +137,8 @@ func TestChainOptions(t *testing.T) {
 			},
 			check: func(t *testing.T, f *Factory, got any) {
 				o := got.(*chainCreateSubnetOptions)
-				sameFields(t, []any{f.Chain.Network, o.Netuid, o.Subnet.Tempo, o.Subnet.CommitReveal, o.Subnet.MaxUIDs},
-					[]any{"file:/c.log", uint(0), uint(10), true, uint(devchain.DefaultSubnetParams().MaxUIDs)})
+				sameFields(t, []any{f.Chain.Network, o.Netuid, o.Subnet.Tempo, o.Subnet.CommitReveal, o.Subnet.MaxUIDs, o.Subnet.CommitRevealVersion},
+					[]any{"file:/c.log", uint(0), uint(10), true, uint(devchain.DefaultSubnetParams().MaxUIDs), uint(4)})
 			}},
 		{name: "register", args: append([]string{"--netuid", "1", "--coldkey", "5Cold"}, wallet...),
 			cmd: func(f *Factory, got *any) *cli.Command {
@@ -241,6 +241,9 @@ func TestChainRunUsageErrors(t *testing.T) {
 		{"serve tempo", func() error {
 			return runChainServe(context.Background(), &chainServeOptions{IO: f.IO, Listen: "localhost:0", Subnet: subnetParamOptions{MaxUIDs: 1, Tempo: 70000}})
 		}, "--tempo 70000"},
+		{"serve commit-reveal version", func() error {
+			return runChainServe(context.Background(), &chainServeOptions{IO: f.IO, Listen: "localhost:0", Subnet: subnetParamOptions{MaxUIDs: 1, CommitRevealVersion: 5}})
+		}, "--commit-reveal-version 5"},
 		{"new-hotkey uri", func() error {
 			return runWalletNewHotkey(context.Background(), &walletNewHotkeyOptions{F: f, URI: "not a mnemonic", URISet: true})
 		}, "--uri"},

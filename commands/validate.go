@@ -253,6 +253,9 @@ func (o *validateOptions) attachSetter(ctx context.Context, opts *eval.Options) 
 	}
 	opts.Hotkey = hk.AccountID()
 	opts.Setter = cc.As(hk)
+	if opts.Beacon, err = chainBeacon(ctx, cc.Reader); err != nil {
+		return err
+	}
 	mg, err := cc.Reader.Metagraph(ctx, opts.Netuid)
 	if err != nil {
 		return nil

@@ -271,7 +271,10 @@ func TestRunPipeline(t *testing.T) {
 // commits, keeps a second commit next to the first, and reveals the first in
 // its reveal epoch while an evaluation is held; the row is read back.
 func TestRunHashCommitReveal(t *testing.T) {
-	e := newVEnv(t, func(p *devchain.SubnetParams) { p.CommitReveal, p.Tempo, p.RevealPeriodEpochs = true, 9, 1 })
+	// Commit-reveal version 2: the hash variant only.
+	e := newVEnv(t, func(p *devchain.SubnetParams) {
+		p.CommitReveal, p.Tempo, p.RevealPeriodEpochs, p.CommitRevealVersion = true, 9, 1, 2
+	})
 	writeComps(t, e)
 	e.miner("Ann", 1)
 	e.miner("Ben", 2)

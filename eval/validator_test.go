@@ -315,7 +315,10 @@ func TestValidatorRandomSteps(t *testing.T) {
 }
 
 func TestValidatorCommitReveal(t *testing.T) {
-	e := newVEnv(t, func(p *devchain.SubnetParams) { p.CommitReveal, p.Tempo, p.RevealPeriodEpochs = true, 9, 1 })
+	// Commit-reveal version 2: the hash variant only.
+	e := newVEnv(t, func(p *devchain.SubnetParams) {
+		p.CommitReveal, p.Tempo, p.RevealPeriodEpochs, p.CommitRevealVersion = true, 9, 1, 2
+	})
 	e.miner("Ann", 1)
 	e.miner("Ben", 2)
 	ctx := context.Background()

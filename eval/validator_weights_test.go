@@ -44,9 +44,9 @@ func TestStepWeightsRateLimit(t *testing.T) {
 	}
 }
 
-// v4Chain is the devchain as a runtime with timelocked commit-reveal
-// (version 4) would present itself: the devchain has no such call, so the
-// commit is recorded here instead of being sent.
+// v4Chain presents the devchain as a runtime with timelocked commit-reveal
+// (version 4) and records the commit instead of sending it, so the test can
+// open it with a beacon of its own.
 type v4Chain struct {
 	chain.Chain
 	reader  chain.WeightParamsReader

@@ -34,6 +34,10 @@ func (c *Chain) noteRecord(r *record) {
 	var sum [32]byte
 	copy(sum[:], h.Sum(nil))
 	c.digests = append(c.digests, blockDigest{block: r.Block, sum: sum})
+	if len(c.digests) == 1 {
+		// The genesis record: it seeds the chain's beacon.
+		c.st.beacon = genesisBeacon(sum)
+	}
 }
 
 // hashAt is the hash of block n: SHA-256 over a domain tag, the running

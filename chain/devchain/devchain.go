@@ -3,8 +3,8 @@
 // (chain.Reader, chain.Committer, chain.WeightSetter) with the rules of
 // subtensor that matter to coldint: subnets with uid registration, a
 // commitment rate limit, weights checked and max-upscaled like the runtime
-// does, commit-reveal (hash variant), and blocks that advance with time or
-// on demand.
+// does, commit-reveal (hash and timelocked variants, the chain being its
+// own beacon), and blocks that advance with time or on demand.
 //
 // State lives in an append-only block log (one fsynced record per block
 // with a checksum; see log.go), so a crash at any point loses no block whose
@@ -71,6 +71,7 @@ type SubnetInfo struct {
 type Node interface {
 	chain.Reader
 	Admin
+	chain.BeaconReader
 	// As returns a view of the chain whose writes are signed by signer.
 	As(signer chain.Signer) chain.Chain
 	// Close releases the chain (the file lock, or idle connections).
@@ -130,6 +131,7 @@ func Open(ctx context.Context, opts Options) (*Chain, error) {
 	if opts.Path == "" {
 		c.lastTime = opts.Now()
 		c.noteRecord(&record{Block: 0, Time: c.lastTime.UnixNano(), Op: &op{Kind: opGenesis}})
+		c.st.log = opts.Logger
 		return c, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o755); err != nil {
@@ -149,6 +151,7 @@ func Open(ctx context.Context, opts Options) (*Chain, error) {
 		return nil, fmt.Errorf("open devchain %q: %w", opts.Path, err)
 	}
 	c.f = f
+	c.st.log = opts.Logger // replay above ran without reveal notes
 	return c, nil
 }
 

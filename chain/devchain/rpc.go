@@ -29,6 +29,7 @@ import (
 //	devchain_commitments   {netuid}                    → []chain.Commitment
 //	devchain_weights       {netuid, uid}               → chain.Weights
 //	devchain_subnets       {}                          → []SubnetInfo
+//	devchain_beacon        {}                          → chain.BeaconInfo
 //	devchain_createSubnet  {netuid, params}            → netuid
 //	devchain_setParams     {netuid, params}            → null
 //	devchain_register      {netuid, hotkey, coldkey}   → uid
@@ -81,7 +82,7 @@ type params struct {
 
 // signedCall is the payload of devchain_submit.
 type signedCall struct {
-	Method  string       `json:"method"` // commit, set_weights, commit_weights, reveal_weights
+	Method  string       `json:"method"` // commit, set_weights, commit_weights, reveal_weights, commit_timelocked_weights
 	Netuid  chain.NetUID `json:"netuid"`
 	Data    string       `json:"data,omitempty"`
 	UIDs    []chain.UID  `json:"uids,omitempty"`
@@ -89,7 +90,11 @@ type signedCall struct {
 	Salt    []uint16     `json:"salt,omitempty"`
 	Version uint64       `json:"version_key,omitempty"`
 	Hash    string       `json:"hash,omitempty"`
-	Nonce   int64        `json:"nonce"` // makes payloads unique; not checked
+	// commit_timelocked_weights
+	Commit    []byte `json:"commit,omitempty"`
+	Round     uint64 `json:"reveal_round,omitempty"`
+	CRVersion uint16 `json:"commit_reveal_version,omitempty"`
+	Nonce     int64  `json:"nonce"` // makes payloads unique; not checked
 }
 
 var kinds = []struct {
@@ -210,6 +215,8 @@ func (h *Handler) call(ctx context.Context, method string, raw json.RawMessage) 
 		return c.Commitments(ctx, p.Netuid)
 	case "devchain_weights":
 		return c.Weights(ctx, p.Netuid, p.UID)
+	case "devchain_beacon":
+		return c.Beacon(ctx)
 	case "devchain_subnets":
 		return c.Subnets(ctx)
 	case "devchain_createSubnet":
@@ -261,6 +268,8 @@ func (h *Handler) submit(ctx context.Context, p params) (chain.BlockNumber, erro
 		return a.CommitWeights(ctx, call.Netuid, [32]byte(hb))
 	case "reveal_weights":
 		return a.RevealWeights(ctx, call.Netuid, call.UIDs, call.Values, call.Salt, call.Version)
+	case "commit_timelocked_weights":
+		return a.CommitTimelockedWeights(ctx, call.Netuid, call.Commit, call.Round, call.CRVersion)
 	}
 	return 0, fmt.Errorf("submit: unknown call %q: %w", call.Method, errBadRequest)
 }

@@ -2,10 +2,12 @@ package devchain
 
 import (
 	"fmt"
+	"log/slog"
 	"slices"
 	"unicode/utf8"
 
 	"github.com/coldint/coldint/chain"
+	"github.com/coldint/coldint/chain/timelock"
 )
 
 // SubnetParams are the per-subnet rules the devchain enforces. They mirror
@@ -32,6 +34,12 @@ type SubnetParams struct {
 	CommitReveal bool `json:"commit_reveal"`
 	// RevealPeriodEpochs is the epoch distance between commit and reveal.
 	RevealPeriodEpochs uint64 `json:"reveal_period_epochs"`
+	// CommitRevealVersion is the commit-reveal version the chain reports:
+	// 4 (subtensor's current one) also takes timelocked commits, which the
+	// chain reveals by itself; below 4 only hash commits and reveals exist.
+	// Hash commits are taken under either. Subnets created before the field
+	// existed read 0.
+	CommitRevealVersion uint16 `json:"commit_reveal_version,omitempty"`
 	// Kappa is the u16 proportion of stake whose weights set the consensus
 	// (0: subtensor's default 32767, one half).
 	Kappa uint16 `json:"kappa,omitempty"`
@@ -47,12 +55,13 @@ type SubnetParams struct {
 // rate limit 100 blocks, weights rate limit 100 blocks, tempo 360.
 func DefaultSubnetParams() SubnetParams {
 	return SubnetParams{
-		MaxUIDs:            256,
-		CommitRateLimit:    100,
-		WeightsRateLimit:   100,
-		MaxValidators:      64,
-		Tempo:              360,
-		RevealPeriodEpochs: 1,
+		MaxUIDs:             256,
+		CommitRateLimit:     100,
+		WeightsRateLimit:    100,
+		MaxValidators:       64,
+		Tempo:               360,
+		RevealPeriodEpochs:  1,
+		CommitRevealVersion: timelock.CommitRevealVersion,
 	}
 }
 
@@ -89,6 +98,7 @@ type subnet struct {
 	WCommits    map[chain.Hotkey][]weightCommit    `json:"weight_commits"`
 	Bonds       [][]uint16                         `json:"bonds,omitempty"` // [validator][uid], column max-upscaled
 	LastEpoch   chain.BlockNumber                  `json:"last_epoch,omitempty"`
+	TLCommits   []tlCommit                         `json:"timelocked_commits,omitempty"`
 }
 
 func (s *subnet) uidOf(h chain.Hotkey) (chain.UID, bool) {
@@ -104,6 +114,10 @@ func (s *subnet) uidOf(h chain.Hotkey) (chain.UID, bool) {
 type state struct {
 	Head    chain.BlockNumber
 	Subnets map[chain.NetUID]*subnet
+	// beacon decrypts timelocked commits; derived from the genesis record.
+	beacon *timelock.TestBeacon
+	// log receives reveal notes (nil: none, as while the log is replayed).
+	log *slog.Logger
 }
 
 func newState() *state { return &state{Subnets: map[chain.NetUID]*subnet{}} }
@@ -132,19 +146,22 @@ func (st *state) registered(netuid chain.NetUID, h chain.Hotkey) (*subnet, chain
 // and the block they would be included in) and then applied by apply; the
 // log stores applied ops so that replay is apply alone.
 type op struct {
-	Kind    string            `json:"kind"`
-	Netuid  chain.NetUID      `json:"netuid,omitempty"`
-	Hotkey  chain.Hotkey      `json:"hotkey,omitzero"`
-	Coldkey chain.Coldkey     `json:"coldkey,omitzero"`
-	Data    string            `json:"data,omitempty"`
-	UIDs    []chain.UID       `json:"uids,omitempty"`
-	Values  []uint16          `json:"values,omitempty"`
-	Salt    []uint16          `json:"salt,omitempty"`
-	Version uint64            `json:"version,omitempty"`
-	Hash    [32]byte          `json:"hash,omitzero"`
-	N       uint64            `json:"n,omitempty"`
-	Params  *SubnetParams     `json:"params,omitempty"`
-	Block   chain.BlockNumber `json:"-"` // inclusion block, set by the chain
+	Kind      string            `json:"kind"`
+	Netuid    chain.NetUID      `json:"netuid,omitempty"`
+	Hotkey    chain.Hotkey      `json:"hotkey,omitzero"`
+	Coldkey   chain.Coldkey     `json:"coldkey,omitzero"`
+	Data      string            `json:"data,omitempty"`
+	UIDs      []chain.UID       `json:"uids,omitempty"`
+	Values    []uint16          `json:"values,omitempty"`
+	Salt      []uint16          `json:"salt,omitempty"`
+	Version   uint64            `json:"version,omitempty"`
+	Hash      [32]byte          `json:"hash,omitzero"`
+	N         uint64            `json:"n,omitempty"`
+	Params    *SubnetParams     `json:"params,omitempty"`
+	Commit    []byte            `json:"commit,omitempty"`     // timelocked ciphertext
+	Round     uint64            `json:"round,omitempty"`      // its reveal round
+	CRVersion uint16            `json:"cr_version,omitempty"` // commit-reveal version sent with it
+	Block     chain.BlockNumber `json:"-"`                    // inclusion block, set by the chain
 }
 
 // maxAdvance bounds one Advance (a year of 12 s blocks is 2.6 million).
@@ -245,6 +262,8 @@ func (st *state) check(o *op, b chain.BlockNumber) error {
 			return err
 		}
 		return st.checkWeights(s, uid, o, b, false)
+	case opCommitTimelocked:
+		return st.checkTimelocked(o, b)
 	case opAdvance:
 		if o.N == 0 || o.N > maxAdvance {
 			return fmt.Errorf("advance %d blocks: must be 1 to %d: %w", o.N, maxAdvance, errBadRequest)
@@ -380,18 +399,14 @@ func (st *state) apply(o *op) error {
 			}
 			s.WCommits[o.Hotkey] = slices.Delete(s.WCommits[o.Hotkey], i, i+1)
 		}
-		up := MaxUpscale(o.Values)
-		row := make(chain.Weights, len(o.UIDs))
-		for i, u := range o.UIDs {
-			row[i] = chain.Weight{UID: u, Value: up[i]}
-		}
-		s.Neurons[uid].Weights = row
-		s.Neurons[uid].LastUpdate = b
+		s.setRow(uid, o.UIDs, o.Values, b)
 	case opCommitWeights:
 		s := st.Subnets[o.Netuid]
 		uid, _ := s.uidOf(o.Hotkey)
 		s.WCommits[o.Hotkey] = append(s.WCommits[o.Hotkey], weightCommit{Hash: o.Hash, Block: b})
 		s.Neurons[uid].LastUpdate = b
+	case opCommitTimelocked:
+		st.applyTimelocked(o, b)
 	case opAdvance:
 		// b is the last of the n new blocks.
 	default:
@@ -399,6 +414,17 @@ func (st *state) apply(o *op) error {
 	}
 	st.Head = b
 	return nil
+}
+
+// setRow stores uid's weight row, max-upscaled, as set in block b.
+func (s *subnet) setRow(uid chain.UID, uids []chain.UID, values []uint16, b chain.BlockNumber) {
+	up := MaxUpscale(values)
+	row := make(chain.Weights, len(uids))
+	for i, u := range uids {
+		row[i] = chain.Weight{UID: u, Value: up[i]}
+	}
+	s.Neurons[uid].Weights = row
+	s.Neurons[uid].LastUpdate = b
 }
 
 // MaxUpscale is subtensor's vec_u16_max_upscale_to_u16, the normalisation

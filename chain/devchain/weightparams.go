@@ -7,9 +7,8 @@ import (
 	"github.com/coldint/coldint/chain"
 )
 
-// weightParams reads netuid's weight settings from a node's subnet list. The
-// devchain has the hash commit-reveal variant only: it reports commit-reveal
-// version 0, and it has no commit_timelocked_weights.
+// weightParams reads netuid's weight settings from a node's subnet list,
+// with the subnet's commit-reveal version (4: timelocked commits).
 func weightParams(ctx context.Context, n interface {
 	BlockNumber(context.Context) (chain.BlockNumber, error)
 	Subnets(context.Context) ([]SubnetInfo, error)
@@ -26,7 +25,8 @@ func weightParams(ctx context.Context, n interface {
 		if s.Netuid == netuid {
 			p := s.Params
 			return chain.WeightParams{Block: head, Tempo: p.Tempo, WeightsRateLimit: p.WeightsRateLimit,
-				CommitRevealEnabled: p.CommitReveal, RevealPeriodEpochs: p.RevealPeriodEpochs}, nil
+				CommitRevealEnabled: p.CommitReveal, RevealPeriodEpochs: p.RevealPeriodEpochs,
+				CommitRevealVersion: p.CommitRevealVersion}, nil
 		}
 	}
 	return chain.WeightParams{}, fmt.Errorf("read weight params of %d: %w", netuid, chain.ErrUnknownNetuid)

@@ -68,6 +68,7 @@ func (st *state) runEpochs(from, to chain.BlockNumber) {
 			first += (n - maxEpochsPerApply) * period
 		}
 		for b := first; b <= uint64(to); b += period {
+			st.revealTimelocked(s, chain.BlockNumber(b))
 			s.epoch(chain.BlockNumber(b))
 		}
 	}

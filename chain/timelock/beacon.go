@@ -1,11 +1,14 @@
 package timelock
 
 import (
+	"bytes"
+	"crypto/sha512"
 	"fmt"
 	"io"
 	"math/big"
 	"time"
 
+	"github.com/coldint/coldint/chain"
 	bls "github.com/consensys/gnark-crypto/ecc/bls12-381"
 	"github.com/consensys/gnark-crypto/ecc/bls12-381/fr"
 )
@@ -109,4 +112,32 @@ func (b *TestBeacon) Sign(round uint64) ([]byte, error) {
 	s.ScalarMultiplication(&q, b.secret)
 	out := s.Bytes()
 	return out[:], nil
+}
+
+// FromBeaconInfo returns the chain info of a beacon a chain reports,
+// checking its key, period and scheme.
+func FromBeaconInfo(b chain.BeaconInfo) (ChainInfo, error) {
+	pk, err := ParsePublicKey(b.PublicKey)
+	if err != nil {
+		return ChainInfo{}, fmt.Errorf("read chain beacon: %w", err)
+	}
+	if b.Period <= 0 {
+		return ChainInfo{}, fmt.Errorf("read chain beacon: period %v: %w", b.Period, ErrPublicKey)
+	}
+	if b.Scheme != QuicknetScheme {
+		return ChainInfo{}, fmt.Errorf("read chain beacon: scheme %q, only %q is supported: %w", b.Scheme, QuicknetScheme, ErrPublicKey)
+	}
+	return ChainInfo{PublicKey: pk, Genesis: b.Genesis, Period: b.Period, Scheme: b.Scheme, Hash: b.Hash}, nil
+}
+
+// BeaconInfo returns info in the chain package's form.
+func (info ChainInfo) BeaconInfo() chain.BeaconInfo {
+	return chain.BeaconInfo{PublicKey: info.PublicKey.Bytes(), Genesis: info.Genesis, Period: info.Period, Scheme: info.Scheme, Hash: info.Hash}
+}
+
+// NewTestBeaconFromSeed returns a test beacon whose secret key is derived
+// from seed alone: the same seed gives the same beacon.
+func NewTestBeaconFromSeed(seed []byte) (*TestBeacon, error) {
+	h := sha512.Sum512(append([]byte("coldint test beacon:"), seed...))
+	return NewTestBeacon(bytes.NewReader(h[:]))
 }
