@@ -65,3 +65,21 @@ func TestEnvVarsUnique(t *testing.T) {
 		t.Errorf("%d variables mean different things:\n%s", len(bad), strings.Join(bad, "\n"))
 	}
 }
+
+// TestFlagUsageNoBackticks: urfave/cli reads `text` in a flag's help as the
+// name of its value, so help text never quotes with backticks.
+func TestFlagUsageNoBackticks(t *testing.T) {
+	app := NewApp(IO{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard})
+	var visit func(path string, flags []cli.Flag, cmds []*cli.Command)
+	visit = func(path string, flags []cli.Flag, cmds []*cli.Command) {
+		for _, f := range flags {
+			if df, ok := f.(cli.DocGenerationFlag); ok && strings.Contains(df.GetUsage(), "`") {
+				t.Errorf("%s --%s: help has a backtick: %q", strings.TrimSpace(path), f.Names()[0], df.GetUsage())
+			}
+		}
+		for _, c := range cmds {
+			visit(path+" "+c.Name, c.Flags, c.Subcommands)
+		}
+	}
+	visit("", app.Flags, app.Commands)
+}

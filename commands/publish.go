@@ -15,7 +15,7 @@ import (
 // publishFlagTo is `coldint validate --publish`.
 func publishFlagTo(dest *string) cli.Flag {
 	return &cli.StringFlag{Name: "publish", Category: "audit", Destination: dest,
-		Usage: "publish each step's samples, losses, win rates and weights with their root hash, for `coldint audit`: a folder, or hub:NAMESPACE/NAME for a Hub dataset repo; the root goes into the validator's chain commitment when it sets weights"}
+		Usage: "publish each step's samples, losses, win rates and weights with their root hash, for coldint audit: a folder, or hub:NAMESPACE/NAME for a Hub dataset repo; the root goes into the validator's chain commitment when it sets weights"}
 }
 
 // stepPublisher is the validator's --publish dest (nil when ""): the step
