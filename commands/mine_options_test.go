@@ -81,12 +81,16 @@ func TestMineOptions(t *testing.T) {
 					[]any{"M", "c00", []string{"d"}, "O", "bf16", uint64(4), "C.json", "D", 2, true, 200})
 			}},
 		{"mine streams", map[string]string{"COLDINT_TEXT_COLUMN": "body"}, []string{"--init", "I", "--dataset", "ds/web@main", "--data-files", "data/*.parquet",
-			"--disk-budget", "1G", "--log-json", "L", "--precheck-dataset", "P"},
+			"--disk-budget", "1G", "--log-json", "L", "--precheck-dataset", "P", "--shuffle-shards"},
 			func(t *testing.T, f *Factory, got any) {
 				o := got.(*mineOptions)
 				tr := o.Train
-				same(t, []any{tr.Dataset, tr.DataFiles, tr.TextColumn, tr.DiskBudget, tr.LogJSON, tr.DataFilesSet, tr.DiskBudgetSet, o.Precheck.Dataset},
-					[]any{"ds/web@main", "data/*.parquet", "body", "1G", "L", true, true, "P"})
+				same(t, []any{tr.Dataset, tr.DataFiles, tr.TextColumn, tr.DiskBudget, tr.LogJSON, tr.DataFilesSet, tr.DiskBudgetSet, o.Precheck.Dataset, tr.ShuffleShards},
+					[]any{"ds/web@main", "data/*.parquet", "body", "1G", "L", true, true, "P", true})
+				td, err := tr.trainData()
+				if err != nil || td.Stream.ShuffleSeed != 1 || td.Stream.Dataset != "ds/web@main" || td.Stream.DiskBudget != 1e9 {
+					t.Errorf("stream data %+v, %v: want shuffle seed 1 (--data-seed default), a 1 GB budget", td.Stream, err)
+				}
 			}},
 		{"mine precheck --precheck-dataset wins", nil, []string{"precheck", "--model", "M", "--competition", "c00", "--dataset", "old", "--precheck-dataset", "new"},
 			func(t *testing.T, f *Factory, got any) {

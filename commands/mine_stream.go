@@ -16,6 +16,7 @@ func mineStreamFlags(o *mineTrainOptions) []cli.Flag {
 		&cli.StringFlag{Name: "data-files", Usage: "with --dataset: the shards to read, a glob such as \"data/CC-MAIN-*/*.parquet\" (comma-separated globs allowed; default: every .parquet file)", Category: "train", Destination: &o.DataFiles},
 		&cli.StringFlag{Name: "text-column", Value: data.DefaultTextColumn, Usage: "with --dataset: the string column read as text", Category: "train", Destination: &o.TextColumn},
 		&cli.StringFlag{Name: "disk-budget", Usage: "with --dataset: bytes of downloaded shards each rank keeps on disk at once (with K/M/G/KiB/MiB/GiB; default: no cap, one shard read and one fetched ahead)", Category: "train", Destination: &o.DiskBudget},
+		&cli.BoolFlag{Name: "shuffle-shards", Usage: "with --dataset: read the shards in an order drawn from --data-seed instead of by name (rows within a shard keep their order; a resumed run must keep this setting)", Category: "train", Destination: &o.ShuffleShards},
 		&cli.StringFlag{Name: "log-json", Usage: "append one JSON object per step, evaluation and checkpoint to this file (JSON Lines; default: metrics.jsonl in --out)", Category: "train", Destination: &o.LogJSON},
 	}
 }
@@ -29,8 +30,8 @@ func (o *mineTrainOptions) trainData() (miner.TrainData, error) {
 		return miner.TrainData{}, usageErrorf("mine train: give --data (local files) or --dataset (streamed), not both")
 	case !local && !ds:
 		return miner.TrainData{}, usageErrorf("mine train: --data or --dataset is required")
-	case !ds && (o.DataFilesSet || o.DiskBudgetSet):
-		return miner.TrainData{}, usageErrorf("mine train: --data-files and --disk-budget go with --dataset")
+	case !ds && (o.DataFilesSet || o.DiskBudgetSet || o.ShuffleShards):
+		return miner.TrainData{}, usageErrorf("mine train: --data-files, --disk-budget and --shuffle-shards go with --dataset")
 	}
 	td := miner.TrainData{Files: o.Data.Value(),
 		Config: train.DataConfig{SeqLen: o.SeqLen, Pack: !o.NoPack, Seed: o.DataSeed, EvalDocs: o.EvalDocs, EvalRows: o.EvalRows}}
@@ -47,5 +48,8 @@ func (o *mineTrainOptions) trainData() (miner.TrainData, error) {
 	}
 	td.Stream = miner.StreamData{Dataset: o.Dataset, Files: o.DataFiles, Column: o.TextColumn, DiskBudget: budget,
 		Hub: func() (data.HubFiles, error) { return o.F.HubClient() }}
+	if o.ShuffleShards {
+		td.Stream.ShuffleSeed = max(o.DataSeed, 1) // 0 would mean by name
+	}
 	return td, nil
 }

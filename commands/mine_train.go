@@ -32,6 +32,7 @@ type mineTrainOptions struct {
 	TextColumn        string
 	DiskBudget        string
 	LogJSON           string
+	ShuffleShards     bool
 	DataFilesSet      bool
 	DiskBudgetSet     bool
 	Out               string

@@ -28,6 +28,10 @@ type StreamOptions struct {
 	// Resume continues after a checkpoint (from [Stream.Checkpoint] or
 	// [MergeCheckpoints]); documents handed out before it are skipped.
 	Resume *Checkpoint
+	// ShuffleSeed, when not 0, reads the shards in an order drawn from it
+	// (the same for every rank and every resume) instead of by name; rows
+	// within a shard keep their order.
+	ShuffleSeed uint64
 
 	// onShard, set by tests, is called after a shard is opened and the one
 	// before it deleted.
@@ -47,7 +51,7 @@ type Doc struct {
 }
 
 // Stream yields the documents of a dataset's parquet shards in order (shard
-// by sorted name, row group, row), fetching shard by shard within a disk
+// by sorted name or in a seeded shuffled order, row group, row), fetching shard by shard within a disk
 // budget. It is not safe for concurrent use.
 type Stream struct {
 	store  ShardStore
@@ -95,6 +99,9 @@ func OpenStream(ctx context.Context, store ShardStore, opts StreamOptions) (*Str
 	if err != nil {
 		return nil, fmt.Errorf("open stream: %w", err)
 	}
+	if opts.ShuffleSeed != 0 {
+		shards = ShuffleShards(shards, opts.ShuffleSeed)
+	}
 	s := &Stream{store: store, opts: opts, commit: commit, shards: shards, shard: -1}
 	if opts.Resume != nil {
 		if err := s.checkResume(*opts.Resume); err != nil {
@@ -103,7 +110,7 @@ func OpenStream(ctx context.Context, store ShardStore, opts StreamOptions) (*Str
 		s.resume = *opts.Resume
 		s.resume.Generations = append([]Generation(nil), opts.Resume.Generations...)
 	}
-	s.resume.Commit = commit
+	s.resume.Commit, s.resume.ShuffleSeed = commit, opts.ShuffleSeed
 	if st := &s.resume.Start; st.Shard < len(shards) {
 		st.Path = shards[st.Shard].Path
 	}
@@ -119,6 +126,9 @@ func OpenStream(ctx context.Context, store ShardStore, opts StreamOptions) (*Str
 func (s *Stream) checkResume(c Checkpoint) error {
 	if c.Commit != s.commit {
 		return fmt.Errorf("%w: it is for commit %q, the dataset is at %q (resume with that revision)", ErrCheckpoint, c.Commit, s.commit)
+	}
+	if c.ShuffleSeed != s.opts.ShuffleSeed {
+		return fmt.Errorf("%w: it read the shards in the order of shuffle seed %d, this stream uses %d (resume with the same shard order)", ErrCheckpoint, c.ShuffleSeed, s.opts.ShuffleSeed)
 	}
 	if err := c.complete(); err != nil {
 		return err

@@ -142,7 +142,9 @@ type Generation struct {
 // joins those of all ranks into one that can be resumed from.
 type Checkpoint struct {
 	// Commit is the dataset commit the positions refer to ("" for local files).
-	Commit      string       `json:"commit,omitempty"`
+	Commit string `json:"commit,omitempty"`
+	// ShuffleSeed is the seed of the shard order (0: by name).
+	ShuffleSeed uint64       `json:"shuffle_seed,omitempty"`
 	Start       Position     `json:"start"`
 	Generations []Generation `json:"generations,omitempty"`
 }
@@ -230,7 +232,7 @@ func MergeCheckpoints(parts ...Checkpoint) (Checkpoint, error) {
 	last := len(out.Generations) - 1
 	out.Generations[last].Next = slices.Clone(out.Generations[last].Next)
 	for i, p := range parts[1:] {
-		if p.Commit != out.Commit || len(p.Generations) != len(out.Generations) || p.Start != parts[0].Start {
+		if p.Commit != out.Commit || p.ShuffleSeed != out.ShuffleSeed || len(p.Generations) != len(out.Generations) || p.Start != parts[0].Start {
 			return Checkpoint{}, fmt.Errorf("merge checkpoints: %w: part %d is from another run", ErrCheckpoint, i+1)
 		}
 		g := p.Generations[last]

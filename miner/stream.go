@@ -26,6 +26,9 @@ type StreamData struct {
 	// DiskBudget is the bytes of downloaded shards a rank keeps at once
 	// (0: no cap).
 	DiskBudget int64
+	// ShuffleSeed, when not 0, reads the shards in an order drawn from it
+	// instead of by name (data.ShuffleShards).
+	ShuffleSeed uint64
 	// Hub opens the hub client for a Hub dataset (not called for a local
 	// folder).
 	Hub func() (data.HubFiles, error)
@@ -78,10 +81,10 @@ func streamConfig(ctx context.Context, sd StreamData, st *train.State, rank, wor
 	if err := os.RemoveAll(tmp); err != nil {
 		return train.StreamConfig{}, fmt.Errorf("mine train: clear the shard folder: %w", err)
 	}
-	column, budget := sd.Column, sd.DiskBudget
+	column, budget, seed := sd.Column, sd.DiskBudget, sd.ShuffleSeed
 	return train.StreamConfig{Dataset: sd.Dataset, Files: sd.Files, Column: column, Split: unit,
 		Open: func(ctx context.Context, resume *data.Checkpoint, split data.RankSplit) (train.DocStream, error) {
-			return data.OpenStream(ctx, store, data.StreamOptions{Column: column, TempDir: tmp, DiskBudget: budget, Ranks: split, Resume: resume})
+			return data.OpenStream(ctx, store, data.StreamOptions{Column: column, TempDir: tmp, DiskBudget: budget, Ranks: split, Resume: resume, ShuffleSeed: seed})
 		}}, nil
 }
 

@@ -187,7 +187,7 @@ func (d *StreamData) begin(ctx context.Context, st *State, cfg Config) error {
 			return err
 		}
 		if st.Stream == nil {
-			st.Stream = &StreamState{Dataset: d.sc.Dataset, Files: d.sc.Files, Column: d.sc.Column, Checkpoint: data.Checkpoint{Commit: after.Commit, Start: after.Start}}
+			st.Stream = &StreamState{Dataset: d.sc.Dataset, Files: d.sc.Files, Column: d.sc.Column, Checkpoint: data.Checkpoint{Commit: after.Commit, ShuffleSeed: after.ShuffleSeed, Start: after.Start}}
 		}
 	}
 	d.start = *st.Stream

@@ -277,6 +277,8 @@ func TestMineTrainStreamHub(t *testing.T) {
 	}
 	t.Logf("2 ranks to step %d, 1 rank to step %d: position %s, %d partial documents", st2.Step, st1.Step, st1.Stream.Checkpoint.Start, len(st1.Stream.Partial))
 
+	t.Run("shuffled shards", func(t *testing.T) { streamShuffled(t, init, endpoint, ds) })
+
 	// Bad input.
 	bad := []struct {
 		name  string
@@ -302,5 +304,33 @@ func TestMineTrainStreamHub(t *testing.T) {
 			}
 			t.Logf("%s: %s", tc.name, lastLine(stderr))
 		})
+	}
+}
+
+// streamShuffled: --shuffle-shards starts in the first shard of the seeded
+// order (not the first by name), and a resume must keep the setting.
+func streamShuffled(t *testing.T, init, endpoint, ds string) {
+	var shards []data.Shard
+	for i := 0; i < 4; i++ {
+		shards = append(shards, data.Shard{Path: fmt.Sprintf("data/%03d_00000.parquet", i)})
+	}
+	seed := uint64(1)
+	for data.ShuffleShards(shards, seed)[0].Path == shards[0].Path {
+		seed++
+	}
+	first := data.ShuffleShards(shards, seed)[0].Path
+	out := filepath.Join(t.TempDir(), "shuffled")
+	coldint(t, context.Background(), false, streamArgs(init, endpoint, ds, out, 4, 2, "--shuffle-shards", "--data-seed", fmt.Sprint(seed))...)
+	st := loadState(t, out)
+	if p := st.Stream.Checkpoint.Start.Path; p != first || st.Stream.Checkpoint.ShuffleSeed != seed {
+		t.Fatalf("shuffled run (seed %d) stands at %q with seed %d, want in %q", seed, p, st.Stream.Checkpoint.ShuffleSeed, first)
+	}
+	_, stderr := coldint(t, context.Background(), true, streamArgs(init, endpoint, ds, out, 6, 2, "--resume", "--data-seed", fmt.Sprint(seed))...)
+	if !strings.Contains(stderr, "shuffle seed") {
+		t.Fatalf("resume without --shuffle-shards:\n%s", tail(stderr, 1500))
+	}
+	coldint(t, context.Background(), false, streamArgs(init, endpoint, ds, out, 6, 2, "--resume", "--shuffle-shards", "--data-seed", fmt.Sprint(seed))...)
+	if st := loadState(t, out); st.Step != 6 {
+		t.Fatalf("resumed shuffled run ended at step %d, want 6", st.Step)
 	}
 }
