@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/coldint/coldint/data"
+	"github.com/coldint/coldint/eval"
 	"github.com/coldint/coldint/evalproof"
 	"github.com/coldint/coldint/hf/dirhub"
 )
@@ -14,7 +15,7 @@ import (
 // FuzzAuditCompetition audits whatever competition file parses, against an
 // empty hub and a three-document corpus: the audit reports, never panics.
 func FuzzAuditCompetition(f *testing.F) {
-	h := evalproof.TextSHA256("alpha")
+	h := eval.TextHash("alpha")
 	f.Add([]byte(`{"format":"coldint-evalproof/1","name":"c","params":{"reward":1,"dataset":"x","model_types":["LlamaForCausalLM"],"model_size":1000,"parameters":10,"tokenizer":"none"},` +
 		`"samples":[{"dataset":"local","config":"docs","split":"train","row":0,"text_sha256":"` + h + `"}],` +
 		`"models":[{"uid":1,"hotkey":"hk","repo":"ns/m","commit":"abc","hash":"h","losses":[1.5]},{"uid":2,"losses":null}]}`))

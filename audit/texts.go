@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/coldint/coldint/data"
+	"github.com/coldint/coldint/eval"
 	"github.com/coldint/coldint/evalproof"
 )
 
@@ -75,11 +76,9 @@ func runLength(samples []evalproof.SampleRef, idx []int) int {
 func mismatches(samples []evalproof.SampleRef, texts []string, got []bool, errs map[int]string) []TextMismatch {
 	var out []TextMismatch
 	for i, s := range samples {
-		switch {
-		case !got[i]:
+		if !got[i] {
 			out = append(out, TextMismatch{Index: i, Sample: s, Error: errs[i]})
-		case evalproof.TextSHA256(texts[i]) != s.TextSHA256:
-			h := evalproof.TextSHA256(texts[i])
+		} else if h := eval.TextHash(texts[i]); h != s.TextSHA256 {
 			out = append(out, TextMismatch{Index: i, Sample: s, Error: "text sha256 differs: ", Got: h})
 			texts[i] = ""
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/coldint/coldint/audit"
 	"github.com/coldint/coldint/chain"
+	"github.com/coldint/coldint/chain/keys"
 	"github.com/coldint/coldint/data"
 	"github.com/coldint/coldint/eval"
 	"github.com/coldint/coldint/evalproof"
@@ -83,7 +84,7 @@ func runAudit(ctx context.Context, o *auditOptions) error {
 	if err != nil {
 		return err
 	}
-	src, err := evalproof.Open(ctx, expandHome(o.Arg), o.Step, ao.Hub)
+	src, err := evalproof.Open(ctx, keys.ExpandPath(o.Arg), o.Step, ao.Hub)
 	if err != nil {
 		return err
 	}
@@ -128,7 +129,7 @@ func (o *auditOptions) options() (audit.Options, error) {
 	if err != nil {
 		return audit.Options{}, err
 	}
-	ao := audit.Options{Hub: h, CacheDir: expandHome(o.DownloadDir), Threads: o.Threads, Tolerance: o.Tolerance,
+	ao := audit.Options{Hub: h, CacheDir: keys.ExpandPath(o.DownloadDir), Threads: o.Threads, Tolerance: o.Tolerance,
 		Texts: auditTexts(o.Data.Value()), Logger: slog.Default()}
 	if ao.MaxMemory, err = parseMaxMemory(o.MaxMemory); err != nil {
 		return ao, usageErrorf("audit: --max-memory: %v", err)

@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/coldint/coldint/chain"
+	"github.com/coldint/coldint/chain/keys"
 	"github.com/coldint/coldint/eval"
 	"github.com/coldint/coldint/evalproof"
 	"github.com/coldint/coldint/hf"
@@ -25,7 +26,7 @@ func stepPublisher(dest string, h hf.Hub, opts *eval.Options, dataset string) (*
 	if dest == "" {
 		return nil, nil
 	}
-	p, err := evalproof.NewPublisher(expandHome(dest), h)
+	p, err := evalproof.NewPublisher(keys.ExpandPath(dest), h)
 	if err != nil {
 		return nil, usageErrorf("validate: --publish: %v", err)
 	}
@@ -34,7 +35,7 @@ func stepPublisher(dest string, h hf.Hub, opts *eval.Options, dataset string) (*
 	if dataset == "" {
 		p.Info.Dataset = "local"
 	}
-	if c, ok := opts.Setter.(chain.Committer); ok && opts.Setter != nil {
+	if c, ok := opts.Setter.(chain.Committer); ok {
 		p.Committer, p.Info.Validator = c, opts.Hotkey.String()
 	}
 	return p, nil

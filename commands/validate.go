@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/coldint/coldint/chain"
+	"github.com/coldint/coldint/chain/keys"
 	"github.com/coldint/coldint/eval"
 	"github.com/coldint/coldint/evalproof"
 	"github.com/coldint/coldint/model"
@@ -151,7 +150,7 @@ func (o *validateOptions) evalOptions(ctx context.Context) (eval.Options, error)
 	if err != nil {
 		return eval.Options{}, err
 	}
-	modelDir := expandHome(o.ModelDir)
+	modelDir := keys.ExpandPath(o.ModelDir)
 	if err := os.MkdirAll(modelDir, 0o755); err != nil {
 		return eval.Options{}, fmt.Errorf("create model dir: %w", err)
 	}
@@ -291,13 +290,4 @@ func (b *stepBars) finish() {
 	defer b.mu.Unlock()
 	b.bar.Finish()
 	b.bar, b.phase = nil, ""
-}
-
-func expandHome(p string) string {
-	if strings.HasPrefix(p, "~/") {
-		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, p[2:])
-		}
-	}
-	return p
 }

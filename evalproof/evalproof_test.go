@@ -24,9 +24,9 @@ func testStep(t *testing.T) *Step {
 	s := &Step{Manifest: Manifest{Step: 7, Block: 1234, Timestamp: 1.5e9, Validator: "5Val", Netuid: 29,
 		Prev: &Link{Step: 6, Root: strings.Repeat("ab", 32)}, Weights: []UIDWeight{{1, 0.25}, {2, 0.75}}}}
 	refs := []SampleRef{
-		{Dataset: "d", Config: "c1", Split: "train", Row: 10, TextSHA256: TextSHA256("first text")},
-		{Dataset: "d", Config: "c1", Split: "train", Row: 11, TextSHA256: TextSHA256("second text")},
-		{Task: "math", Dataset: "d2", Config: "c2", Split: "test", Row: 3, TextSHA256: TextSHA256("third")},
+		{Dataset: "d", Config: "c1", Split: "train", Row: 10, TextSHA256: eval.TextHash("first text")},
+		{Dataset: "d", Config: "c1", Split: "train", Row: 11, TextSHA256: eval.TextHash("second text")},
+		{Task: "math", Dataset: "d2", Config: "c2", Split: "test", Row: 3, TextSHA256: eval.TextHash("third")},
 	}
 	s.Competitions = []Competition{
 		{Name: "A", Params: []byte(`{"reward": 60, "tokenizer": "tok"}`), Samples: refs, Models: []Model{

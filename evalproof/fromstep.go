@@ -1,8 +1,6 @@
 package evalproof
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"sort"
 
 	"github.com/coldint/coldint/chain"
@@ -20,12 +18,6 @@ type StepInfo struct {
 	// dataset id, or a name for local data).
 	Dataset string
 	Prev    *Link
-}
-
-// TextSHA256 is the hex sha256 of a sample text.
-func TextSHA256(text string) string {
-	h := sha256.Sum256([]byte(text))
-	return hex.EncodeToString(h[:])
 }
 
 // StepRefs names each competition's samples of the report, in loss order,
