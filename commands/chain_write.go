@@ -46,15 +46,11 @@ func runChainCommit(ctx context.Context, o *chainCommitOptions) error {
 	if _, err := chain.ParseModelID(data); err != nil {
 		slog.Warn("the data is not a model id; validators will ignore it", "err", err)
 	}
-	hk, err := o.F.Hotkey(ctx)
+	hk, signed, err := o.F.SignedChain(ctx)
 	if err != nil {
 		return err
 	}
-	cc, err := o.F.ChainConn(ctx)
-	if err != nil {
-		return err
-	}
-	b, err := cc.As(hk).Commit(ctx, netuid, data)
+	b, err := signed.Commit(ctx, netuid, data)
 	if err != nil {
 		return err
 	}
@@ -106,15 +102,11 @@ func runChainSetWeights(ctx context.Context, o *chainSetWeightsOptions) error {
 	if len(nu) == 0 {
 		return usageErrorf("parse --weights: all weights are zero")
 	}
-	hk, err := o.F.Hotkey(ctx)
+	hk, signed, err := o.F.SignedChain(ctx)
 	if err != nil {
 		return err
 	}
-	cc, err := o.F.ChainConn(ctx)
-	if err != nil {
-		return err
-	}
-	b, err := cc.As(hk).SetWeights(ctx, netuid, nu, nv, o.VersionKey)
+	b, err := signed.SetWeights(ctx, netuid, nu, nv, o.VersionKey)
 	if err != nil {
 		return err
 	}

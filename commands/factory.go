@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/coldint/coldint/chain"
 	"github.com/coldint/coldint/chain/keys"
 	"github.com/coldint/coldint/hf"
 	"github.com/coldint/coldint/hf/dirhub"
@@ -123,6 +124,20 @@ func (f *Factory) Hotkey(ctx context.Context) (*keys.Pair, error) {
 		return nil, fmt.Errorf("%w (create one with `coldint wallet new-hotkey --wallet.name %s --wallet.hotkey %s`)", err, w.Name, w.Hotkey)
 	}
 	return p, err
+}
+
+// SignedChain reads the hotkey of the --wallet.* flags and opens the chain
+// of --network with writes signed by it.
+func (f *Factory) SignedChain(ctx context.Context) (*keys.Pair, chain.Chain, error) {
+	hk, err := f.Hotkey(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	cc, err := f.ChainConn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return hk, cc.As(hk), nil
 }
 
 // Close releases what was opened.

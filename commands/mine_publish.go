@@ -171,15 +171,11 @@ func runMineCommit(ctx context.Context, o *mineCommitOptions) error {
 	if err != nil {
 		return err
 	}
-	hk, err := o.F.Hotkey(ctx)
+	hk, signed, err := o.F.SignedChain(ctx)
 	if err != nil {
 		return err
 	}
-	cc, err := o.F.ChainConn(ctx)
-	if err != nil {
-		return err
-	}
-	b, err := publish.Commit(ctx, publish.Options{Netuid: netuid, Hotkey: hk.AccountID(), Chain: cc.As(hk),
+	b, err := publish.Commit(ctx, publish.Options{Netuid: netuid, Hotkey: hk.AccountID(), Chain: signed,
 		CommitRounds: o.Commit.Rounds, ReadBackDelay: o.Commit.ReadBackDelay, RateLimitDelay: o.Commit.RateLimitDelay}, id, nil)
 	if err != nil {
 		return err
